@@ -1,0 +1,21 @@
+"""adjoint: readable, source-transforming reverse-mode automatic differentiation."""
+__version__ = "0.1.0"
+
+from .api import grad, value_and_grad  # noqa: E402
+from .check import check_grad  # noqa: E402
+from .errors import (  # noqa: E402
+    AdjointError,
+    ArgumentError,
+    GradientCheckError,
+    MissingRuleError,
+    NonScalarOutputError,
+    NoSourceError,
+    UnsupportedSyntaxError,
+)
+from .rules import register_adjoint  # noqa: E402
+
+__all__ = [
+    "AdjointError", "ArgumentError", "GradientCheckError", "MissingRuleError",
+    "NoSourceError", "NonScalarOutputError", "UnsupportedSyntaxError",
+    "check_grad", "grad", "register_adjoint", "value_and_grad",
+]

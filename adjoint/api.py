@@ -1,0 +1,187 @@
+"""The public decorators: ``grad`` and ``value_and_grad``. Argument handling, caching,
+``.source``, and giving each gradient the type, shape and dtype of its argument."""
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import compile as compile_
+from . import emit
+from .errors import AdjointError, ArgumentError, Location, NonScalarOutputError
+from .reverse import AdjointModule, build_module
+
+Wrt = int | str | tuple[int | str, ...]
+
+
+@dataclass
+class Built:
+    module: AdjointModule
+    source: str
+    function: Callable
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.RLock()
+
+
+def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False) -> Built:
+    """The pipeline: parse, normalize, analyze, transform, emit, compile (cached)."""
+    with _LOCK:
+        per_fn = _CACHE.setdefault(fn, {})
+        key = (wrt, jit)
+        if key not in per_fn:
+            module = build_module(fn, wrt)
+            text = emit.to_source(module)
+            functions = compile_.build(text, module)
+            per_fn[key] = Built(module, text, functions[module.main.name])
+        return per_fn[key]
+
+
+def _where(fn) -> Location:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return Location("<unknown>", 0)
+    return Location(code.co_filename, code.co_firstlineno)
+
+
+def resolve_wrt(fn: Callable, wrt: Wrt) -> tuple[tuple[str, ...], bool]:
+    """Parameter names for ``wrt`` (indices or names) and whether a single one was asked."""
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    except (TypeError, ValueError):
+        return (), isinstance(wrt, (int, str))  # no signature: parse() reports the real problem
+    names = [p.name for p in params]
+    single = isinstance(wrt, (int, str))
+    items = (wrt,) if single else tuple(wrt)
+    if not items:
+        raise ArgumentError("wrt is empty", _where(fn), "name at least one argument")
+    chosen = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise ArgumentError(f"wrt entries must be ints or names, got {item!r}", _where(fn),
+                                "pass wrt=0, wrt='W' or wrt=(0, 'b')")
+        if isinstance(item, int):
+            if not -len(names) <= item < len(names):
+                raise ArgumentError(
+                    f"wrt={item} is out of range: {fn.__name__} has {len(names)} parameters "
+                    f"({', '.join(names)})", _where(fn), "count parameters from 0")
+            item = names[item]
+        elif item not in names:
+            raise ArgumentError(f"{fn.__name__} has no parameter named {item!r}", _where(fn),
+                                f"choose among {', '.join(names)}")
+        if item in chosen:
+            raise ArgumentError(f"wrt names {item!r} twice", _where(fn), "list each once")
+        chosen.append(item)
+    return tuple(chosen), single
+
+
+def as_gradient(g: Any, like: Any) -> Any:
+    """The gradient with the type, shape and dtype of its argument."""
+    if isinstance(like, np.ndarray):
+        dtype = like.dtype if like.dtype.kind == "f" else np.float64
+        g = np.asarray(g, dtype=dtype)
+        if g.shape != like.shape:
+            g = np.broadcast_to(g, like.shape)
+        if not (g.flags.owndata and g.flags.writeable):
+            g = g.copy()
+        return g
+    if isinstance(like, np.floating):
+        return type(like)(g)
+    return float(g)
+
+
+def check_argument(fn: Callable, name: str, value: Any) -> None:
+    ok = (isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(
+        value, (bool, np.bool_))) or (isinstance(value, np.ndarray) and value.dtype.kind in "fiu")
+    if not ok:
+        kind = f"a {value.dtype} array" if isinstance(value, np.ndarray) else type(value).__name__
+        raise ArgumentError(
+            f"cannot differentiate {fn.__name__} with respect to {name!r}, which is {kind}",
+            _where(fn), "differentiate with respect to float scalars or float arrays only")
+
+
+class GradientFunction:
+    """What ``grad(f)`` returns: call it like ``f``; ``.source`` is the generated code."""
+
+    def __init__(self, fn: Callable, wrt: Wrt = 0, *, preserve_result: bool = False,
+                 jit: bool = False):
+        self.fn = fn
+        self.wrt, self.single = resolve_wrt(fn, wrt)
+        self.preserve_result = preserve_result
+        self.jit = jit
+        functools.update_wrapper(self, fn)
+
+    def _built(self) -> Built:
+        wrt = self.wrt
+        if not wrt:  # no signature: let the parser raise the real problem
+            from .source import parse
+
+            parse(self.fn)
+        return build_adjoint(self.fn, wrt, jit=self.jit)
+
+    @property
+    def source(self) -> str:
+        """The complete generated module, runnable on its own."""
+        return self._built().source
+
+    def __call__(self, *args, **kwargs):
+        built = self._built()
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ArgumentError(f"bad call to {self.fn.__name__}: {exc}", _where(self.fn),
+                                "call the gradient with the function's own arguments") from None
+        bound.apply_defaults()
+        inputs = [bound.arguments[w] for w in self.wrt]
+        for w, value in zip(self.wrt, inputs):
+            check_argument(self.fn, w, value)
+        try:
+            value, grads = built.function(*args, **kwargs)
+        except AdjointError:
+            raise
+        except Exception:
+            self._check_scalar(self.fn(*args, **kwargs))  # a clearer error, when it applies
+            raise
+        self._check_scalar(value)
+        grads = (grads,) if len(self.wrt) == 1 else grads
+        grads = tuple(as_gradient(g, x) for g, x in zip(grads, inputs))
+        result = grads[0] if self.single else grads
+        return (value, result) if self.preserve_result else result
+
+    def _check_scalar(self, value: Any) -> None:
+        if np.ndim(value) != 0:
+            raise NonScalarOutputError(
+                f"{self.fn.__name__} returns an array of shape {np.shape(value)}, not a scalar",
+                _where(self.fn), "reduce it (np.sum, np.mean) or use vjp for array outputs")
+
+    def __repr__(self) -> str:
+        return f"<grad of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
+
+
+def grad(fn: Callable | None = None, wrt: Wrt = 0, *, preserve_result: bool = False,
+         jit: bool = False):
+    """The gradient of a scalar function, as a function with the same signature.
+
+    ``grad(f)``, ``grad(f, wrt=(0, 2))``, ``grad(f, wrt="W1")``, or as a decorator,
+    ``@grad`` and ``@grad(wrt=(0, 1))``. With ``preserve_result=True`` it returns
+    ``(value, gradient)`` from the same sweep.
+    """
+    if jit:
+        raise AdjointError("jit=True is not available yet", None,
+                           "use jit=False (the default); Numba compilation is on the roadmap")
+    if fn is None:
+        return lambda f: GradientFunction(f, wrt, preserve_result=preserve_result, jit=jit)
+    return GradientFunction(fn, wrt, preserve_result=preserve_result, jit=jit)
+
+
+def value_and_grad(fn: Callable | None = None, wrt: Wrt = 0, *, jit: bool = False):
+    """Like ``grad`` but returns ``(value, gradient)`` from one sweep."""
+    return grad(fn, wrt, preserve_result=True, jit=jit)

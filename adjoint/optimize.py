@@ -1,0 +1,69 @@
+"""Small clean-up passes over a generated function, each independent of the others."""
+from __future__ import annotations
+
+import ast
+import inspect
+
+from . import runtime
+from .names import Namer
+
+
+def renumber_temporaries(fn: ast.FunctionDef, namer: Namer) -> ast.FunctionDef:
+    """Number temporaries t1, t2, ... in the order a reader meets them, top to bottom.
+
+    Temporaries come from several passes (normalization, splitting ``x = x * 2``, rule
+    locals), so their creation order is not reading order. The renaming permutes the set
+    of temporary names, and the adjoint of each temporary follows its temporary.
+    """
+    temps = namer.temporaries()
+    order: list[str] = []
+    adjoint_to_temp = {namer.adjoint_if_any(t): t for t in temps if namer.adjoint_if_any(t)}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name):
+            t = node.id if node.id in temps else adjoint_to_temp.get(node.id)
+            if t is not None and t not in order:
+                order.append(t)
+    order = sorted(order, key=lambda t: first_line(fn, t, namer))
+    mapping = dict(zip(order, sorted(order, key=lambda t: int(t[1:]))))
+    renamed = {old: new for old, new in mapping.items()}
+    for old, new in mapping.items():
+        old_adj = namer.adjoint_if_any(old)
+        if old_adj:
+            renamed[old_adj] = namer.adjoint(new)
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and node.id in renamed:
+            node.id = renamed[node.id]
+    return fn
+
+
+def first_line(fn: ast.FunctionDef, temp: str, namer: Namer) -> tuple[int, int]:
+    """Position of the first statement mentioning the temporary or its adjoint."""
+    names = {temp, namer.adjoint_if_any(temp)}
+    for i, stmt in enumerate(walk_statements(fn.body)):
+        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(stmt)):
+            return (i, 0)
+    return (1 << 30, 0)
+
+
+def walk_statements(body: list[ast.stmt]):
+    for stmt in body:
+        yield stmt
+        for field in ("body", "orelse"):
+            yield from walk_statements(getattr(stmt, field, []) or [])
+
+
+def drop_default_arguments(fn: ast.FunctionDef) -> ast.FunctionDef:
+    """``unreduce(g, x, None, False)`` -> ``unreduce(g, x)``: trailing arguments of runtime
+    helpers that equal the helper's own defaults say nothing to a reader."""
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in runtime.__all__ and not node.keywords):
+            continue
+        params = list(inspect.signature(getattr(runtime, node.func.id)).parameters.values())
+        while node.args and len(node.args) <= len(params):
+            param, arg = params[len(node.args) - 1], node.args[-1]
+            if (param.default is inspect.Parameter.empty or not isinstance(arg, ast.Constant)
+                    or arg.value != param.default or type(arg.value) is not type(param.default)):
+                break
+            node.args.pop()
+    return fn

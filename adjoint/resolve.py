@@ -1,0 +1,195 @@
+"""Which derivative applies to each normalized statement: a rule, zero, or a user function.
+
+Resolution happens once per statement and is shared by the activity analysis (which needs
+to know which operands a derivative reaches) and the reverse transform (which fills in the
+rule).
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import rules
+from .errors import AdjointError, MissingRuleError, UnsupportedSyntaxError
+from .normalize import dotted_root
+from .source import Source
+from .template import bind
+
+# Array methods that are the NumPy function of the same name with the array first.
+METHOD_FUNCTIONS = {
+    "sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod,
+    "dot": np.dot, "cumsum": np.cumsum, "clip": np.clip,
+}
+
+
+@dataclass
+class Op:
+    """What one statement computes, as far as differentiation is concerned."""
+
+    kind: str  # "rule" | "zero" | "call" | "pack"
+    label: str  # how the user wrote the operation: "np.sum", "*", ".T", "helper"
+    rule: rules.Rule | None = None
+    bound: dict[str, ast.expr] = field(default_factory=dict)
+    callee: types.FunctionType | None = None
+    call: ast.Call | None = None
+
+    def differentiable_atoms(self) -> list[ast.expr]:
+        """The operand atoms that can receive an adjoint from this statement."""
+        if self.kind == "rule":
+            return [self.bound[p] for p in self.rule.template.targets if p in self.bound]
+        if self.kind in ("call", "pack"):
+            return list(self.bound.values())
+        return []
+
+
+def atom_names(atom: ast.expr) -> list[str]:
+    """Variable names inside an atom (a name, or a tuple or list of atoms)."""
+    if isinstance(atom, ast.Name):
+        return [atom.id]
+    if isinstance(atom, (ast.Tuple, ast.List)):
+        return [n for e in atom.elts for n in atom_names(e)]
+    return []
+
+
+class Resolver:
+    def __init__(self, src: Source, local_names: set[str]):
+        self.src = src
+        self.locals = local_names
+
+    def resolve(self, stmt: ast.Assign) -> Op:
+        value = stmt.value
+        result = ast.Name(id=stmt.targets[0].id, ctx=ast.Load())
+        if isinstance(value, ast.Name):
+            return self.with_rule(stmt, "copy", "=", result, [value], {})
+        if isinstance(value, ast.Constant) or self.is_global_path(value) or isinstance(
+                value, (ast.Compare, ast.BoolOp, ast.JoinedStr)):
+            return Op("zero", ast.unparse(value))
+        if isinstance(value, ast.BinOp):
+            return self.operator(stmt, type(value.op), result, [value.left, value.right])
+        if isinstance(value, ast.UnaryOp):
+            return self.operator(stmt, type(value.op), result, [value.operand])
+        if isinstance(value, ast.Subscript):
+            return self.with_rule(stmt, "getitem", "indexing", result, [value.value, value.slice],
+                                  {})
+        if isinstance(value, ast.Attribute):
+            return self.attribute(stmt, value, result)
+        if isinstance(value, (ast.Tuple, ast.List)):
+            return Op("pack", "tuple", bound={str(i): e for i, e in enumerate(value.elts)})
+        if isinstance(value, ast.Call):
+            return self.call(stmt, value, result)
+        raise UnsupportedSyntaxError(f"the expression {ast.unparse(value)!r} is not supported",
+                                     self.src.where(value), "split it into simpler assignments")
+
+    # -- the kinds of operation ----------------------------------------------------------
+    def operator(self, stmt, op_type, result, operands) -> Op:
+        label = OPERATOR_SYMBOLS.get(op_type, op_type.__name__)
+        if rules.has_zero_gradient(op_type):
+            return Op("zero", label)
+        return self.with_rule(stmt, op_type, label, result, operands, {})
+
+    def attribute(self, stmt, value: ast.Attribute, result) -> Op:
+        key = "." + value.attr
+        if rules.has_zero_gradient(key):
+            return Op("zero", key)
+        if rules.lookup(key):
+            return self.with_rule(stmt, key, key, result, [value.value], {})
+        raise MissingRuleError(f"no adjoint rule for the attribute {key}", self.src.where(value),
+                               "use a NumPy function with a rule (see README, 'Supported')")
+
+    def call(self, stmt, call: ast.Call, result) -> Op:
+        args = list(call.args)
+        keywords = {k.arg: k.value for k in call.keywords}
+        func = call.func
+        if isinstance(func, ast.Attribute) and not self.is_global_path(func):
+            return self.method(stmt, call, result, args, keywords)
+        label = ast.unparse(func)
+        obj = self.evaluate_path(func)
+        if obj in (np.array, np.asarray) and args and isinstance(args[0], (ast.List, ast.Tuple)):
+            return self.with_rule(stmt, "array_of_list", label, result, args[:1], {})
+        if rules.has_zero_gradient(obj):
+            return Op("zero", label)
+        if rules.lookup(obj):
+            return self.with_rule(stmt, obj, label, result, args, keywords)
+        if isinstance(obj, types.FunctionType):
+            return self.user_call(call, obj, label, args, keywords)
+        name = f"{getattr(obj, '__module__', None) or ''}.{getattr(obj, '__name__', label)}"
+        raise MissingRuleError(f"no adjoint rule for {name.lstrip('.')}", self.src.where(call),
+                               f"register one with @adjoint.register_adjoint({label})")
+
+    def method(self, stmt, call, result, args, keywords) -> Op:
+        receiver, name = call.func.value, call.func.attr
+        key = METHOD_FUNCTIONS.get(name, "." + name)
+        label = f".{name}()"
+        if rules.has_zero_gradient(key):
+            return Op("zero", label)
+        if not rules.lookup(key):
+            raise MissingRuleError(f"no adjoint rule for the array method .{name}()",
+                                   self.src.where(call),
+                                   "call a NumPy function with a rule (README, 'Supported')")
+        return self.with_rule(stmt, key, label, result, [receiver, *args], keywords)
+
+    def user_call(self, call, fn, label, args, keywords) -> Op:
+        try:
+            bound = inspect.signature(fn).bind(*args, **keywords)
+        except TypeError as exc:
+            raise AdjointError(f"the call {ast.unparse(call)!r} does not match "
+                               f"{fn.__name__}'s parameters: {exc}", self.src.where(call),
+                               "fix the call's arguments") from None
+        for param in inspect.signature(fn).parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise UnsupportedSyntaxError(
+                    f"calling {fn.__name__}, which takes *args or **kwargs",
+                    self.src.where(call), "give the helper named parameters")
+        return Op("call", label, bound=dict(bound.arguments), callee=fn, call=call)
+
+    def with_rule(self, stmt, key, label, result, args, keywords) -> Op:
+        problems = []
+        for rule in rules.lookup(key):
+            try:
+                bound = bind(rule.template, result, args, keywords)
+            except TypeError as exc:
+                problems.append(str(exc))
+                continue
+            if rule.check and (message := rule.check(bound)):
+                raise MissingRuleError(f"{label}: {message}", self.src.where(stmt.value),
+                                       "rewrite the call with supported arguments")
+            return Op("rule", label, rule=rule, bound=bound)
+        given = ", ".join([ast.unparse(a) for a in args] +
+                          [f"{k}={ast.unparse(v)}" for k, v in keywords.items()])
+        raise MissingRuleError(
+            f"the rule for {label} does not accept the arguments ({given}): {'; '.join(problems)}",
+            self.src.where(stmt.value), "pass only the arguments listed in README, 'Supported'")
+
+    # -- names -----------------------------------------------------------------------------
+    def is_global_path(self, node: ast.expr) -> bool:
+        root = dotted_root(node)
+        return (isinstance(node, ast.Attribute) and root is not None
+                and root not in self.locals)
+
+    def evaluate_path(self, node: ast.expr):
+        """The object a dotted global name such as ``np.linalg.norm`` refers to."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        try:
+            obj = self.src.lookup(node.id)
+            for part in reversed(parts):
+                obj = getattr(obj, part)
+        except (KeyError, AttributeError):
+            raise AdjointError(f"name {ast.unparse(node)!r}"
+                               f"{'.' + '.'.join(reversed(parts)) if parts else ''} "
+                               "is not defined", self.src.where(node),
+                               "define or import it before calling the gradient") from None
+        return obj
+
+
+OPERATOR_SYMBOLS = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.Mod: "%",
+    ast.MatMult: "@", ast.FloorDiv: "//", ast.USub: "unary -", ast.UAdd: "unary +",
+}
+

@@ -1,0 +1,359 @@
+"""Reverse rules for elementwise functions: builtins and ``math`` on Python floats, NumPy
+ufuncs on arrays. Each family's derivative calls the same family, because NumPy ufuncs on
+Python floats cost several times what ``math`` costs.
+
+Subgradients at kinks (documented in README):
+- ``abs(x)`` at 0: 0 (``sign(0) = 0``).
+- ``max``/``min``/``np.maximum``/``np.minimum`` at a tie: each input gets half.
+  (So ``np.maximum(0, x)`` at exactly 0 passes half the gradient; write ``x * (x > 0)``
+  for ReLU'(0) = 0.)
+- ``np.clip(x, lo, hi)``: gradient 1 for lo <= x <= hi, boundaries included.
+- ``sqrt`` at 0 and ``log`` at 0 follow IEEE arithmetic (inf), like the primal.
+"""
+import builtins
+import math
+
+import numpy as np
+
+from ..runtime import tie_share, unbroadcast
+from . import adjoint_of, zero_gradient
+
+d: dict = {}  # in a rule, d[v] stands for the adjoint of v
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+
+# == builtins and math (Python floats) ========================================================
+
+
+@adjoint_of(abs, math.fabs)
+def abs_(y, x):
+    d[x] += d[y] * np.sign(x)
+
+
+@adjoint_of(builtins.max)
+def max_(y, a, b):
+    d[a] += d[y] * tie_share(a, b)
+    d[b] += d[y] * tie_share(b, a)
+
+
+@adjoint_of(builtins.min)
+def min_(y, a, b):
+    d[a] += d[y] * tie_share(b, a)
+    d[b] += d[y] * tie_share(a, b)
+
+
+@adjoint_of(float)
+def float_(y, x):
+    d[x] += d[y]
+
+
+@adjoint_of(math.sin)
+def math_sin(y, x):
+    d[x] += d[y] * math.cos(x)
+
+
+@adjoint_of(math.cos)
+def math_cos(y, x):
+    d[x] += -d[y] * math.sin(x)
+
+
+@adjoint_of(math.tan)
+def math_tan(y, x):
+    d[x] += d[y] * (1.0 + y * y)
+
+
+@adjoint_of(math.asin)
+def math_asin(y, x):
+    d[x] += d[y] / math.sqrt(1.0 - x * x)
+
+
+@adjoint_of(math.acos)
+def math_acos(y, x):
+    d[x] += -d[y] / math.sqrt(1.0 - x * x)
+
+
+@adjoint_of(math.atan)
+def math_atan(y, x):
+    d[x] += d[y] / (1.0 + x * x)
+
+
+@adjoint_of(math.atan2)
+def math_atan2(z, a, b):
+    d[a] += d[z] * b / (a * a + b * b)
+    d[b] += -d[z] * a / (a * a + b * b)
+
+
+@adjoint_of(math.sinh)
+def math_sinh(y, x):
+    d[x] += d[y] * math.cosh(x)
+
+
+@adjoint_of(math.cosh)
+def math_cosh(y, x):
+    d[x] += d[y] * math.sinh(x)
+
+
+@adjoint_of(math.tanh)
+def math_tanh(y, x):
+    d[x] += d[y] * (1.0 - y * y)
+
+
+@adjoint_of(math.exp)
+def math_exp(y, x):
+    d[x] += d[y] * y
+
+
+@adjoint_of(math.expm1)
+def math_expm1(y, x):
+    d[x] += d[y] * (y + 1.0)
+
+
+@adjoint_of(math.log)
+def math_log(y, x):
+    d[x] += d[y] / x
+
+
+@adjoint_of(math.log)
+def math_log_base(y, x, base):
+    # log(x, base) = ln x / ln base
+    d[x] += d[y] / (x * math.log(base))
+    d[base] += -d[y] * y / (base * math.log(base))
+
+
+@adjoint_of(math.log1p)
+def math_log1p(y, x):
+    d[x] += d[y] / (1.0 + x)
+
+
+@adjoint_of(math.log2)
+def math_log2(y, x):
+    d[x] += d[y] / (x * LN2)
+
+
+@adjoint_of(math.log10)
+def math_log10(y, x):
+    d[x] += d[y] / (x * LN10)
+
+
+@adjoint_of(math.sqrt)
+def math_sqrt(y, x):
+    d[x] += d[y] / (2.0 * y)
+
+
+@adjoint_of(math.pow)
+def math_pow(z, x, y):
+    d[x] += d[z] * y * x ** (y - 1)
+    d[y] += d[z] * z * math.log(x)
+
+
+@adjoint_of(math.hypot)
+def math_hypot(z, x, y):
+    d[x] += d[z] * x / z
+    d[y] += d[z] * y / z
+
+
+# == NumPy ufuncs (arrays, with broadcasting) ================================================
+
+
+@adjoint_of(np.sin)
+def sin(y, x):
+    d[x] += d[y] * np.cos(x)
+
+
+@adjoint_of(np.cos)
+def cos(y, x):
+    d[x] += -d[y] * np.sin(x)
+
+
+@adjoint_of(np.tan)
+def tan(y, x):
+    d[x] += d[y] * (1.0 + y * y)
+
+
+@adjoint_of(np.arcsin)
+def arcsin(y, x):
+    d[x] += d[y] / np.sqrt(1.0 - x * x)
+
+
+@adjoint_of(np.arccos)
+def arccos(y, x):
+    d[x] += -d[y] / np.sqrt(1.0 - x * x)
+
+
+@adjoint_of(np.arctan)
+def arctan(y, x):
+    d[x] += d[y] / (1.0 + x * x)
+
+
+@adjoint_of(np.sinh)
+def sinh(y, x):
+    d[x] += d[y] * np.cosh(x)
+
+
+@adjoint_of(np.cosh)
+def cosh(y, x):
+    d[x] += d[y] * np.sinh(x)
+
+
+@adjoint_of(np.tanh)
+def tanh(y, x):
+    d[x] += d[y] * (1.0 - y * y)
+
+
+@adjoint_of(np.exp)
+def exp(y, x):
+    d[x] += d[y] * y
+
+
+@adjoint_of(np.exp2)
+def exp2(y, x):
+    d[x] += d[y] * y * LN2
+
+
+@adjoint_of(np.expm1)
+def expm1(y, x):
+    d[x] += d[y] * (y + 1.0)
+
+
+@adjoint_of(np.log)
+def log(y, x):
+    d[x] += d[y] / x
+
+
+@adjoint_of(np.log2)
+def log2(y, x):
+    d[x] += d[y] / (x * LN2)
+
+
+@adjoint_of(np.log10)
+def log10(y, x):
+    d[x] += d[y] / (x * LN10)
+
+
+@adjoint_of(np.log1p)
+def log1p(y, x):
+    d[x] += d[y] / (1.0 + x)
+
+
+@adjoint_of(np.sqrt)
+def sqrt(y, x):
+    d[x] += d[y] / (2.0 * y)
+
+
+@adjoint_of(np.cbrt)
+def cbrt(y, x):
+    d[x] += d[y] / (3.0 * y * y)
+
+
+@adjoint_of(np.square)
+def square(y, x):
+    d[x] += d[y] * 2.0 * x
+
+
+@adjoint_of(np.reciprocal)
+def reciprocal(y, x):
+    d[x] += -d[y] * y * y
+
+
+@adjoint_of(np.negative)
+def negative(y, x):
+    d[x] += -d[y]
+
+
+@adjoint_of(np.positive)
+def positive(y, x):
+    d[x] += d[y]
+
+
+@adjoint_of(np.abs, np.fabs)
+def absolute(y, x):
+    d[x] += d[y] * np.sign(x)
+
+
+@adjoint_of(np.add)
+def add(z, a, b):
+    d[a] += unbroadcast(d[z], a)
+    d[b] += unbroadcast(d[z], b)
+
+
+@adjoint_of(np.subtract)
+def subtract(z, a, b):
+    d[a] += unbroadcast(d[z], a)
+    d[b] += unbroadcast(-d[z], b)
+
+
+@adjoint_of(np.multiply)
+def multiply(z, a, b):
+    d[a] += unbroadcast(d[z] * b, a)
+    d[b] += unbroadcast(d[z] * a, b)
+
+
+@adjoint_of(np.divide)
+def divide(z, a, b):
+    d[a] += unbroadcast(d[z] / b, a)
+    d[b] += unbroadcast(-d[z] * z / b, b)
+
+
+@adjoint_of(np.power)
+def power(z, a, b):
+    d[a] += unbroadcast(d[z] * b * a ** (b - 1), a)
+    d[b] += unbroadcast(d[z] * z * np.log(a), b)
+
+
+@adjoint_of(np.arctan2)
+def arctan2(z, a, b):
+    d[a] += unbroadcast(d[z] * b / (a * a + b * b), a)
+    d[b] += unbroadcast(-d[z] * a / (a * a + b * b), b)
+
+
+@adjoint_of(np.hypot)
+def hypot(z, a, b):
+    d[a] += unbroadcast(d[z] * a / z, a)
+    d[b] += unbroadcast(d[z] * b / z, b)
+
+
+@adjoint_of(np.maximum)
+def maximum(y, a, b):
+    d[a] += unbroadcast(d[y] * tie_share(a, b), a)
+    d[b] += unbroadcast(d[y] * tie_share(b, a), b)
+
+
+@adjoint_of(np.minimum)
+def minimum(y, a, b):
+    d[a] += unbroadcast(d[y] * tie_share(b, a), a)
+    d[b] += unbroadcast(d[y] * tie_share(a, b), b)
+
+
+@adjoint_of(np.logaddexp)
+def logaddexp(y, a, b):
+    d[a] += unbroadcast(d[y] * np.exp(a - y), a)
+    d[b] += unbroadcast(d[y] * np.exp(b - y), b)
+
+
+@adjoint_of(np.where)
+def where(y, condition, a, b):
+    d[a] += unbroadcast(np.where(condition, d[y], 0.0), a)
+    d[b] += unbroadcast(np.where(condition, 0.0, d[y]), b)
+
+
+@adjoint_of(np.clip)
+def clip(y, x, lo, hi):
+    d[x] += unbroadcast(d[y] * ((x >= lo) & (x <= hi)), x)
+    d[lo] += unbroadcast(d[y] * (x < lo), lo)
+    d[hi] += unbroadcast(d[y] * (x > hi), hi)
+
+
+# == zero gradient: piecewise constant, comparisons, shape queries and constructors ==========
+zero_gradient(
+    np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
+    np.floor_divide, np.heaviside, np.isnan, np.isinf, np.isfinite, np.signbit,
+    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.all, np.any,
+    np.zeros_like, np.ones_like, np.empty_like, np.full_like,
+    np.zeros, np.ones, np.empty, np.full, np.eye, np.identity, np.arange, np.linspace,
+    np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
+    builtins.round, builtins.int, builtins.bool, builtins.len, builtins.range,
+    builtins.isinstance, builtins.print,
+)

@@ -1,0 +1,215 @@
+"""Helpers called by generated adjoint code (and only these, besides NumPy and math).
+
+Each takes plain floats and NumPy arrays. They are small on purpose: a reader of the
+generated code should be able to check each one by eye.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "cumsum_adjoint", "dot_adjoint_a", "dot_adjoint_b", "extremum_adjoint", "inverse_axes",
+    "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
+    "pow_exponent_adjoint", "prod_adjoint", "split_like", "tie_share", "unbroadcast",
+    "unindex", "unreduce", "unstack", "zeros_like",
+]
+
+
+def zeros_like(x):
+    """A zero adjoint for ``x``: 0.0 for a scalar, a float array of its shape otherwise."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else np.float64)
+    return 0.0
+
+
+def unbroadcast(g, like):
+    """Sum ``g`` over the axes along which ``like`` was broadcast, giving ``like``'s shape."""
+    shape = np.shape(like)
+    if np.shape(g) == shape:
+        return g
+    g = np.asarray(g)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    if g.shape != shape:  # the upstream was smaller than like (a scalar seed, say)
+        g = np.broadcast_to(g, shape)
+    return g if shape else g[()]
+
+
+def tie_share(a, b):
+    """The share of the gradient of max(a, b) that goes to ``a``: 1, 0, or 1/2 at a tie."""
+    return (a > b) + 0.5 * (a == b)
+
+
+def pow_exponent_adjoint(g, x, z):
+    """d(x ** y)/dy = x ** y * ln x, taken as 0 where x == 0 (the limit from x > 0)."""
+    safe_x = np.where(x == 0, 1.0, x)
+    return g * z * np.log(safe_x)
+
+
+# -- reductions ----------------------------------------------------------------------------
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(a % ndim for a in axes)
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Broadcast the adjoint of a reduction of ``x`` back to ``x``'s shape."""
+    shape = np.shape(x)
+    g = np.asarray(g)
+    if not keepdims and shape:
+        g = np.expand_dims(g, _axes(axis, len(shape)))
+    return np.broadcast_to(g, shape) if shape else g[()]
+
+
+def mean_adjoint(g, x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    count = 1
+    for a in _axes(axis, len(shape)):
+        count *= shape[a]
+    return unreduce(g, x, axis, keepdims) / count
+
+
+def extremum_adjoint(g, x, y, axis=None, keepdims=False):
+    """max/min reduction: the gradient goes to the extremal entries, shared among ties."""
+    winners = np.asarray(x) == unreduce(y, x, axis, keepdims)
+    count = np.sum(winners, axis=axis, keepdims=True) if np.ndim(x) else 1
+    return unreduce(g, x, axis, keepdims) * winners / count
+
+
+def prod_adjoint(g, x, axis=None, keepdims=False):
+    """d prod / d x_i = product of the other entries, computed without dividing by x_i."""
+    x = np.asarray(x)
+    if x.ndim == 0:
+        return g
+    if axis is None:
+        return np.reshape(prod_adjoint(g, x.ravel(), 0, False) if not keepdims
+                          else prod_adjoint(np.reshape(g, ()), x.ravel(), 0, False), x.shape)
+    (ax,) = _axes(axis, x.ndim)
+    moved = np.moveaxis(x, ax, -1)
+    ones = np.ones(moved.shape[:-1] + (1,), x.dtype)
+    left = np.cumprod(np.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, moved[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = np.moveaxis(left * right, -1, ax)
+    return unreduce(g, x, axis, keepdims) * others
+
+
+def cumsum_adjoint(g, x, axis=None):
+    """The adjoint of a running sum is the running sum from the other end."""
+    g = np.asarray(g)
+    if axis is None:
+        flipped = np.cumsum(g.ravel()[::-1])[::-1]
+        return flipped.reshape(np.shape(x))
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+def norm_adjoint(g, x, y, axis=None, keepdims=False):
+    """d ||x|| / dx = x / ||x||, taken as 0 where the norm is 0."""
+    y_full = unreduce(y, x, axis, keepdims)
+    safe = np.where(y_full == 0, 1.0, y_full)
+    return unreduce(g, x, axis, keepdims) * np.where(y_full == 0, 0.0, x / safe)
+
+
+# -- products ------------------------------------------------------------------------------
+def _dot_rank_check(b):
+    if b.ndim > 2:
+        raise ValueError("the adjoint of np.dot(a, b) with b of more than 2 dimensions is not "
+                         "supported; use a @ b (np.matmul) or np.tensordot instead")
+
+
+def dot_adjoint_a(g, a, b):
+    """Adjoint of ``a`` in np.dot(a, b): dA = dZ B^T for matrices."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    if a.ndim == 0 or b.ndim == 0:
+        return unbroadcast(g * b, a)
+    _dot_rank_check(b)
+    if b.ndim == 1:
+        return np.multiply.outer(g, b)
+    return np.dot(g, b.T)
+
+
+def dot_adjoint_b(g, a, b):
+    """Adjoint of ``b`` in np.dot(a, b): dB = A^T dZ for matrices."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    if a.ndim == 0 or b.ndim == 0:
+        return unbroadcast(g * a, b)
+    _dot_rank_check(b)
+    if a.ndim == 1:
+        return np.multiply.outer(a, g)
+    lead = tuple(range(a.ndim - 1))
+    return np.tensordot(a, g, axes=(lead, lead))
+
+
+def matmul_adjoint_a(g, a, b):
+    """Adjoint of ``a`` in a @ b, batched over leading axes and summed where broadcast."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    if a.ndim <= 2 and b.ndim <= 2:
+        return dot_adjoint_a(g, a, b)
+    b2 = b if b.ndim > 1 else b[:, None]
+    g2 = g if b.ndim > 1 else g[..., None]
+    g2 = g2 if a.ndim > 1 else g2[..., None, :]
+    grad = np.matmul(g2, np.swapaxes(b2, -1, -2))
+    return unbroadcast(grad if a.ndim > 1 else grad[..., 0, :], a)
+
+
+def matmul_adjoint_b(g, a, b):
+    """Adjoint of ``b`` in a @ b, batched over leading axes and summed where broadcast."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    if a.ndim <= 2 and b.ndim <= 2:
+        return dot_adjoint_b(g, a, b)
+    a2 = a if a.ndim > 1 else a[None, :]
+    g2 = g if a.ndim > 1 else g[..., None, :]
+    g2 = g2 if b.ndim > 1 else g2[..., None]
+    grad = np.matmul(np.swapaxes(a2, -1, -2), g2)
+    return unbroadcast(grad if b.ndim > 1 else grad[..., 0], b)
+
+
+# -- shapes, joins, indexing ---------------------------------------------------------------
+def inverse_axes(axes):
+    """The permutation that undoes np.transpose(x, axes); None (reverse all) is its own."""
+    if axes is None or axes == ():
+        return None
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = axes[0]
+    return tuple(np.argsort(axes))
+
+
+def split_like(g, xs, axis=0):
+    """Cut the adjoint of np.concatenate(xs, axis) into pieces shaped like each x."""
+    g = np.asarray(g)
+    if axis is None:
+        sizes = [np.size(x) for x in xs]
+        return [p.reshape(np.shape(x)) for p, x in zip(np.split(g, np.cumsum(sizes)[:-1]), xs)]
+    sizes = [np.shape(x)[axis] for x in xs]
+    return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+
+
+def unstack(g, axis=0):
+    """The adjoint of np.stack(xs, axis): one slice per input."""
+    g = np.asarray(g)
+    return [g[()] if p.ndim == 0 else p for p in np.moveaxis(g, axis, 0)]
+
+
+def _is_basic(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
+               for p in parts)
+
+
+def unindex(g, x, index):
+    """The adjoint of x[index]: g placed where the entries came from, summed over repeats.
+
+    Basic indexing (ints, slices, None) and boolean masks never repeat an entry, so plain
+    assignment does; integer arrays may repeat one, so np.add.at accumulates.
+    """
+    out = zeros_like(np.asarray(x))
+    if _is_basic(index) or (isinstance(index, np.ndarray) and index.dtype == bool):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out if np.ndim(x) else out[()]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
 import threading
+import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +16,15 @@ import numpy as np
 
 from . import compile as compile_
 from . import emit
-from .errors import AdjointError, ArgumentError, Location, NonScalarOutputError
+from .errors import (
+    AdjointError,
+    ArgumentError,
+    Location,
+    NonScalarOutputError,
+    UnsupportedSyntaxError,
+)
 from .reverse import AdjointModule, build_module
+from .source import parse
 
 Wrt = int | str | tuple[int | str, ...]
 
@@ -47,19 +56,24 @@ def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False) -> B
 def _where(fn) -> Location:
     code = getattr(fn, "__code__", None)
     if code is None:
-        return Location("<unknown>", 0)
-    return Location(code.co_filename, code.co_firstlineno)
+        return Location(repr(fn), 0)
+    line = linecache.getline(code.co_filename, code.co_firstlineno)
+    return Location(code.co_filename, code.co_firstlineno, len(line) - len(line.lstrip()), line)
 
 
 def resolve_wrt(fn: Callable, wrt: Wrt) -> tuple[tuple[str, ...], bool]:
     """Parameter names for ``wrt`` (indices or names) and whether a single one was asked."""
     try:
-        params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return (), isinstance(wrt, (int, str))  # no signature: parse() reports the real problem
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            star = "*" if p.kind is p.VAR_POSITIONAL else "**"
+            raise UnsupportedSyntaxError(f"a {star}{p.name} parameter is not supported",
+                                         _where(fn), "name each parameter the function takes")
     names = [p.name for p in params]
-    single = isinstance(wrt, (int, str))
+    single = not isinstance(wrt, (tuple, list))
     items = (wrt,) if single else tuple(wrt)
     if not items:
         raise ArgumentError("wrt is empty", _where(fn), "name at least one argument")
@@ -120,12 +134,9 @@ class GradientFunction:
         functools.update_wrapper(self, fn)
 
     def _built(self) -> Built:
-        wrt = self.wrt
-        if not wrt:  # no signature: let the parser raise the real problem
-            from .source import parse
-
-            parse(self.fn)
-        return build_adjoint(self.fn, wrt, jit=self.jit)
+        if not self.wrt or not isinstance(self.fn, types.FunctionType):
+            parse(self.fn)  # not a plain function: the parser raises the precise error
+        return build_adjoint(self.fn, self.wrt, jit=self.jit)
 
     @property
     def source(self) -> str:

@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .api import grad, resolve_wrt
-from .errors import GradientCheckError, Location
+from .api import _where, grad, resolve_wrt
+from .errors import GradientCheckError
 
 
 def numeric_gradient(fn: Callable, args: list, index: int, kwargs: dict,
@@ -62,11 +62,10 @@ def check_grad(fn: Callable, *args, wrt=0, tol: float = 1e-5, eps: float = 1e-6,
         error = relative_error(g, numeric_gradient(fn, args, p, kwargs, eps))
         worst = max(worst, error)
         if error > tol:
-            code = fn.__code__
             raise GradientCheckError(
                 f"gradient of {fn.__name__} with respect to {name!r} differs from central "
                 f"differences by {error:.3g} (tolerance {tol:g})",
-                Location(code.co_filename, code.co_firstlineno),
+                _where(fn),
                 "please report this with the function and inputs; meanwhile print(grad(f).source)"
                 " to see the generated code")
     return worst

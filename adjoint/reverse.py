@@ -140,8 +140,12 @@ class FunctionBuilder:
         return list(dict.fromkeys(n.id for n in stores if n.id not in self.params))
 
     def function_name(self) -> str:
-        """``d<name>``, unless a variable's adjoint already has that name."""
-        for candidate in (f"d{self.src.name}", f"{self.src.name}_adjoint"):
+        """``d<name>``; a second variant of a helper (other wrt) says which it is."""
+        base = self.src.name
+        candidates = [f"d{base}", f"{base}_adjoint"]
+        if self.module.namer.is_taken(f"d{base}") or not self.returns_value:
+            candidates.insert(1, f"d{base}_wrt_{'_'.join(self.wrt)}")
+        for candidate in candidates:
             if not self.namer.is_taken(candidate) and not self.module.namer.is_taken(candidate):
                 self.module.namer.reserve(candidate)
                 self.namer.reserve(candidate)
@@ -254,6 +258,12 @@ class FunctionBuilder:
         atoms = [op.bound[p] for p in wrt]
         if len(atoms) == 1:
             return self.accumulate(atoms[0], call)
+        names = [a.id for a in atoms]
+        if len(set(names)) == len(names) and not set(names) & self.live:
+            # every adjoint is written for the first time: unpack straight into them
+            self.live.update(names)
+            targets = [name(self.adjoint(n), store=True) for n in names]
+            return [assign(ast.Tuple(elts=targets, ctx=ast.Store()), call)]
         return self.accumulate(ast.Tuple(elts=atoms, ctx=ast.Load()), call)
 
     # -- assembling the function ------------------------------------------------------------------

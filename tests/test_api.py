@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 import adjoint
-from adjoint import ArgumentError, GradientCheckError, NonScalarOutputError, check_grad, grad
-from adjoint import value_and_grad
+from adjoint import (
+    ArgumentError,
+    GradientCheckError,
+    NonScalarOutputError,
+    check_grad,
+    grad,
+    value_and_grad,
+)
 from adjoint.api import build_adjoint
 
 from . import helper_module

@@ -32,7 +32,8 @@ UNSUPPORTED = [
 ]
 
 
-@pytest.mark.parametrize("fn, construct, hint", UNSUPPORTED, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("fn, construct, hint", UNSUPPORTED,
+                         ids=lambda v: getattr(v, "__name__", ""))
 def test_unsupported_syntax_names_file_line_construct_and_fix(fn, construct, hint):
     with pytest.raises(UnsupportedSyntaxError) as info:
         grad(fn)(1.0)

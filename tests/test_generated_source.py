@@ -39,7 +39,7 @@ def test_astor_and_ast_unparse_give_equivalent_runnable_code():
 
 
 def inactive_branch(x, y):
-    unused = np.exp(y) * 3.0
+    unused = np.exp(y) * 3.0  # noqa: F841 - the point of the test
     scale = y * 2.0
     return np.sum(x * scale)
 

@@ -11,7 +11,7 @@ __all__ = [
     "cumsum_adjoint", "dot_adjoint_a", "dot_adjoint_b", "extremum_adjoint", "inverse_axes",
     "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
     "pow_exponent_adjoint", "prod_adjoint", "split_like", "tie_share", "unbroadcast",
-    "unindex", "unreduce", "unstack", "zeros_like",
+    "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
 ]
 
 
@@ -83,19 +83,22 @@ def extremum_adjoint(g, x, y, axis=None, keepdims=False):
 
 
 def prod_adjoint(g, x, axis=None, keepdims=False):
-    """d prod / d x_i = product of the other entries, computed without dividing by x_i."""
+    """d prod / d x_i = product of the other entries, computed without dividing by x_i.
+
+    The reduced axes are moved last and flattened into one; the product of the others is
+    the product of the entries before i times the product of the entries after i.
+    """
     x = np.asarray(x)
     if x.ndim == 0:
         return g
-    if axis is None:
-        return np.reshape(prod_adjoint(g, x.ravel(), 0, False) if not keepdims
-                          else prod_adjoint(np.reshape(g, ()), x.ravel(), 0, False), x.shape)
-    (ax,) = _axes(axis, x.ndim)
-    moved = np.moveaxis(x, ax, -1)
-    ones = np.ones(moved.shape[:-1] + (1,), x.dtype)
-    left = np.cumprod(np.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, moved[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    others = np.moveaxis(left * right, -1, ax)
+    axes = _axes(axis, x.ndim)
+    last = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, last)
+    flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = np.moveaxis((left * right).reshape(moved.shape), last, axes)
     return unreduce(g, x, axis, keepdims) * others
 
 
@@ -108,8 +111,18 @@ def cumsum_adjoint(g, x, axis=None):
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
 
 
-def norm_adjoint(g, x, y, axis=None, keepdims=False):
-    """d ||x|| / dx = x / ||x||, taken as 0 where the norm is 0."""
+def norm_adjoint(g, x, y, axis=None, keepdims=False, ord=None):
+    """d ||x|| / dx = x / ||x||, taken as 0 where the norm is 0.
+
+    For ord=2 over two axes (a matrix's largest singular value s = u^T x v) it is u v^T.
+    """
+    x = np.asarray(x)
+    if ord == 2 and ((axis is None and x.ndim == 2) or
+                     (isinstance(axis, tuple) and len(axis) == 2)):
+        axes = _axes(axis, x.ndim)
+        u, _, vh = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)))
+        top = np.moveaxis(u[..., :, :1] @ vh[..., :1, :], (-2, -1), axes)
+        return unreduce(g, x, axis, keepdims) * top
     y_full = unreduce(y, x, axis, keepdims)
     safe = np.where(y_full == 0, 1.0, y_full)
     return unreduce(g, x, axis, keepdims) * np.where(y_full == 0, 0.0, x / safe)
@@ -176,7 +189,7 @@ def inverse_axes(axes):
         return None
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = axes[0]
-    return tuple(np.argsort(axes))
+    return tuple(np.argsort([a % len(axes) for a in axes]))  # negative axes count from the end
 
 
 def split_like(g, xs, axis=0):
@@ -192,7 +205,7 @@ def split_like(g, xs, axis=0):
 def unstack(g, axis=0):
     """The adjoint of np.stack(xs, axis): one slice per input."""
     g = np.asarray(g)
-    return [g[()] if p.ndim == 0 else p for p in np.moveaxis(g, axis, 0)]
+    return [p[()] if np.ndim(p) == 0 else p for p in np.moveaxis(g, axis, 0)]
 
 
 def _is_basic(index) -> bool:
@@ -213,3 +226,15 @@ def unindex(g, x, index):
     else:
         np.add.at(out, index, g)
     return out if np.ndim(x) else out[()]
+
+
+def zero_entries(g, index):
+    """A copy of the adjoint ``g`` with ``g[index] = 0``: the adjoint of ``x[index] = v``
+    for the overwritten entries, whose old values no longer reach the output."""
+    if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and \
+            np.unique(index).size != index.size:
+        raise ValueError("x[index] = v with repeated integer indices keeps only the last write; "
+                         "its adjoint is ambiguous, so write each entry once")
+    g = np.array(g, copy=True)
+    g[index] = 0
+    return g

@@ -98,6 +98,8 @@ def bind(template: Template, result: ast.expr, args: list[ast.expr],
             out[name] = value
         elif param.default is not inspect.Parameter.empty:
             out[name] = as_ast(param.default)
+        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+            out[name] = ast.Tuple(elts=[], ctx=ast.Load())  # no extra positional arguments
     return out
 
 
@@ -124,7 +126,8 @@ class _Substitute(ast.NodeTransformer):
 
 
 def instantiate(template: Template, bound: dict[str, ast.expr], result_adjoint: ast.expr,
-                fresh: Callable[[], str]) -> Instance:
+                fresh: Callable[[], str],
+                is_scalar: Callable[[ast.expr], bool] = lambda atom: False) -> Instance:
     """Fill a rule in. ``bound`` maps parameters to atoms; ``fresh`` names rule locals."""
     renamed = {s.targets[0].id: fresh() for s in template.body if isinstance(s, ast.Assign)}
 
@@ -144,20 +147,22 @@ def instantiate(template: Template, bound: dict[str, ast.expr], result_adjoint: 
         else:
             param = stmt.target.slice.id
             value = fold(sub.visit(copy.deepcopy(stmt.value)))
-            value = drop_needless_unbroadcast(value, param, bound, template)
+            value = drop_needless_unbroadcast(value, param, bound, template, is_scalar)
             contributions.append(Contribution(copy.deepcopy(bound[param]), value))
     return Instance(locals_, contributions)
 
 
 def drop_needless_unbroadcast(value: ast.expr, param: str, bound: dict[str, ast.expr],
-                              template: Template) -> ast.expr:
-    """``unbroadcast(e, x)`` is just ``e`` when every other operand is a number constant:
-    then nothing broadcast against ``x``, so the result already has its shape."""
+                              template: Template,
+                              is_scalar: Callable[[ast.expr], bool]) -> ast.expr:
+    """``unbroadcast(e, x)`` is just ``e`` when nothing can have broadcast against ``x``:
+    every other operand is a number constant, or every operand is a known scalar."""
     if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
             and value.func.id == "unbroadcast"):
         return value
+    operands = [bound[p] for p in template.targets if p in bound]
     others = [bound[p] for p in template.targets if p != param and p in bound]
-    if all(is_number(o) for o in others):
+    if all(is_number(o) for o in others) or all(is_number(o) or is_scalar(o) for o in operands):
         return value.args[0]
     return value
 
@@ -170,7 +175,8 @@ def fold(node: ast.expr) -> ast.expr:
             self.generic_visit(n)
             if is_number(n.left) and is_number(n.right) and not isinstance(n.op, ast.Pow):
                 try:
-                    return ast.Constant(eval(compile(ast.Expression(n), "<fold>", "eval")))
+                    expr = ast.fix_missing_locations(ast.Expression(n))
+                    return ast.Constant(eval(compile(expr, "<fold>", "eval")))
                 except ArithmeticError:
                     return n
             if isinstance(n.op, ast.Pow) and is_number(n.right) and n.right.value == 1:

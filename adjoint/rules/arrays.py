@@ -11,6 +11,8 @@ from ..runtime import (
     dot_adjoint_b,
     extremum_adjoint,
     inverse_axes,
+    matmul_adjoint_a,
+    matmul_adjoint_b,
     mean_adjoint,
     norm_adjoint,
     prod_adjoint,
@@ -59,7 +61,7 @@ def _norm_is_two_norm(bound) -> str | None:
 
 @adjoint_of(np.linalg.norm, check=_norm_is_two_norm)
 def norm(y, x, ord=None, axis=None, keepdims=False):
-    d[x] += norm_adjoint(d[y], x, y, axis, keepdims)
+    d[x] += norm_adjoint(d[y], x, y, axis, keepdims, ord)
 
 
 # -- products ------------------------------------------------------------------------------
@@ -71,8 +73,9 @@ def dot(z, a, b):
 
 @adjoint_of(np.matmul)
 def matmul(z, a, b):
-    d[a] += dot_adjoint_a(d[z], a, b)
-    d[b] += dot_adjoint_b(d[z], a, b)
+    # batched like the @ operator (np.dot's adjoint does not broadcast leading axes)
+    d[a] += matmul_adjoint_a(d[z], a, b)
+    d[b] += matmul_adjoint_b(d[z], a, b)
 
 
 @adjoint_of(np.outer)
@@ -85,6 +88,12 @@ def outer(z, a, b):
 @adjoint_of(np.transpose)
 def transpose(y, x, axes=None):
     d[x] += np.transpose(d[y], inverse_axes(axes))
+
+
+@adjoint_of(".transpose")
+def transpose_method_reversed(y, x):
+    # x.transpose() with no axes: tried first, because an empty *axes is not bound
+    d[x] += np.transpose(d[y])
 
 
 @adjoint_of(".transpose")
@@ -130,7 +139,8 @@ def array_of_list(y, xs):
 # -- indexing ------------------------------------------------------------------------------
 @adjoint_of("getitem")
 def getitem(y, x, index):
-    d[x] += unindex(d[y], x, index)
+    # np.s_[...] keeps slices, None and ... valid when the index is passed to a function
+    d[x] += unindex(d[y], x, np.s_[index])
 
 
 zero_gradient(".shape", ".ndim", ".size", ".dtype", ".argmax", ".argmin", ".argsort",

@@ -15,13 +15,13 @@ import math
 
 import numpy as np
 
-from ..runtime import tie_share, unbroadcast
+from ..runtime import pow_exponent_adjoint, tie_share, unbroadcast
 from . import adjoint_of, zero_gradient
 
 d: dict = {}  # in a rule, d[v] stands for the adjoint of v
 
-LN2 = math.log(2.0)
-LN10 = math.log(10.0)
+# Generated code sees only math, np and adjoint.runtime, so constants such as ln 2 are
+# written out in each rule (math.log(2.0)) rather than named at module level here.
 
 # == builtins and math (Python floats) ========================================================
 
@@ -128,12 +128,12 @@ def math_log1p(y, x):
 
 @adjoint_of(math.log2)
 def math_log2(y, x):
-    d[x] += d[y] / (x * LN2)
+    d[x] += d[y] / (x * math.log(2.0))
 
 
 @adjoint_of(math.log10)
 def math_log10(y, x):
-    d[x] += d[y] / (x * LN10)
+    d[x] += d[y] / (x * math.log(10.0))
 
 
 @adjoint_of(math.sqrt)
@@ -144,7 +144,8 @@ def math_sqrt(y, x):
 @adjoint_of(math.pow)
 def math_pow(z, x, y):
     d[x] += d[z] * y * x ** (y - 1)
-    d[y] += d[z] * z * math.log(x)
+    # d/dy is z * ln x, taken as 0 at x == 0 (the limit from x > 0), like the ** operator
+    d[y] += d[z] * (z * math.log(x) if x != 0.0 else 0.0)
 
 
 @adjoint_of(math.hypot)
@@ -208,7 +209,7 @@ def exp(y, x):
 
 @adjoint_of(np.exp2)
 def exp2(y, x):
-    d[x] += d[y] * y * LN2
+    d[x] += d[y] * y * math.log(2.0)
 
 
 @adjoint_of(np.expm1)
@@ -223,12 +224,12 @@ def log(y, x):
 
 @adjoint_of(np.log2)
 def log2(y, x):
-    d[x] += d[y] / (x * LN2)
+    d[x] += d[y] / (x * math.log(2.0))
 
 
 @adjoint_of(np.log10)
 def log10(y, x):
-    d[x] += d[y] / (x * LN10)
+    d[x] += d[y] / (x * math.log(10.0))
 
 
 @adjoint_of(np.log1p)
@@ -298,7 +299,7 @@ def divide(z, a, b):
 @adjoint_of(np.power)
 def power(z, a, b):
     d[a] += unbroadcast(d[z] * b * a ** (b - 1), a)
-    d[b] += unbroadcast(d[z] * z * np.log(a), b)
+    d[b] += unbroadcast(pow_exponent_adjoint(d[z], a, z), b)
 
 
 @adjoint_of(np.arctan2)
@@ -339,7 +340,8 @@ def where(y, condition, a, b):
 
 @adjoint_of(np.clip)
 def clip(y, x, lo, hi):
-    d[x] += unbroadcast(d[y] * ((x >= lo) & (x <= hi)), x)
+    # y == x exactly where lo <= x <= hi (boundaries included), and works for a None bound
+    d[x] += unbroadcast(d[y] * (y == x), x)
     d[lo] += unbroadcast(d[y] * (x < lo), lo)
     d[hi] += unbroadcast(d[y] * (x > hi), hi)
 

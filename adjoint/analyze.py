@@ -31,7 +31,9 @@ def dependencies(ops: dict[int, Op], body: list[ast.stmt]) -> list[tuple[str, se
     for stmt in body:
         if isinstance(stmt, ast.Assign) and id(stmt) in ops:
             sources = {n for a in ops[id(stmt)].differentiable_atoms() for n in atom_names(a)}
-            edges.append((stmt.targets[0].id, sources))
+            target = stmt.targets[0]
+            edges.append((target.value.id if isinstance(target, ast.Subscript) else target.id,
+                          sources))
     return edges
 
 
@@ -55,3 +57,52 @@ def activity(body: list[ast.stmt], ops: dict[int, Op], wrt: list[str],
                 useful |= sources
                 changed = True
     return Activity(frozenset(varied), frozenset(useful))
+
+
+SCALAR_BUILTINS = {float, int, len, round, bool}
+SCALAR_IF_OPERANDS_ARE = {abs, max, min, pow}
+
+
+def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str]) -> frozenset[str]:
+    """Variables that are Python or NumPy scalars on every path (shape ``()``), by an
+    optimistic fixed point: assume every local is a scalar, then drop those with an
+    assignment that may produce an array. Parameters are never assumed scalar.
+
+    Knowing this lets the engine leave out ``unbroadcast`` (and saving the values it would
+    only read for their shape) in scalar code.
+    """
+    assignments: dict[str, list[ast.stmt]] = {}
+    for stmt in body:
+        if isinstance(stmt, ast.Assign):
+            target = stmt.targets[0]
+            key = target.value.id if isinstance(target, ast.Subscript) else target.id
+            assignments.setdefault(key, []).append(stmt)
+        elif isinstance(stmt, ast.For):
+            assignments.setdefault(stmt.target.id, [])  # range() indices are ints
+    scalar = set(assignments) - set(params)
+    changed = True
+    while changed:
+        changed = False
+        for var in sorted(scalar):
+            if not all(_is_scalar(s, ops.get(id(s)), scalar) for s in assignments[var]):
+                scalar.discard(var)
+                changed = True
+    return frozenset(scalar)
+
+
+def _is_scalar(stmt: ast.Assign, op: Op | None, scalar: set[str]) -> bool:
+    if isinstance(stmt.targets[0], ast.Subscript):
+        return False
+    value = stmt.value
+    names = [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]
+    if isinstance(value, ast.Constant):
+        return type(value.value) in (int, float, bool)
+    if isinstance(value, (ast.Name, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp)):
+        return all(n in scalar for n in names)
+    if isinstance(value, ast.Call) and op is not None:
+        func = op.func
+        if getattr(func, "__module__", None) == "math" or func in SCALAR_BUILTINS:
+            return True
+        if func in SCALAR_IF_OPERANDS_ARE:
+            return all(n in scalar for a in value.args for n in atom_names(a))
+    return False

@@ -29,7 +29,8 @@ def numeric_gradient(fn: Callable, args: list, index: int, kwargs: dict,
 
 def _call(fn, args, index, x, kwargs) -> float:
     value = x.copy() if x.ndim else float(x)
-    trial = list(args)
+    # fresh copies: a function that writes into its arguments must not drift between calls
+    trial = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     trial[index] = value
     return float(fn(*trial, **kwargs))
 

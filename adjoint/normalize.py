@@ -20,7 +20,9 @@ def f(x, b):
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer, names_in
@@ -61,9 +63,63 @@ UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
     ast.Set: ("a set literal", "use a tuple"),
 }
 
-# Control flow arrives with the control-flow issue; until then, say so precisely.
-CONTROL_FLOW = {ast.If: "an if statement", ast.For: "a for loop", ast.While: "a while loop",
-                ast.Break: "break", ast.Continue: "continue"}
+
+
+@dataclass
+class Loop:
+    """The loop being normalized: the flag that records a break or continue, if any."""
+
+    flag: str | None = None  # True once break/continue ran in this iteration
+    broke: str | None = None  # True once break ran (only for loops with an else block)
+
+
+def jumps(stmt: ast.stmt) -> bool:
+    """Does the statement run a break or continue of the loop it sits in?"""
+    if isinstance(stmt, (ast.Break, ast.Continue)):
+        return True
+    if isinstance(stmt, (ast.For, ast.While)):
+        return False  # its break/continue belong to it
+    return any(jumps(child) for child in ast.iter_child_nodes(stmt) if isinstance(child, ast.stmt))
+
+
+def has_break(body: list[ast.stmt]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, ast.Break):
+            return True
+        if not isinstance(stmt, (ast.For, ast.While)) and has_break(
+                [c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt)]):
+            return True
+    return False
+
+
+GUARD = ast.Pass()  # origin of synthetic guards: they quote no user statement
+
+
+def is_call_to(node: ast.expr, name: str) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == name)
+
+
+def written_in_place(body: list[ast.stmt]) -> set[str]:
+    """Names of arrays the function writes into: ``x[i] = ...`` or ``x[i] += ...``."""
+    found = set()
+    for stmt in body:
+        for node in ast.walk(stmt):
+            targets = node.targets if isinstance(node, ast.Assign) else (
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+            for t in targets:
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                    found.add(t.value.id)
+    return found
+
+
+def walk_own(node: ast.AST):
+    """Like ast.walk, but not into nested function or class definitions."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        return
+    yield node
+    for child in ast.iter_child_nodes(node):
+        yield from walk_own(child)
 
 
 def local_names(fn: ast.FunctionDef) -> set[str]:
@@ -97,6 +153,7 @@ class Normalizer:
         self.locals = local_names(fn)
         self.out: list[ast.stmt] = []
         self.origin: ast.stmt | None = None
+        self.loops: list[Loop] = []
 
     # -- errors -------------------------------------------------------------------------
     def unsupported(self, node: ast.AST, what: str, hint: str) -> UnsupportedSyntaxError:
@@ -108,17 +165,21 @@ class Normalizer:
         body = list(self.fn.body)
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]  # the docstring
-        for i, stmt in enumerate(body):
-            if isinstance(stmt, ast.Return) and i != len(body) - 1:
-                raise self.unsupported(stmt, "an early return", "return once, at the end")
-            self.statement(stmt)
+        for stmt in body[:-1]:
+            for node in walk_own(stmt):
+                if isinstance(node, ast.Return):
+                    raise self.unsupported(node, "an early return",
+                                           "assign the result to a variable and return it once, "
+                                           "at the end (use break to leave a loop)")
+        self.copy_arguments_written_in_place()
+        new_body = self.out + self.block(body)
         if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
             last = body[-1] if body else self.fn
             raise UnsupportedSyntaxError(
                 f"function {self.fn.name!r} must end with 'return <value>'", self.where(last),
                 "return the scalar (or array) you want to differentiate",
             )
-        new = ast.FunctionDef(name=self.fn.name, args=self.fn.args, body=self.out,
+        new = ast.FunctionDef(name=self.fn.name, args=self.fn.args, body=new_body,
                               decorator_list=[], returns=None, type_comment=None)
         if hasattr(ast.FunctionDef(), "type_params"):
             new.type_params = []
@@ -131,20 +192,55 @@ class Normalizer:
                 raise self.unsupported(star, f"a {what} parameter",
                                        "name each parameter the function takes")
 
-    def emit(self, stmt: ast.stmt, like: ast.AST) -> None:
+    def copy_arguments_written_in_place(self) -> None:
+        """``x[i] = v`` on a parameter writes into our own copy: the caller's array and the
+        gradient of the function as written both stay intact."""
+        params = [a.arg for a in self.fn.args.posonlyargs + self.fn.args.args +
+                  self.fn.args.kwonlyargs]
+        written = written_in_place(self.fn.body)
+        for param in params:
+            if param in written:
+                self.origin = self.fn
+                copy_call = ast.Call(func=ast.Attribute(value=self.load(param), attr="copy",
+                                                        ctx=ast.Load()), args=[], keywords=[])
+                self.emit(ast.Assign(targets=[self.store(param)], value=copy_call), self.fn)
+
+    def emit(self, stmt: ast.stmt, like: ast.AST, origin: ast.stmt | None = None) -> None:
         ast.copy_location(stmt, like)
-        stmt.origin = self.origin
+        stmt.origin = origin or self.origin
         self.out.append(stmt)
 
+    def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        """Normalize a list of statements. Inside a loop, the statements after one that may
+        break or continue are guarded by the loop's flag, so that the backward sweep skips
+        exactly what the forward sweep skipped."""
+        saved, self.out = self.out, []
+        for i, stmt in enumerate(stmts):
+            self.statement(stmt)
+            loop = self.loops[-1] if self.loops else None
+            if loop and loop.flag and i + 1 < len(stmts) and jumps(stmt):
+                rest = self.block(stmts[i + 1:])
+                if rest:
+                    guard = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=self.load(loop.flag)),
+                                   body=rest, orelse=[])
+                    self.emit(guard, stmts[i + 1], origin=GUARD)
+                break
+        result, self.out = self.out, saved
+        return result
+
     def statement(self, stmt: ast.stmt) -> None:
-        self.origin = stmt
+        self.origin = getattr(stmt, "header_of", stmt)
         kind = type(stmt)
         if kind in UNSUPPORTED_STATEMENTS:
             raise self.unsupported(stmt, *UNSUPPORTED_STATEMENTS[kind])
-        if kind in CONTROL_FLOW:
-            raise self.unsupported(stmt, CONTROL_FLOW[kind],
-                                   "write the computation without it, or use np.where for "
-                                   "elementwise choices")
+        if isinstance(stmt, ast.If):
+            return self.if_statement(stmt)
+        if isinstance(stmt, ast.For):
+            return self.for_statement(stmt)
+        if isinstance(stmt, ast.While):
+            return self.while_statement(stmt)
+        if isinstance(stmt, (ast.Break, ast.Continue)):
+            return self.jump(stmt)
         self.fence_expressions(stmt)
         if isinstance(stmt, ast.Assign):
             self.assign(stmt.targets, stmt.value, stmt)
@@ -165,48 +261,224 @@ class Normalizer:
             raise self.unsupported(stmt, f"a {kind.__name__} statement",
                                    "rewrite it with assignments and NumPy calls")
 
-    def fence_expressions(self, stmt: ast.stmt) -> None:
+    def fence_expressions(self, stmt: ast.AST) -> None:
         for node in ast.walk(stmt):
             if type(node) in UNSUPPORTED_EXPRESSIONS:
                 raise self.unsupported(node, *UNSUPPORTED_EXPRESSIONS[type(node)])
-            if isinstance(node, ast.IfExp):
-                raise self.unsupported(node, "a conditional expression (a if c else b)",
-                                       "use np.where(c, a, b)")
 
+    # -- control flow -----------------------------------------------------------------------
+    def condition(self, test: ast.expr) -> ast.expr:
+        """A branch condition as a name (recorded, so the backward sweep takes the same
+        branch), or ``not name``."""
+        self.fence_expressions(test)
+        if isinstance(test, ast.Name):
+            return test
+        if (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+                and isinstance(test.operand, ast.Name)):
+            return test
+        return self.atom(test, force_temp=True)
+
+    def if_statement(self, stmt: ast.If) -> None:
+        test = self.condition(stmt.test)
+        body, orelse = self.block(stmt.body), self.block(stmt.orelse)
+        self.emit(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt, origin=stmt)
+
+    def jump(self, stmt: ast.stmt) -> None:
+        if not self.loops:
+            raise self.unsupported(stmt, "break or continue outside a loop", "remove it")
+        loop = self.loops[-1]
+        self.emit(ast.Assign(targets=[self.store(loop.flag)], value=ast.Constant(True)), stmt)
+        if isinstance(stmt, ast.Break) and loop.broke:
+            self.emit(ast.Assign(targets=[self.store(loop.broke)], value=ast.Constant(True)),
+                      stmt)
+        self.emit(type(stmt)(), stmt)
+
+    def enter_loop(self, stmt: ast.For | ast.While) -> Loop:
+        loop = Loop()
+        if any(jumps(s) for s in stmt.body):
+            loop.flag = self.namer.fresh("jumped")
+        if stmt.orelse and has_break(stmt.body):
+            loop.broke = self.namer.fresh("broke")
+            self.emit(ast.Assign(targets=[self.store(loop.broke)], value=ast.Constant(False)),
+                      stmt)
+        return loop
+
+    def loop_prelude(self, loop: Loop, stmt: ast.stmt, trips: str | None) -> list[ast.stmt]:
+        """Statements that open every iteration: count it, clear the jump flag."""
+        prelude = []
+        if trips:
+            count = ast.Assign(targets=[self.store(trips)], value=ast.BinOp(
+                left=self.load(trips), op=ast.Add(), right=ast.Constant(1)))
+            count.trip_counter = True  # never saved: the backward loop reads the final count
+            prelude.append(count)
+        if loop.flag:
+            prelude.append(ast.Assign(targets=[self.store(loop.flag)], value=ast.Constant(False)))
+        for p in prelude:
+            ast.copy_location(p, stmt)
+            p.origin = stmt
+        return prelude
+
+    def start_trips(self, stmt: ast.stmt) -> str:
+        trips = self.namer.fresh("trips")
+        self.emit(ast.Assign(targets=[self.store(trips)], value=ast.Constant(0)), stmt)
+        return trips
+
+    def loop_else(self, stmt: ast.For | ast.While, loop: Loop) -> None:
+        if not stmt.orelse:
+            return
+        orelse = self.block(stmt.orelse)
+        if loop.broke:
+            test = ast.UnaryOp(op=ast.Not(), operand=self.load(loop.broke))
+            self.emit(ast.If(test=test, body=orelse, orelse=[]), stmt.orelse[0], origin=GUARD)
+        else:
+            self.out.extend(orelse)
+
+    def for_statement(self, stmt: ast.For) -> None:
+        self.fence_expressions(stmt.iter)
+        target, range_args, prelude = self.iteration(stmt)
+        loop = self.enter_loop(stmt)
+        counted = loop.flag is not None and has_break(stmt.body) or len(range_args) == 3
+        trips = self.start_trips(stmt) if counted else None
+        self.loops.append(loop)
+        try:
+            body = self.loop_prelude(loop, stmt, trips) + self.block(prelude + stmt.body)
+        finally:
+            self.loops.pop()
+        self.origin = stmt
+        iter_call = ast.Call(func=self.load("range"), args=range_args, keywords=[])
+        node = ast.For(target=self.store(target), iter=iter_call, body=body, orelse=[],
+                       type_comment=None)
+        node.trips, node.range_args = trips, range_args
+        self.emit(node, stmt, origin=stmt)
+        self.loop_else(stmt, loop)
+
+    def iteration(self, stmt: ast.For) -> tuple[str, list[ast.expr], list[ast.stmt]]:
+        """(loop variable, range arguments, statements that bind the user's targets).
+        Loops over sequences become index loops: ``for row in X`` reads ``row = X[k]``."""
+        it, target = stmt.iter, stmt.target
+        assigned = {n.id for s in stmt.body for n in ast.walk(s)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if is_call_to(it, "range") and isinstance(target, ast.Name):
+            if it.keywords or not 1 <= len(it.args) <= 3:
+                raise self.unsupported(it, "range() with keywords or without 1-3 arguments",
+                                       "call range(stop), range(start, stop) or range(a, b, step)")
+            args = [self.atom(a, force_temp=isinstance(a, ast.Name) and a.id in assigned)
+                    for a in it.args]
+            return target.id, args, []
+        if is_call_to(it, "enumerate") and len(it.args) == 1 and isinstance(target, ast.Tuple) \
+                and len(target.elts) == 2 and isinstance(target.elts[0], ast.Name):
+            seq = self.sequence(it.args[0], assigned)
+            index = target.elts[0].id
+            return index, [self.length(seq)], [self.bind(target.elts[1], seq, index, stmt)]
+        if is_call_to(it, "zip") and it.args and isinstance(target, ast.Tuple) \
+                and len(target.elts) == len(it.args):
+            seqs = [self.sequence(a, assigned) for a in it.args]
+            lengths = [self.length(q) for q in seqs]
+            count = lengths[0]
+            if len(lengths) > 1:
+                count = self.atom(ast.Call(func=self.load("min"), args=lengths, keywords=[]))
+            index = self.namer.temp()
+            return index, [count], [self.bind(t, q, index, stmt)
+                                    for t, q in zip(target.elts, seqs)]
+        if isinstance(it, (ast.Call,)) and isinstance(it.func, ast.Name) and it.func.id in (
+                "enumerate", "zip", "reversed", "sorted"):
+            raise self.unsupported(it, f"looping over {it.func.id}(...) in this form",
+                                   "loop over range(len(x)) and index inside the loop")
+        seq = self.atom(it, force_temp=not isinstance(it, ast.Name) or it.id in assigned)
+        index = self.namer.temp()
+        return index, [self.length(seq)], [self.bind(target, seq, index, stmt)]
+
+    def sequence(self, seq: ast.expr, assigned: set[str]) -> ast.expr:
+        """The sequence a loop walks, evaluated once (a copy if the body rebinds its name)."""
+        return self.atom(seq, force_temp=isinstance(seq, ast.Name) and seq.id in assigned)
+
+    def length(self, seq: ast.expr) -> ast.expr:
+        return self.atom(ast.Call(func=self.load("len"), args=[seq], keywords=[]))
+
+    def bind(self, target: ast.expr, seq: ast.expr, index: str, like: ast.AST) -> ast.stmt:
+        """A user-level ``target = seq[index]`` statement located at the loop header."""
+        value = ast.Subscript(value=copy.deepcopy(seq), slice=self.load(index), ctx=ast.Load())
+        stmt = ast.copy_location(ast.Assign(targets=[target], value=value), like)
+        stmt.header_of = like  # its comment quotes the loop header
+        return stmt
+
+    def while_statement(self, stmt: ast.While) -> None:
+        self.fence_expressions(stmt.test)
+        loop = self.enter_loop(stmt)
+        trips = self.start_trips(stmt)
+        self.loops.append(loop)
+        try:
+            body = self.loop_prelude(loop, stmt, trips) + self.block(stmt.body)
+        finally:
+            self.loops.pop()
+        self.origin = stmt
+        node = ast.While(test=stmt.test, body=body, orelse=[])
+        node.trips = trips
+        self.emit(node, stmt, origin=stmt)
+        self.loop_else(stmt, loop)
+
+    # -- assignments ------------------------------------------------------------------------
     def assign(self, targets: list[ast.expr], value: ast.expr, stmt: ast.stmt) -> None:
         first, *others = targets
         if isinstance(first, ast.Name):
             self.emit(ast.Assign(targets=[self.store(first.id)], value=self.op(value)), stmt)
         elif isinstance(first, (ast.Tuple, ast.List)):
             self.unpack(first, value, stmt)
+        elif isinstance(first, ast.Subscript):
+            self.emit(ast.Assign(targets=[self.element(first)], value=self.atom(value)), stmt)
         else:
-            raise self.unsupported(first, "assigning into an element or attribute",
-                                   "build a new array with np.where or np.concatenate")
+            raise self.unsupported(first, "assigning to an attribute",
+                                   "keep the value in a local variable")
         for other in others:  # a = b = expr: copies of the first target
             if not isinstance(other, ast.Name) or not isinstance(first, ast.Name):
                 raise self.unsupported(other, "a chained assignment to several kinds of target",
                                        "assign on separate lines")
             self.emit(ast.Assign(targets=[self.store(other.id)], value=self.load(first.id)), stmt)
 
+    def element(self, target: ast.Subscript) -> ast.Subscript:
+        """``x[index]`` as an assignment target: x must be a local array, the index atoms."""
+        if not isinstance(target.value, ast.Name):
+            raise self.unsupported(target, "assigning into an element of an expression",
+                                   "assign into a named array: a = ...; a[i] = v")
+        return ast.Subscript(value=self.load(target.value.id), slice=self.index(target.slice),
+                             ctx=ast.Store())
+
+    def aug_assign(self, stmt: ast.AugAssign) -> None:
+        if isinstance(stmt.target, ast.Subscript):
+            target = self.element(stmt.target)
+            current = self.namer.temp()
+            read = ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
+            self.emit(ast.Assign(targets=[self.store(current)], value=read), stmt)
+            self.out[-1].element_read = True  # read only to be updated: not an alias
+            value = ast.BinOp(left=self.load(current), op=stmt.op, right=self.atom(stmt.value))
+            updated = self.atom(ast.copy_location(value, stmt), force_temp=True)
+            self.emit(ast.Assign(targets=[target], value=updated), stmt)
+            return
+        if not isinstance(stmt.target, ast.Name):
+            raise self.unsupported(stmt.target, "augmented assignment to an attribute",
+                                   "keep the value in a local variable")
+        value = ast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=self.atom(stmt.value))
+        self.emit(ast.Assign(targets=[self.store(stmt.target.id)],
+                             value=ast.copy_location(value, stmt)), stmt)
+
     def unpack(self, target: ast.Tuple | ast.List, value: ast.expr, stmt: ast.stmt) -> None:
         if not all(isinstance(t, ast.Name) for t in target.elts):
             raise self.unsupported(target, "nested or element targets in tuple unpacking",
                                    "unpack into plain names")
-        if not isinstance(value, (ast.Tuple, ast.List)) or len(value.elts) != len(target.elts):
-            raise self.unsupported(value, "unpacking a value that is not a literal tuple",
-                                   "index the result instead, e.g. a = pair[0]")
+        if not isinstance(value, (ast.Tuple, ast.List)):
+            # a, b = rows: read element by element from one evaluation of the value
+            whole = self.atom(value, force_temp=True)
+            for i, name in enumerate(target.elts):
+                item = ast.Subscript(value=whole, slice=ast.Constant(i), ctx=ast.Load())
+                self.emit(ast.Assign(targets=[self.store(name.id)], value=item), stmt)
+            return
+        if len(value.elts) != len(target.elts):
+            raise self.unsupported(value, "unpacking a tuple of another length",
+                                   "unpack as many names as the tuple has values")
         # Evaluate every right-hand side first, as Python does, so swaps stay correct.
         atoms = [self.atom(e, force_temp=True) for e in value.elts]
         for name, atom in zip(target.elts, atoms):
             self.emit(ast.Assign(targets=[self.store(name.id)], value=atom), stmt)
-
-    def aug_assign(self, stmt: ast.AugAssign) -> None:
-        if not isinstance(stmt.target, ast.Name):
-            raise self.unsupported(stmt.target, "augmented assignment into an element",
-                                   "build a new array with np.where or np.concatenate")
-        value = ast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=self.atom(stmt.value))
-        self.emit(ast.Assign(targets=[self.store(stmt.target.id)],
-                             value=ast.copy_location(value, stmt)), stmt)
 
     # -- expressions --------------------------------------------------------------------
     def is_atom(self, e: ast.expr) -> bool:
@@ -216,7 +488,7 @@ class Normalizer:
             return True
         if isinstance(e, ast.Attribute):
             return self.is_global_path(e)
-        if isinstance(e, ast.Tuple):
+        if isinstance(e, (ast.Tuple, ast.List)):
             return all(self.is_atom(x) for x in e.elts)
         return False
 
@@ -230,6 +502,11 @@ class Normalizer:
             if isinstance(e, ast.UnaryOp):
                 return ast.copy_location(ast.Constant(-e.operand.value), e)
             return e
+        if isinstance(e, (ast.Tuple, ast.List)) and not force_temp:
+            # a container written in a call, like np.stack([a, 2 * b]): its elements become
+            # atoms, the container stays in place so each element gets its own adjoint
+            return ast.copy_location(type(e)(elts=[self.atom(x) for x in e.elts],
+                                             ctx=ast.Load()), e)
         value = self.op(e)
         name = self.namer.temp()
         self.emit(ast.Assign(targets=[self.store(name)], value=value), e)
@@ -254,10 +531,26 @@ class Normalizer:
                                 ctx=ast.Load())
         elif isinstance(e, (ast.Tuple, ast.List)):
             new = type(e)(elts=[self.atom(x) for x in e.elts], ctx=ast.Load())
+        elif isinstance(e, ast.IfExp):
+            return self.conditional(e)
         else:
             raise self.unsupported(e, f"the expression {ast.unparse(e)!r}",
                                    "split it into simpler assignments")
         return ast.copy_location(new, e)
+
+    def conditional(self, e: ast.IfExp) -> ast.Name:
+        """``a if c else b`` becomes an if statement assigning a temporary; only the chosen
+        side is evaluated, as in Python."""
+        test = self.condition(e.test)
+        result = self.namer.temp()
+        sides = []
+        for side in (e.body, e.orelse):
+            saved, self.out = self.out, []
+            self.emit(ast.Assign(targets=[self.store(result)], value=self.op(side)), side)
+            sides.append(self.out)
+            self.out = saved
+        self.emit(ast.If(test=test, body=sides[0], orelse=sides[1]), e)
+        return ast.copy_location(self.load(result), e)
 
     def call(self, e: ast.Call) -> ast.Call:
         func = e.func

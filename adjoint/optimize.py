@@ -30,10 +30,20 @@ def renumber_temporaries(fn: ast.FunctionDef, namer: Namer) -> ast.FunctionDef:
         old_adj = namer.adjoint_if_any(old)
         if old_adj:
             renamed[old_adj] = namer.adjoint(new)
+    seen: set[int] = set()  # a node shared by two statements is renamed once
     for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and node.id in renamed:
-            node.id = renamed[node.id]
+        if isinstance(node, ast.Name) and id(node) not in seen:
+            seen.add(id(node))
+            node.id = renamed.get(node.id) or derived_name(node.id, mapping)
     return fn
+
+
+def derived_name(name: str, mapping: dict[str, str]) -> str:
+    """``t3_stack`` follows its temporary ``t3`` when that is renumbered."""
+    base, sep, rest = name.partition("_")
+    if sep and base in mapping and rest.rstrip("0123456789") in ("stack", "saved"):
+        return f"{mapping[base]}_{rest}"
+    return name
 
 
 def first_line(fn: ast.FunctionDef, temp: str, namer: Namer) -> tuple[int, int]:

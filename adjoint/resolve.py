@@ -30,18 +30,19 @@ METHOD_FUNCTIONS = {
 class Op:
     """What one statement computes, as far as differentiation is concerned."""
 
-    kind: str  # "rule" | "zero" | "call" | "pack"
+    kind: str  # "rule" | "zero" | "call" | "pack" | "setitem"
     label: str  # how the user wrote the operation: "np.sum", "*", ".T", "helper"
     rule: rules.Rule | None = None
     bound: dict[str, ast.expr] = field(default_factory=dict)
     callee: types.FunctionType | None = None
     call: ast.Call | None = None
+    func: object = None  # the function a call resolved to
 
     def differentiable_atoms(self) -> list[ast.expr]:
         """The operand atoms that can receive an adjoint from this statement."""
         if self.kind == "rule":
             return [self.bound[p] for p in self.rule.template.targets if p in self.bound]
-        if self.kind in ("call", "pack"):
+        if self.kind in ("call", "pack", "setitem"):
             return list(self.bound.values())
         return []
 
@@ -62,6 +63,10 @@ class Resolver:
 
     def resolve(self, stmt: ast.Assign) -> Op:
         value = stmt.value
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):  # x[index] = value, in place
+            return Op("setitem", "element write",
+                      bound={"x": ast.Name(id=target.value.id, ctx=ast.Load()), "value": value})
         result = ast.Name(id=stmt.targets[0].id, ctx=ast.Load())
         if isinstance(value, ast.Name):
             return self.with_rule(stmt, "copy", "=", result, [value], {})
@@ -111,9 +116,11 @@ class Resolver:
         if obj in (np.array, np.asarray) and args and isinstance(args[0], (ast.List, ast.Tuple)):
             return self.with_rule(stmt, "array_of_list", label, result, args[:1], {})
         if rules.has_zero_gradient(obj):
-            return Op("zero", label)
+            return Op("zero", label, func=obj)
         if rules.lookup(obj):
-            return self.with_rule(stmt, obj, label, result, args, keywords)
+            op = self.with_rule(stmt, obj, label, result, args, keywords)
+            op.func = obj
+            return op
         if isinstance(obj, types.FunctionType):
             return self.user_call(call, obj, label, args, keywords)
         name = f"{getattr(obj, '__module__', None) or ''}.{getattr(obj, '__name__', label)}"

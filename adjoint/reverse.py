@@ -2,7 +2,9 @@
 
 The generated function replays the primal (the *forward sweep*), saving a variable's old
 value only where the forward sweep overwrites something the backward sweep will read, then
-walks the statements in reverse (the *backward sweep*), one rule per statement.
+walks the statements in reverse (the *backward sweep*), one rule per statement. Branches
+are re-taken from their recorded conditions; loops run backwards over the same indices
+(or a recorded trip count); values overwritten inside a loop go on one stack per variable.
 
 Adjoints are never updated in place: a contribution is ``dx = <value>`` on the first write
 and ``dx = dx + <value>`` afterwards. In-place ``+=`` would be unsafe because a first write
@@ -14,16 +16,17 @@ import ast
 import copy
 import inspect
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import optimize
-from .analyze import activity
+from .analyze import activity, scalar_variables
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer, names_in
-from .normalize import Normalizer, local_names
+from .normalize import GUARD, Normalizer, local_names
 from .resolve import Op, Resolver, atom_names
 from .source import Source, parse
-from .template import instantiate
+from .template import fold, instantiate
 
 
 def comment(text: str) -> ast.stmt:
@@ -41,6 +44,65 @@ def assign(target: str | ast.expr, value: ast.expr) -> ast.Assign:
     if isinstance(target, str):
         target = name(target, store=True)
     return ast.Assign(targets=[target], value=value)
+
+
+def call(func: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=name(func) if "." not in func else ast.parse(func, mode="eval").body,
+                    args=list(args), keywords=[])
+
+
+def statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement of a body, nested ones included, in program order."""
+    for stmt in body:
+        yield stmt
+        for field_name in ("body", "orelse"):
+            yield from statements(getattr(stmt, field_name, None) or [])
+
+
+def assigned_name(stmt: ast.stmt) -> str | None:
+    """The variable an assignment changes: ``x`` for ``x = ...`` and for ``x[i] = ...``."""
+    if isinstance(stmt, ast.Assign):
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):
+            return target.value.id
+        if isinstance(target, ast.Name):
+            return target.id
+    if isinstance(stmt, ast.For):
+        return stmt.target.id
+    return None
+
+
+def is_element_write(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript)
+
+
+def is_loop(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, (ast.For, ast.While))
+
+
+@dataclass
+class Chunk:
+    """The backward code of one forward statement, before assembly.
+
+    ``code`` is a simple statement's adjoint code; compound statements keep their nested
+    blocks as chunk lists in ``children`` and build their statement with ``make`` once the
+    save analysis has appended restores to the nested chunks.
+    """
+
+    stmt: ast.stmt
+    code: list[ast.stmt] = field(default_factory=list)
+    restores: list[ast.stmt] = field(default_factory=list)
+    children: list[list[Chunk]] = field(default_factory=list)
+    header: list[ast.stmt] = field(default_factory=list)  # read by the backward header
+    top: list[ast.stmt] = field(default_factory=list)  # loops: restores opening each iteration
+    make: object = None
+
+    def reads(self, primal: set[str]) -> set[str]:
+        found = primal_reads(self.code + self.header, primal)
+        for block in self.children:
+            for chunk in block:
+                found |= chunk.reads(primal)
+        return found
 
 
 @dataclass
@@ -103,27 +165,33 @@ class FunctionBuilder:
     def __init__(self, src: Source, wrt: tuple[str, ...], returns_value: bool,
                  module: AdjointModule):
         self.src, self.wrt, self.returns_value, self.module = src, wrt, returns_value, module
-        from . import runtime  # noqa: I001
+        from . import runtime  # noqa: I001 - runtime names are reserved, not called here
 
-        taken = names_in(src.tree) | set(runtime.__all__) | {"np", "math"}
+        taken = names_in(src.tree) | set(runtime.__all__) | {"np", "math", "range", "len"}
         self.namer = Namer(taken)
         self.params = [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args +
                        src.tree.args.kwonlyargs]
         self.live: set[str] = set()
+        self.saves_before: dict[int, list[ast.stmt]] = {}
+        self.saves_after: dict[int, list[ast.stmt]] = {}
+        self.stacks: list[str] = []
+        self.unbound: set[str] = set()  # pre-bound to None so a first save is defined
+        self.restored: set[str] = set()
 
     # -- pipeline ----------------------------------------------------------------------------
     def build(self) -> AdjointFunction:
         norm = Normalizer(self.src.tree, self.namer, self.src.where).run()
-        self.body = norm.body[:-1]
-        self.returned = norm.body[-1].value
+        self.body, self.returned = norm.body[:-1], norm.body[-1].value
         self.locals = local_names(norm)
         self.check_wrt()
         resolver = Resolver(self.src, self.locals)
-        self.ops = {id(s): resolver.resolve(s) for s in self.body if isinstance(s, ast.Assign)}
-        self.facts = activity(self.body, self.ops, list(self.wrt), self.returned)
-        self.split_self_updates()
-        self.locals = self.locals | {s.targets[0].id for s in self.body
-                                     if isinstance(s, ast.Assign)}
+        self.ops = {id(s): resolver.resolve(s) for s in statements(self.body)
+                    if isinstance(s, ast.Assign)}
+        self.check_aliasing()
+        self.analyze()
+        self.body = self.split_block(self.body)
+        self.analyze()
+        self.locals |= {assigned_name(s) for s in statements(self.body) if assigned_name(s)}
         for var in self.params + self.user_variables():
             self.adjoint(var)  # adjoint names in reading order, before anything else is named
         fn_name = self.function_name()
@@ -131,6 +199,14 @@ class FunctionBuilder:
         tree = self.assemble(fn_name, cotangent)
         tree = optimize.drop_default_arguments(optimize.renumber_temporaries(tree, self.namer))
         return AdjointFunction(fn_name, tree, self.src, self.wrt, self.returns_value, cotangent)
+
+    def analyze(self) -> None:
+        body = list(statements(self.body))
+        self.facts = activity(body, self.ops, list(self.wrt), self.returned)
+        self.scalars = scalar_variables(body, self.ops, self.params)
+
+    def is_scalar(self, atom: ast.expr) -> bool:
+        return isinstance(atom, ast.Name) and atom.id in self.scalars
 
     def user_variables(self) -> list[str]:
         """The user's own local variables, in the order they are first assigned."""
@@ -150,7 +226,7 @@ class FunctionBuilder:
                 self.module.namer.reserve(candidate)
                 self.namer.reserve(candidate)
                 return candidate
-        chosen = self.module.namer.fresh(f"{self.src.name}_adjoint")
+        chosen = self.module.namer.fresh(f"{base}_adjoint")
         self.namer.reserve(chosen)
         return chosen
 
@@ -161,33 +237,79 @@ class FunctionBuilder:
                                     self.src.where(self.src.tree),
                                     f"choose wrt among {', '.join(self.params)}")
 
-    def split_self_updates(self) -> None:
+    def check_aliasing(self) -> None:
+        """Arrays changed in place (``a[i] = v``, ``a += v``) must not share memory with another
+        of the user's variables: NumPy would change both, and a gradient computed variable by
+        variable would silently be wrong. Copies, views and slices join names into classes
+        (temporaries included); a class that is changed in place may hold one user name."""
+        parent: dict[str, str] = {}
+
+        def find(v: str) -> str:
+            while parent.get(v, v) != v:
+                v = parent[v]
+            return v
+
+        where: dict[str, ast.stmt] = {}
+        for s in statements(self.body):
+            source = self.alias_source(s)
+            if source is not None:
+                target = assigned_name(s)
+                parent[find(target)] = find(source)
+                where.setdefault(target, s)
+        mutated = {assigned_name(s) for s in statements(self.body)
+                   if is_element_write(s) or is_augmented_name(s)}
+        temporaries = set(self.namer.temporaries())
+        for var in sorted(mutated):
+            family = sorted(v for v in set(parent) | set(parent.values())
+                            if find(v) == find(var) and v not in temporaries)
+            if len(family) > 1:
+                stmt = next(where[v] for v in family if v in where)
+                raise UnsupportedSyntaxError(
+                    f"{var} is changed in place, but {' and '.join(family)} share memory "
+                    f"('{self.src.text_of(stmt.origin)}')", self.src.where(stmt.origin),
+                    "make an independent copy, e.g. b = a.copy()")
+
+    def alias_source(self, stmt: ast.stmt) -> str | None:
+        """The variable whose memory an assignment's result may share: plain copies, views
+        (``.T``, reshape, transpose) and slices (``x[1:3]``, ``x[:, None]``)."""
+        op = self.ops.get(id(stmt))
+        if op is None or is_element_write(stmt) or getattr(stmt, "element_read", False):
+            return None
+        if op.label in ALIASING_OPS or (op.label == "indexing" and is_view_index(op.bound)):
+            names = [n for a in op.differentiable_atoms()[:1] for n in atom_names(a)]
+            return names[0] if names else None
+        return None
+
+    def split_block(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """``x = x * 2`` becomes ``t = x * 2; x = t`` when x is active, so each statement's
         rule sees the old operand and the new result under different names."""
-        body = []
-        for stmt in self.body:
+        out = []
+        for stmt in body:
+            for field_name in ("body", "orelse"):
+                if getattr(stmt, field_name, None):
+                    setattr(stmt, field_name, self.split_block(getattr(stmt, field_name)))
             op = self.ops.get(id(stmt))
-            target = stmt.targets[0].id if isinstance(stmt, ast.Assign) else None
-            if (op is not None and self.facts.is_active(target) and op.kind != "zero"
-                    and target in {n for a in op.differentiable_atoms() for n in atom_names(a)}):
+            target = assigned_name(stmt) if isinstance(stmt, ast.Assign) else None
+            if (op is not None and not is_element_write(stmt) and self.facts.is_active(target)
+                    and op.kind != "zero" and target in {
+                        n for a in op.differentiable_atoms() for n in atom_names(a)}):
                 temp = self.namer.temp()
                 first = ast.copy_location(assign(temp, stmt.value), stmt)
                 second = ast.copy_location(assign(target, name(temp)), stmt)
                 first.origin = second.origin = stmt.origin
                 self.ops[id(first)] = op
                 self.ops[id(second)] = Resolver(self.src, self.locals).resolve(second)
-                body += [first, second]
+                out += [first, second]
             else:
-                body.append(stmt)
-        self.body = body
-        self.facts = activity(self.body, self.ops, list(self.wrt), self.returned)
+                out.append(stmt)
+        return out
 
-    # -- backward sweep ------------------------------------------------------------------------
+    # -- backward sweep: adjoint code per statement ------------------------------------------
     def adjoint(self, var: str) -> str:
         return self.namer.adjoint(var)
 
-    def is_active(self, var: str) -> bool:
-        return self.facts.is_active(var)
+    def is_active(self, var: str | None) -> bool:
+        return var is not None and self.facts.is_active(var)
 
     def accumulate(self, target: ast.expr, value: ast.expr) -> list[ast.stmt]:
         """Add ``value`` to the adjoint of an atom: a first write, a sum, or nothing."""
@@ -211,6 +333,12 @@ class FunctionBuilder:
             return code
         return []  # constants have no adjoint
 
+    def materialize(self, variables: set[str]) -> list[ast.stmt]:
+        """Zero adjoints where control flow joins paths on which they were not written."""
+        code = [assign(self.adjoint(v), call("zeros_like", name(v))) for v in sorted(variables)]
+        self.live |= variables
+        return code
+
     def backward_of(self, stmt: ast.stmt) -> list[ast.stmt]:
         if not isinstance(stmt, ast.Assign):
             return []
@@ -224,21 +352,33 @@ class FunctionBuilder:
         if op.kind == "rule":
             return self.from_rule(op, upstream)
         if op.kind == "call":
-            return self.from_call(op, upstream, stmt)
+            return self.from_call(op, upstream)
         if op.kind == "pack":
             raise UnsupportedSyntaxError(
                 "a tuple or list holding differentiated values, stored in a variable",
                 self.src.where(stmt.value), "pass the values to the function directly")
         return []
 
+    def backward_of_write(self, stmt: ast.Assign) -> list[ast.stmt]:
+        """``x[i] = v``: v receives what flowed into those entries, which then start at 0."""
+        target = stmt.targets[0]
+        var = target.value.id
+        if not self.is_active(var) or var not in self.live:
+            return []
+        dvar = name(self.adjoint(var))
+        picked = ast.Subscript(value=dvar, slice=copy.deepcopy(target.slice), ctx=ast.Load())
+        code = self.accumulate(stmt.value, call("unbroadcast", picked, copy.deepcopy(stmt.value)))
+        cleared = call("zero_entries", copy.deepcopy(dvar), index_expression(target.slice))
+        return code + [assign(self.adjoint(var), cleared)]
+
     def from_rule(self, op: Op, upstream: ast.expr) -> list[ast.stmt]:
-        inst = instantiate(op.rule.template, op.bound, upstream, self.namer.temp)
+        inst = instantiate(op.rule.template, op.bound, upstream, self.namer.temp, self.is_scalar)
         code: list[ast.stmt] = []
         for c in inst.contributions:
             code += self.accumulate(c.target, c.value)
         return drop_unused(inst.locals, code)
 
-    def from_call(self, op: Op, upstream: ast.expr, stmt: ast.stmt) -> list[ast.stmt]:
+    def from_call(self, op: Op, upstream: ast.expr) -> list[ast.stmt]:
         active = [p for p, atom in op.bound.items()
                   if any(self.is_active(n) for n in atom_names(atom))]
         for p in active:
@@ -252,19 +392,232 @@ class FunctionBuilder:
         wrt = tuple(p for p in params if p in active)
         callee = self.module.adjoint_of(op.callee, wrt, returns_value=False,
                                         call_site=self.src.where(op.call))
-        call = ast.Call(func=name(callee.name), args=copy.deepcopy(op.call.args),
-                        keywords=copy.deepcopy(op.call.keywords) +
-                        [ast.keyword(arg=callee.cotangent, value=upstream)])
+        invocation = ast.Call(func=name(callee.name), args=copy.deepcopy(op.call.args),
+                              keywords=copy.deepcopy(op.call.keywords) +
+                              [ast.keyword(arg=callee.cotangent, value=upstream)])
         atoms = [op.bound[p] for p in wrt]
         if len(atoms) == 1:
-            return self.accumulate(atoms[0], call)
+            return self.accumulate(atoms[0], invocation)
         names = [a.id for a in atoms]
         if len(set(names)) == len(names) and not set(names) & self.live:
             # every adjoint is written for the first time: unpack straight into them
             self.live.update(names)
             targets = [name(self.adjoint(n), store=True) for n in names]
-            return [assign(ast.Tuple(elts=targets, ctx=ast.Store()), call)]
-        return self.accumulate(ast.Tuple(elts=atoms, ctx=ast.Load()), call)
+            return [assign(ast.Tuple(elts=targets, ctx=ast.Store()), invocation)]
+        return self.accumulate(ast.Tuple(elts=atoms, ctx=ast.Load()), invocation)
+
+    # -- backward sweep: blocks, branches and loops -------------------------------------------
+    def gen_block(self, stmts: list[ast.stmt]) -> list[Chunk]:
+        chunks: list[Chunk] = [None] * len(stmts)
+        for k in reversed(range(len(stmts))):
+            chunks[k] = self.gen(stmts[k])
+        return chunks
+
+    def gen(self, stmt: ast.stmt) -> Chunk:
+        if isinstance(stmt, ast.If):
+            return self.gen_if(stmt)
+        if is_loop(stmt):
+            return self.gen_loop(stmt)
+        if is_element_write(stmt):
+            return Chunk(stmt, self.backward_of_write(stmt))
+        return Chunk(stmt, self.backward_of(stmt))
+
+    def gen_if(self, stmt: ast.If) -> Chunk:
+        before, blocks, lives = set(self.live), [], []
+        for branch in (stmt.body, stmt.orelse):
+            self.live = set(before)
+            blocks.append(self.gen_block(branch))
+            lives.append(self.live)
+        union = lives[0] | lives[1]
+        tails = [self.materialize(union - live) for live in lives]
+        self.live = union
+        test = stmt.test
+
+        def make(then_code: list[ast.stmt], else_code: list[ast.stmt]) -> list[ast.stmt]:
+            then_code, else_code = then_code + tails[0], else_code + tails[1]
+            if not then_code and not else_code:
+                return []
+            if not then_code:
+                return [ast.If(test=negate(test), body=else_code, orelse=[])]
+            return [ast.If(test=copy.deepcopy(test), body=then_code, orelse=else_code)]
+
+        header = [ast.Expr(value=copy.deepcopy(test))] + tails[0] + tails[1]
+        return Chunk(stmt, children=blocks, header=header, make=make)
+
+    def gen_loop(self, stmt: ast.For | ast.While) -> Chunk:
+        before = set(self.live)
+        entry = self.loop_entry(stmt.body, before)
+        pre = self.materialize(entry - before)
+        self.live = set(entry)
+        body = self.gen_block(stmt.body)
+        tail = self.materialize(entry - self.live)
+        self.live = set(entry)
+        target, iteration = self.backward_iteration(stmt)
+
+        def make(body_code: list[ast.stmt]) -> list[ast.stmt]:
+            body_code = body_code + tail
+            if not body_code:
+                return pre
+            loop = ast.For(target=target, iter=iteration, body=body_code, orelse=[],
+                           type_comment=None)
+            return pre + [loop]
+
+        header = pre + tail + [ast.Expr(value=copy.deepcopy(iteration))]
+        return Chunk(stmt, children=[body], header=header, make=make)
+
+    def loop_entry(self, body: list[ast.stmt], before: set[str]) -> set[str]:
+        """Adjoints live at the start of every backward iteration: a fixed point, since an
+        iteration may pass an adjoint on to the one before it."""
+        entry = set(before)
+        while True:
+            after = self.dry_block(body, set(entry))
+            if after <= entry:
+                return entry
+            entry |= after
+
+    def dry_block(self, stmts: list[ast.stmt], live: set[str]) -> set[str]:
+        """Which adjoints a backward block leaves live, without generating it (mirrors gen)."""
+        for stmt in reversed(stmts):
+            if isinstance(stmt, ast.If):
+                live = self.dry_block(stmt.body, set(live)) | self.dry_block(stmt.orelse, set(live))
+            elif is_loop(stmt):
+                live = self.loop_entry(stmt.body, live)
+            elif isinstance(stmt, ast.Assign):
+                var = assigned_name(stmt)
+                if not self.is_active(var) or var not in live:
+                    continue
+                op = self.ops[id(stmt)]
+                if not is_element_write(stmt):
+                    live.discard(var)
+                if op.kind in ("rule", "call") or is_element_write(stmt):
+                    live |= {n for a in op.differentiable_atoms() for n in atom_names(a)
+                             if self.is_active(n)}
+        return live
+
+    def backward_iteration(self, stmt: ast.For | ast.While) -> tuple[ast.Name, ast.Call]:
+        """The loop header of the backward sweep: the same indices, last to first."""
+        if isinstance(stmt, ast.While):
+            return name(self.namer.fresh("_"), store=True), call("range", name(stmt.trips))
+        args = [copy.deepcopy(a) for a in stmt.range_args]
+        target = name(stmt.target.id, store=True)
+        one = ast.Constant(1)
+        if stmt.trips is None:
+            start, stop = (ast.Constant(0), args[0]) if len(args) == 1 else args
+            return target, call("range", minus(stop, one), minus(start, one), ast.Constant(-1))
+        start = args[0] if len(args) > 1 else ast.Constant(0)
+        step = args[2] if len(args) == 3 else one
+        trips = name(stmt.trips)
+        last = plus(start, times(minus(trips, one), step))
+        return target, call("range", last, minus(start, step), negative(step))
+
+    # -- saves: what the forward sweep keeps for the backward sweep ---------------------------
+    def plan_block(self, chunks: list[Chunk], after: set[str], loop: Chunk | None,
+                   defined: set[str], loops: int) -> None:
+        """Decide saves for one block. ``after`` is what the backward sweep reads after this
+        block's code; for a loop body it is everything the body reads (earlier iterations).
+        ``defined`` holds the variables bound on every path to the block's start."""
+        primal = self.locals
+        reads = [c.reads(primal) for c in chunks]
+        if loop is not None:
+            after = set().union(*reads) if reads else set()
+        seen = set(after)
+        prefix: list[set[str]] = []
+        for r in reads:
+            prefix.append(set(seen))
+            seen |= r
+        body_reads_before = set()
+        for k, chunk in enumerate(chunks):
+            stmt = chunk.stmt
+            later = prefix[k]
+            if isinstance(stmt, ast.If):
+                branch_defs = []
+                for block in chunk.children:
+                    inner = set(defined)
+                    self.plan_block(block, later, None, inner, loops)
+                    branch_defs.append(inner)
+                defined |= branch_defs[0] & branch_defs[1]
+            elif is_loop(stmt):
+                self.plan_block(chunk.children[0], set(), chunk, set(defined), loops + 1)
+                self.save_around_loop(chunk, later, defined, loops)
+            else:
+                var = assigned_name(stmt)
+                if var is not None and var in later and not getattr(stmt, "trip_counter", False):
+                    if var in defined or is_element_write(stmt):
+                        self.save(chunk, stmt, var, loops > 0)
+                    elif loop is not None and self.fresh_each_iteration(var, loop, k,
+                                                                        body_reads_before):
+                        self.save_per_iteration(loop, stmt, var)
+                    else:
+                        self.unbound.add(var)
+                        self.save(chunk, stmt, var, loops > 0)
+                if var is not None:
+                    defined.add(var)
+            body_reads_before |= reads[k]
+
+    def fresh_each_iteration(self, var: str, loop: Chunk, k: int, read_before: set[str]) -> bool:
+        """Bound once per iteration, at the top level of the body, and read only after that:
+        then the backward iteration can restore it once, at its start."""
+        body = loop.stmt.body
+        assignments = [s for s in statements(body) if assigned_name(s) == var]
+        return (len(assignments) == 1 and assignments[0] is body[k]
+                and not is_element_write(body[k]) and var not in read_before)
+
+    def save_per_iteration(self, loop: Chunk, stmt: ast.stmt, var: str) -> None:
+        stack = self.namer.fresh(f"{var}_stack")
+        self.stacks.append(stack)
+        push = ast.Expr(value=ast.Call(func=ast.Attribute(value=name(stack), attr="append",
+                                                          ctx=ast.Load()),
+                                       args=[name(var)], keywords=[]))
+        self.saves_after.setdefault(id(stmt), []).append(push)
+        pop = ast.Call(func=ast.Attribute(value=name(stack), attr="pop", ctx=ast.Load()),
+                       args=[], keywords=[])
+        loop.top.insert(0, assign(var, pop))
+        self.restored.add(var)
+
+    def save(self, chunk: Chunk, stmt: ast.Assign, var: str, in_loop: bool) -> None:
+        """Keep the value (or the entries) an assignment overwrites; restore it afterwards."""
+        if is_element_write(stmt):
+            target = stmt.targets[0]
+            old = call("np.copy", ast.Subscript(value=name(var), slice=copy.deepcopy(target.slice),
+                                                ctx=ast.Load()))
+            place = ast.Subscript(value=name(var), slice=copy.deepcopy(target.slice),
+                                  ctx=ast.Store())
+        else:
+            old, place = name(var), name(var, store=True)
+        keep, restore = self.keep(var, old, in_loop)
+        self.saves_before.setdefault(id(stmt), []).append(keep)
+        chunk.restores.append(assign(place, restore))
+        self.restored.add(var)
+
+    def keep(self, var: str, value: ast.expr, in_loop: bool) -> tuple[ast.stmt, ast.expr]:
+        if in_loop:
+            stack = self.namer.fresh(f"{var}_stack")
+            self.stacks.append(stack)
+            push = ast.Expr(value=ast.Call(func=ast.Attribute(value=name(stack), attr="append",
+                                                              ctx=ast.Load()),
+                                           args=[value], keywords=[]))
+            pop = ast.Call(func=ast.Attribute(value=name(stack), attr="pop", ctx=ast.Load()),
+                           args=[], keywords=[])
+            return push, pop
+        saved = self.namer.fresh(f"{var}_saved")
+        return assign(saved, value), name(saved)
+
+    def save_around_loop(self, chunk: Chunk, later: set[str], defined: set[str],
+                         loops: int) -> None:
+        """Variables a loop overwrites that are read after its backward sweep: one save before
+        the loop, one restore after it (arrays written element by element are copied)."""
+        stmt = chunk.stmt
+        changed = {assigned_name(s) for s in statements(stmt.body)
+                   if assigned_name(s) and not getattr(s, "trip_counter", False)}
+        if isinstance(stmt, ast.For):
+            changed.add(stmt.target.id)
+        written = {assigned_name(s) for s in statements(stmt.body) if is_element_write(s)}
+        for var in sorted(changed & later & defined):
+            value = call("np.copy", name(var)) if var in written else name(var)
+            keep, restore = self.keep(var, value, loops > 0)
+            self.saves_before.setdefault(id(stmt), []).append(keep)
+            chunk.restores.append(assign(var, restore))
+            self.restored.add(var)
 
     # -- assembling the function ------------------------------------------------------------------
     def assemble(self, fn_name: str, cotangent: str) -> ast.FunctionDef:
@@ -273,15 +626,15 @@ class FunctionBuilder:
         if returned and self.is_active(returned[0]):
             seed = [assign(self.adjoint(returned[0]), name(cotangent))]
             self.live.add(returned[0])
-        chunks = [[] for _ in self.body]
-        for k in reversed(range(len(self.body))):
-            chunks[k] = self.backward_of(self.body[k])
-        epilogue = [assign(self.adjoint(w), ast.Call(func=name("zeros_like"), args=[name(w)],
-                                                     keywords=[]))
+        chunks = self.gen_block(self.body)
+        epilogue = [assign(self.adjoint(w), call("zeros_like", name(w)))
                     for w in self.wrt if w not in self.live]
-        forward, restored = self.forward_with_saves(chunks, epilogue)
+        self.plan_block(chunks, primal_reads(epilogue, self.locals), None, set(self.params), 0)
+        forward = [assign(s, ast.List(elts=[], ctx=ast.Load())) for s in self.stacks]
+        forward += [assign(v, ast.Constant(None)) for v in sorted(self.unbound)]
+        forward += self.forward_block(self.body)
         value = self.returned
-        if set(returned) & restored:  # the result is rewound by the backward sweep: keep it
+        if set(returned) & self.restored:  # the result is rewound by the backward sweep: keep it
             keep = self.namer.fresh("value")
             forward.append(assign(keep, copy.deepcopy(self.returned)))
             value = name(keep)
@@ -291,7 +644,10 @@ class FunctionBuilder:
         if self.returns_value:
             out = ast.Tuple(elts=[value, grad_expr], ctx=ast.Load())
         body = ([comment("forward sweep")] + forward + [comment("backward sweep")] + seed +
-                self.grouped_backward(chunks) + epilogue + [ast.Return(value=out)])
+                self.backward_block(chunks) + epilogue + [ast.Return(value=out)])
+        return ast.fix_missing_locations(self.signature(fn_name, cotangent, body))
+
+    def signature(self, fn_name: str, cotangent: str, body: list[ast.stmt]) -> ast.FunctionDef:
         args = copy.deepcopy(self.src.tree.args)
         if args.kwonlyargs:
             args.kwonlyargs.append(ast.arg(arg=cotangent))
@@ -305,49 +661,126 @@ class FunctionBuilder:
                              type_comment=None)
         if hasattr(fn, "type_params"):
             fn.type_params = []
-        return ast.fix_missing_locations(fn)
+        return fn
 
-    def forward_with_saves(self, chunks, epilogue) -> tuple[list[ast.stmt], set[str]]:
-        """The forward sweep, saving a variable before an assignment overwrites it only if
-        the backward sweep reads it later (that is, in the chunks of earlier statements)."""
-        reads_before = [set() for _ in self.body]
-        seen = primal_reads(epilogue, self.locals)
-        for k in range(len(self.body)):
-            reads_before[k] = set(seen)
-            seen |= primal_reads(chunks[k], self.locals)
-        defined = set(self.params)
-        forward, restored, origin = [], set(), None
-        for k, stmt in enumerate(self.body):
-            if stmt.origin is not origin:
-                origin = stmt.origin
-                if self.needs_forward_comment(origin):
-                    forward.append(comment(self.src.text_of(origin)))
-            if isinstance(stmt, ast.Assign):
-                var = stmt.targets[0].id
-                if var in defined and var in reads_before[k]:
-                    saved = self.namer.fresh(f"{var}_saved")
-                    forward.append(assign(saved, name(var)))
-                    chunks[k].append(assign(var, name(saved)))
-                    restored.add(var)
-                defined.add(var)
-            forward.append(stmt)
-        return forward, restored
-
-    def needs_forward_comment(self, origin: ast.stmt) -> bool:
-        own = [s for s in self.body if s.origin is origin]
-        return len(own) > 1 or ast.unparse(own[0]) != ast.unparse(origin)
-
-    def grouped_backward(self, chunks) -> list[ast.stmt]:
-        """Backward code in reverse order, under a comment quoting each user statement."""
-        out, k = [], len(self.body) - 1
-        while k >= 0:
-            origin, group = self.body[k].origin, []
-            while k >= 0 and self.body[k].origin is origin:
-                group += chunks[k]
-                k -= 1
-            if group:
-                out += [comment(self.src.text_of(origin))] + group
+    def forward_block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        """The primal replayed, with saves, under a comment for each user statement that
+        became several."""
+        out, k = [], 0
+        while k < len(stmts):
+            origin, group = stmts[k].origin, []
+            while k < len(stmts) and stmts[k].origin is origin:
+                group.append(stmts[k])
+                k += 1
+            if self.needs_forward_comment(origin, group):
+                out.append(comment(self.src.text_of(origin)))
+            for stmt in group:
+                out += self.saves_before.get(id(stmt), [])
+                out.append(self.forward_statement(stmt))
+                out += self.saves_after.get(id(stmt), [])
         return out
+
+    def forward_statement(self, stmt: ast.stmt) -> ast.stmt:
+        if isinstance(stmt, ast.If):
+            return ast.If(test=stmt.test, body=self.forward_block(stmt.body) or [ast.Pass()],
+                          orelse=self.forward_block(stmt.orelse))
+        if isinstance(stmt, ast.For):
+            return ast.For(target=stmt.target, iter=stmt.iter, orelse=[], type_comment=None,
+                           body=self.forward_block(stmt.body) or [ast.Pass()])
+        if isinstance(stmt, ast.While):
+            return ast.While(test=stmt.test, body=self.forward_block(stmt.body) or [ast.Pass()],
+                             orelse=[])
+        return stmt
+
+    def needs_forward_comment(self, origin: ast.stmt, group: list[ast.stmt]) -> bool:
+        if origin is GUARD or origin is self.src.tree:
+            return False
+        if len(group) == 1 and isinstance(group[0], (ast.If, ast.For, ast.While)):
+            return False
+        return len(group) > 1 or ast.unparse(group[0]) != ast.unparse(origin)
+
+    def backward_block(self, chunks: list[Chunk]) -> list[ast.stmt]:
+        """Backward code in reverse order, under a comment quoting each user statement."""
+        out, k = [], len(chunks) - 1
+        while k >= 0:
+            origin, group = chunks[k].stmt.origin, []
+            while k >= 0 and chunks[k].stmt.origin is origin:
+                group += self.chunk_code(chunks[k])
+                k -= 1
+            if group and origin is not GUARD and origin is not self.src.tree:
+                out.append(comment(self.src.text_of(origin)))
+            out += group
+        return out
+
+    def chunk_code(self, chunk: Chunk) -> list[ast.stmt]:
+        if chunk.make is None:
+            return chunk.code + chunk.restores
+        blocks = [self.backward_block(b) for b in chunk.children]
+        if chunk.top:
+            blocks[0] = chunk.top + blocks[0]
+        return chunk.make(*blocks) + chunk.restores
+
+
+# Operations whose result may share memory with their operand (views and plain copies).
+ALIASING_OPS = {"=", ".T", ".reshape()", ".ravel()", ".transpose()", ".squeeze()",
+                "np.reshape", "np.ravel", "np.transpose", "np.squeeze", "np.expand_dims",
+                "np.asarray", "np.atleast_1d", "np.atleast_2d"}
+
+
+def is_augmented_name(stmt: ast.stmt) -> bool:
+    """``a = a + v`` that came from ``a += v``: NumPy would have changed ``a`` in place."""
+    origin = getattr(stmt, "origin", None)
+    return (isinstance(origin, ast.AugAssign) and isinstance(origin.target, ast.Name)
+            and origin.target.id == assigned_name(stmt))
+
+
+def is_view_index(bound: dict[str, ast.expr]) -> bool:
+    """Basic slicing (a slice, None or ...) makes a view; integer indices may not."""
+    return any(isinstance(n, ast.Slice) or (isinstance(n, ast.Constant) and n.value in (
+        None, Ellipsis)) for n in ast.walk(bound.get("index", ast.Constant(0))))
+
+
+def assigned_in(body: list[ast.stmt]) -> set[str]:
+    return {assigned_name(s) for s in statements(body) if assigned_name(s)}
+
+
+def index_expression(index: ast.expr) -> ast.expr:
+    """An index as a value: ``1:3`` becomes ``slice(1, 3, None)``."""
+    if isinstance(index, ast.Slice):
+        parts = [copy.deepcopy(p) if p is not None else ast.Constant(None)
+                 for p in (index.lower, index.upper, index.step)]
+        return call("slice", *parts)
+    if isinstance(index, ast.Tuple):
+        return ast.Tuple(elts=[index_expression(e) for e in index.elts], ctx=ast.Load())
+    return copy.deepcopy(index)
+
+
+def negate(test: ast.expr) -> ast.expr:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return copy.deepcopy(test.operand)
+    return ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(test))
+
+
+def _is(node: ast.expr, value) -> bool:
+    return isinstance(node, ast.Constant) and node.value == value and type(node.value) is int
+
+
+def plus(a: ast.expr, b: ast.expr) -> ast.expr:
+    if _is(a, 0):
+        return b
+    return fold(ast.BinOp(left=a, op=ast.Add(), right=b))
+
+
+def minus(a: ast.expr, b: ast.expr) -> ast.expr:
+    return fold(ast.BinOp(left=a, op=ast.Sub(), right=b))
+
+
+def times(a: ast.expr, b: ast.expr) -> ast.expr:
+    return fold(ast.BinOp(left=a, op=ast.Mult(), right=b))
+
+
+def negative(a: ast.expr) -> ast.expr:
+    return fold(ast.UnaryOp(op=ast.USub(), operand=a))
 
 
 def primal_reads(stmts: list[ast.stmt], primal_names: set[str]) -> set[str]:
@@ -365,5 +798,3 @@ def drop_unused(local_assigns: list[ast.Assign], code: list[ast.stmt]) -> list[a
             kept.insert(0, stmt)
             used |= {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
     return kept + code
-
-

@@ -30,7 +30,12 @@ class Source:
         return node_location(node, self.filename, self.file_lines)
 
     def text_of(self, node: ast.AST) -> str:
-        """The user's own text of a statement, on one line."""
+        """The user's own text of a statement, on one line (a compound statement's header)."""
+        node = getattr(node, "header_of", node)
+        if isinstance(node, (ast.If, ast.For, ast.While)):
+            if 0 < node.lineno <= len(self.file_lines):
+                return self.file_lines[node.lineno - 1].strip()
+            return ast.unparse(node).splitlines()[0]
         lines = self.file_lines[node.lineno - 1 : node.end_lineno]
         if not lines:
             return ast.unparse(node)

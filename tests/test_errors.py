@@ -88,13 +88,13 @@ def test_partials_and_bound_methods():
         grad(Model().loss)(1.0)
 
 
-def test_control_flow_is_refused_clearly_until_supported():
+def test_early_return_is_refused_with_a_rewrite_hint():
     def branchy(x):
         if x > 0:
             return x
         return -x
 
-    with pytest.raises(UnsupportedSyntaxError, match="an if statement is not supported"):
+    with pytest.raises(UnsupportedSyntaxError, match="an early return is not supported"):
         grad(branchy)(1.0)
 
 

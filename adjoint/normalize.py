@@ -69,8 +69,18 @@ UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
 class Loop:
     """The loop being normalized: the flag that records a break or continue, if any."""
 
-    flag: str | None = None  # True once break/continue ran in this iteration
     broke: str | None = None  # True once break ran (only for loops with an else block)
+
+
+@dataclass
+class Early:
+    """Names used when a function returns from inside a branch or loop."""
+
+    result: str
+
+
+def contains_return(stmt: ast.stmt) -> bool:
+    return any(isinstance(node, ast.Return) for node in walk_own(stmt))
 
 
 def jumps(stmt: ast.stmt) -> bool:
@@ -154,6 +164,8 @@ class Normalizer:
         self.out: list[ast.stmt] = []
         self.origin: ast.stmt | None = None
         self.loops: list[Loop] = []
+        self.early: Early | None = None
+        self.flags: list[tuple[str, int]] = []  # jump flags of the enclosing statements
 
     # -- errors -------------------------------------------------------------------------
     def unsupported(self, node: ast.AST, what: str, hint: str) -> UnsupportedSyntaxError:
@@ -165,14 +177,17 @@ class Normalizer:
         body = list(self.fn.body)
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]  # the docstring
-        for stmt in body[:-1]:
-            for node in walk_own(stmt):
-                if isinstance(node, ast.Return):
-                    raise self.unsupported(node, "an early return",
-                                           "assign the result to a variable and return it once, "
-                                           "at the end (use break to leave a loop)")
+        if any(contains_return(stmt) for stmt in body[:-1]):
+            # return inside branches or loops: every return assigns the result and raises
+            # a flag; what follows a return is guarded by it, loops are left with break
+            self.early = Early(self.namer.fresh("result"))
         self.copy_arguments_written_in_place()
         new_body = self.out + self.block(body)
+        if self.early:
+            self.origin = body[-1]
+            new_body.append(ast.copy_location(ast.Return(value=self.load(self.early.result)),
+                                              body[-1]))
+            new_body[-1].origin = body[-1]
         if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
             last = body[-1] if body else self.fn
             raise UnsupportedSyntaxError(
@@ -216,14 +231,28 @@ class Normalizer:
         exactly what the forward sweep skipped."""
         saved, self.out = self.out, []
         for i, stmt in enumerate(stmts):
+            returns = self.early is not None and contains_return(stmt)
+            inner_return = returns and bool(self.loops) and isinstance(stmt, (ast.For, ast.While))
+            flag = None
+            if (jumps(stmt) and self.loops or returns) and (i + 1 < len(stmts) or inner_return):
+                # set only by the jumps inside stmt, so it still says "stmt jumped" when the
+                # backward sweep reaches the guard below
+                flag = self.namer.fresh("jumped")
+                self.origin = GUARD
+                self.emit(ast.Assign(targets=[self.store(flag)], value=ast.Constant(False)),
+                          stmt, origin=GUARD)
+                self.flags.append((flag, len(self.loops)))
             self.statement(stmt)
-            loop = self.loops[-1] if self.loops else None
-            if loop and loop.flag and i + 1 < len(stmts) and jumps(stmt):
+            if flag:
+                self.flags.pop()
+            if flag and inner_return:
+                self.leave_after_inner_return(stmt, flag)
+            if flag and i + 1 < len(stmts):
                 rest = self.block(stmts[i + 1:])
                 if rest:
-                    guard = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=self.load(loop.flag)),
-                                   body=rest, orelse=[])
-                    self.emit(guard, stmts[i + 1], origin=GUARD)
+                    test = ast.UnaryOp(op=ast.Not(), operand=self.load(flag))
+                    self.emit(ast.If(test=test, body=rest, orelse=[]), stmts[i + 1],
+                              origin=GUARD)
                 break
         result, self.out = self.out, saved
         return result
@@ -252,7 +281,10 @@ class Normalizer:
         elif isinstance(stmt, ast.Return):
             if stmt.value is None:
                 raise self.unsupported(stmt, "a bare return", "return the value to differentiate")
-            self.emit(ast.Return(value=self.atom(stmt.value)), stmt)
+            if self.early:
+                self.early_return(stmt)
+            else:
+                self.emit(ast.Return(value=self.atom(stmt.value)), stmt)
         elif isinstance(stmt, (ast.Expr, ast.Assert)):
             self.emit(stmt, stmt)  # forward only: printing, assertions
         elif isinstance(stmt, ast.Pass):
@@ -278,16 +310,51 @@ class Normalizer:
             return test
         return self.atom(test, force_temp=True)
 
+    def recorded(self, test: ast.expr, body: list[ast.stmt]) -> ast.expr:
+        """A condition that its own branch changes (``if not jumped:`` around a later
+        ``jumped = True``) is recorded first: the backward sweep must see the value the
+        forward sweep branched on."""
+        changed = {n.id for s in body for n in ast.walk(s)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if changed & {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}:
+            return self.atom(test, force_temp=True)
+        return test
+
     def if_statement(self, stmt: ast.If) -> None:
         test = self.condition(stmt.test)
         body, orelse = self.block(stmt.body), self.block(stmt.orelse)
+        self.origin = stmt
+        test = self.recorded(test, body + orelse)
         self.emit(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt, origin=stmt)
+
+    def early_return(self, stmt: ast.Return) -> None:
+        self.emit(ast.Assign(targets=[self.store(self.early.result)], value=self.op(stmt.value)),
+                  stmt)
+        self.raise_flags(stmt, every_loop=True)
+        if self.loops:
+            self.emit(ast.Break(), stmt)
+
+    def raise_flags(self, stmt: ast.stmt, every_loop: bool) -> None:
+        """Set the jump flags of the statements a jump leaves: those of the current loop's
+        body for break/continue, all of them for return."""
+        depth = len(self.loops)
+        for flag, level in self.flags:
+            if every_loop or level == depth:
+                self.emit(ast.Assign(targets=[self.store(flag)], value=ast.Constant(True)), stmt)
+
+    def leave_after_inner_return(self, loop_stmt: ast.stmt, flag: str) -> None:
+        """After an inner loop that returned, the enclosing loop must stop too."""
+        saved, self.out = self.out, []
+        self.raise_flags(loop_stmt, every_loop=True)
+        self.emit(ast.Break(), loop_stmt)
+        body, self.out = self.out, saved
+        self.emit(ast.If(test=self.load(flag), body=body, orelse=[]), loop_stmt, origin=GUARD)
 
     def jump(self, stmt: ast.stmt) -> None:
         if not self.loops:
             raise self.unsupported(stmt, "break or continue outside a loop", "remove it")
         loop = self.loops[-1]
-        self.emit(ast.Assign(targets=[self.store(loop.flag)], value=ast.Constant(True)), stmt)
+        self.raise_flags(stmt, every_loop=False)
         if isinstance(stmt, ast.Break) and loop.broke:
             self.emit(ast.Assign(targets=[self.store(loop.broke)], value=ast.Constant(True)),
                       stmt)
@@ -295,8 +362,6 @@ class Normalizer:
 
     def enter_loop(self, stmt: ast.For | ast.While) -> Loop:
         loop = Loop()
-        if any(jumps(s) for s in stmt.body):
-            loop.flag = self.namer.fresh("jumped")
         if stmt.orelse and has_break(stmt.body):
             loop.broke = self.namer.fresh("broke")
             self.emit(ast.Assign(targets=[self.store(loop.broke)], value=ast.Constant(False)),
@@ -304,15 +369,13 @@ class Normalizer:
         return loop
 
     def loop_prelude(self, loop: Loop, stmt: ast.stmt, trips: str | None) -> list[ast.stmt]:
-        """Statements that open every iteration: count it, clear the jump flag."""
+        """Statements that open every iteration: count it."""
         prelude = []
         if trips:
             count = ast.Assign(targets=[self.store(trips)], value=ast.BinOp(
                 left=self.load(trips), op=ast.Add(), right=ast.Constant(1)))
             count.trip_counter = True  # never saved: the backward loop reads the final count
             prelude.append(count)
-        if loop.flag:
-            prelude.append(ast.Assign(targets=[self.store(loop.flag)], value=ast.Constant(False)))
         for p in prelude:
             ast.copy_location(p, stmt)
             p.origin = stmt
@@ -337,7 +400,8 @@ class Normalizer:
         self.fence_expressions(stmt.iter)
         target, range_args, prelude = self.iteration(stmt)
         loop = self.enter_loop(stmt)
-        counted = loop.flag is not None and has_break(stmt.body) or len(range_args) == 3
+        counted = (has_break(stmt.body) or any(contains_return(s) for s in stmt.body)
+                   or len(range_args) == 3)
         trips = self.start_trips(stmt) if counted else None
         self.loops.append(loop)
         try:

@@ -23,7 +23,7 @@ from . import optimize
 from .analyze import activity, scalar_variables
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer, names_in
-from .normalize import GUARD, Normalizer, local_names
+from .normalize import GUARD, Normalizer, jumps, local_names
 from .resolve import Op, Resolver, atom_names
 from .source import Source, parse
 from .template import fold, instantiate
@@ -187,10 +187,10 @@ class FunctionBuilder:
         resolver = Resolver(self.src, self.locals)
         self.ops = {id(s): resolver.resolve(s) for s in statements(self.body)
                     if isinstance(s, ast.Assign)}
-        self.check_aliasing()
         self.analyze()
         self.body = self.split_block(self.body)
         self.analyze()
+        self.check_aliasing()
         self.locals |= {assigned_name(s) for s in statements(self.body) if assigned_name(s)}
         for var in self.params + self.user_variables():
             self.adjoint(var)  # adjoint names in reading order, before anything else is named
@@ -256,18 +256,27 @@ class FunctionBuilder:
                 target = assigned_name(s)
                 parent[find(target)] = find(source)
                 where.setdefault(target, s)
-        mutated = {assigned_name(s) for s in statements(self.body)
-                   if is_element_write(s) or is_augmented_name(s)}
+        written = {assigned_name(s) for s in statements(self.body) if is_element_write(s)}
+        augmented = {assigned_name(s) for s in statements(self.body) if is_augmented_name(s)}
         temporaries = set(self.namer.temporaries())
-        for var in sorted(mutated):
+        for var in sorted(written | augmented):
             family = sorted(v for v in set(parent) | set(parent.values())
                             if find(v) == find(var) and v not in temporaries)
-            if len(family) > 1:
-                stmt = next(where[v] for v in family if v in where)
-                raise UnsupportedSyntaxError(
-                    f"{var} is changed in place, but {' and '.join(family)} share memory "
-                    f"('{self.src.text_of(stmt.origin)}')", self.src.where(stmt.origin),
-                    "make an independent copy, e.g. b = a.copy()")
+            if len(family) < 2:
+                continue
+            stmt = next(where[v] for v in family if v in where)
+            what = (f"{var} is changed in place, but {' and '.join(family)} share memory "
+                    f"('{self.src.text_of(stmt.origin)}')")
+            hint = "make an independent copy, e.g. b = a.copy()"
+            if var in written:  # element writes only happen to arrays: refuse now
+                raise UnsupportedSyntaxError(what, self.src.where(stmt.origin), hint)
+            # '+=' rebinds a float but changes an array in place: check when it runs
+            error = UnsupportedSyntaxError(what, self.src.where(stmt.origin), hint)
+            for s in statements(self.body):
+                if is_augmented_name(s) and assigned_name(s) == var:
+                    check = ast.Expr(value=call("must_not_be_array", name(var),
+                                                ast.Constant(str(error))))
+                    self.saves_before.setdefault(id(s), []).append(check)
 
     def alias_source(self, stmt: ast.stmt) -> str | None:
         """The variable whose memory an assignment's result may share: plain copies, views
@@ -297,8 +306,9 @@ class FunctionBuilder:
                 first = ast.copy_location(assign(temp, stmt.value), stmt)
                 second = ast.copy_location(assign(target, name(temp)), stmt)
                 first.origin = second.origin = stmt.origin
-                self.ops[id(first)] = op
-                self.ops[id(second)] = Resolver(self.src, self.locals).resolve(second)
+                resolver = Resolver(self.src, self.locals | {temp})
+                self.ops[id(first)] = resolver.resolve(first)  # the result is now the temp
+                self.ops[id(second)] = resolver.resolve(second)
                 out += [first, second]
             else:
                 out.append(stmt)
@@ -555,12 +565,14 @@ class FunctionBuilder:
             body_reads_before |= reads[k]
 
     def fresh_each_iteration(self, var: str, loop: Chunk, k: int, read_before: set[str]) -> bool:
-        """Bound once per iteration, at the top level of the body, and read only after that:
-        then the backward iteration can restore it once, at its start."""
+        """Bound once in every iteration (at the top level of the body, before anything that
+        can break or continue) and read only after that: then the backward iteration can
+        restore it once, at its start."""
         body = loop.stmt.body
         assignments = [s for s in statements(body) if assigned_name(s) == var]
         return (len(assignments) == 1 and assignments[0] is body[k]
-                and not is_element_write(body[k]) and var not in read_before)
+                and not is_element_write(body[k]) and var not in read_before
+                and not any(jumps(s) for s in body[:k]))
 
     def save_per_iteration(self, loop: Chunk, stmt: ast.stmt, var: str) -> None:
         stack = self.namer.fresh(f"{var}_stack")

@@ -11,7 +11,7 @@ __all__ = [
     "cumsum_adjoint", "dot_adjoint_a", "dot_adjoint_b", "extremum_adjoint", "inverse_axes",
     "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
     "pow_exponent_adjoint", "prod_adjoint", "split_like", "tie_share", "unbroadcast",
-    "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
+    "must_not_be_array", "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
 ]
 
 
@@ -238,3 +238,12 @@ def zero_entries(g, index):
     g = np.array(g, copy=True)
     g[index] = 0
     return g
+
+
+def must_not_be_array(value, message):
+    """Guard placed before ``a += v`` when ``a`` shares memory with another variable: fine
+    for floats (rebinding), refused for arrays (NumPy would change both)."""
+    if isinstance(value, np.ndarray):
+        from .errors import UnsupportedSyntaxError
+
+        raise UnsupportedSyntaxError(message)

@@ -88,16 +88,6 @@ def test_partials_and_bound_methods():
         grad(Model().loss)(1.0)
 
 
-def test_early_return_is_refused_with_a_rewrite_hint():
-    def branchy(x):
-        if x > 0:
-            return x
-        return -x
-
-    with pytest.raises(UnsupportedSyntaxError, match="an early return is not supported"):
-        grad(branchy)(1.0)
-
-
 def test_no_internal_exception_escapes_for_odd_but_valid_code():
     def odd(x):
         y = x

@@ -1,0 +1,140 @@
+"""Control flow and state: every construct against central differences, plus checks on
+what the generated code saves."""
+import numpy as np
+import pytest
+
+from adjoint import UnsupportedSyntaxError, check_grad, grad, value_and_grad
+
+from . import control_flow_cases as c
+
+RNG = np.random.default_rng(7)
+
+
+def vec(*shape):
+    return RNG.normal(size=shape)
+
+
+# (function, args, wrt): several points per construct so that each branch is taken.
+CASES = [
+    (c.if_elif_else, (0.7, 1.3), (0, 1)),
+    (c.if_elif_else, (-0.4, 1.3), (0, 1)),
+    (c.if_elif_else, (-2.5, 1.3), (0, 1)),
+    (c.if_without_else, (0.4,), 0),
+    (c.if_without_else, (1.6,), 0),
+    (c.nested_branches, (0.5, 0.7), (0, 1)),
+    (c.nested_branches, (0.5, -0.7), (0, 1)),
+    (c.nested_branches, (-0.5, 0.7), (0, 1)),
+    (c.conditional_expression, (1.5,), 0),
+    (c.conditional_expression, (-1.5,), 0),
+    (c.recurrence, (0.7, 200), 0),
+    (c.range_start_stop_step, (1.1, 1, 9, 3), 0),
+    (c.range_start_stop_step, (1.1, 9, 1, -2), 0),
+    (c.range_start_stop_step, (1.1, 5, 5, 1), 0),
+    (c.data_dependent_bound, (1.2,), 0),
+    (c.loop_over_rows, (vec(4, 3), vec(3)), (0, 1)),
+    (c.enumerate_and_zip, (vec(3, 2), vec(3, 2)), (0, 1)),
+    (c.loop_over_tuple, (0.3,), 0),
+    (c.while_loop, (0.5,), 0),
+    (c.while_loop, (20.0,), 0),
+    (c.while_with_break, (0.5,), 0),
+    (c.while_with_break, (60.0,), 0),
+    (c.break_and_continue, (0.5, 9), 0),
+    (c.break_and_continue, (5.0, 9), 0),
+    (c.break_and_continue, (-3.0, 9), 0),
+    (c.early_return_in_loop, (0.5, 10), 0),
+    (c.early_return_in_loop, (0.5, 3), 0),
+    (c.early_return_in_branch, (0.7,), 0),
+    (c.early_return_in_branch, (-0.5,), 0),
+    (c.early_return_in_branch, (-2.0,), 0),
+    (c.return_from_nested_loops, (0.2, 4), 0),
+    (c.return_from_nested_loops, (3.0, 4), 0),
+    (c.nested_loops_with_overwrites, (0.3, 5), 0),
+    (c.augmented_assignments, (0.6, 1.7), (0, 1)),
+    (c.array_augmented, (vec(4),), 0),
+    (c.element_writes, (vec(6), 6), 0),
+    (c.column_slice_and_mask_writes, (vec(4, 3), vec(3)), (0, 1)),
+    (c.recurrence_in_array, (0.4, 8), 0),
+    (c.svm_with_element_write, (vec(3, 4), vec(4), 0), (0, 1)),
+    (c.svm_with_element_write, (vec(3, 4), vec(4), 2), (0, 1)),
+    (c.writes_into_argument, (vec(3),), 0),
+    (c.unpack_and_swap, (0.8, -1.1), (0, 1)),
+    (c.calls_function_with_loops, (2.0, 0.5), (0, 1)),
+    (c.loop_branch_write_combination, (vec(5), 0.8), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("fn, args, wrt", CASES,
+                         ids=[f"{fn.__name__}-{i}" for i, (fn, _, _) in enumerate(CASES)])
+def test_matches_central_differences(fn, args, wrt):
+    assert check_grad(fn, *args, wrt=wrt) < 1e-6
+
+
+@pytest.mark.parametrize("fn, args, wrt", CASES[::4], ids=lambda v: getattr(v, "__name__", ""))
+def test_value_is_the_primal_and_inputs_are_untouched(fn, args, wrt):
+    copies = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+    value, _ = value_and_grad(fn, wrt=wrt)(*args)
+    for before, after in zip(copies, args):
+        np.testing.assert_array_equal(before, after)
+    assert value == pytest.approx(fn(*[np.copy(a) if isinstance(a, np.ndarray) else a
+                                       for a in args]), rel=1e-12)
+
+
+def test_writes_into_an_argument_leave_the_callers_array_alone():
+    x = np.array([1.0, 2.0, 3.0])
+    g = grad(c.writes_into_argument)(x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(g, [0.0, 18 * 2 + 2 * 2 + 6 * 9, 2 * 9])
+
+
+def test_recurrence_saves_one_value_per_iteration_and_keeps_loops_as_loops():
+    source = grad(c.recurrence).source
+    forward, backward = source.split("# backward sweep")
+    assert forward.count(".append(") == 1
+    assert "for i in range(n - 1, -1, -1):" in backward
+    loops = [ln for ln in backward.splitlines() if ln.strip().startswith("for ")]
+    assert len(loops) == 1  # no unrolling
+
+
+def test_while_loops_record_their_trip_count():
+    backward = grad(c.while_loop).source.split("# backward sweep")[1]
+    assert "in range(trips):" in backward
+
+
+def test_branch_decisions_are_recorded_not_recomputed():
+    source = grad(c.if_without_else).source
+    assert "t1 = x > 1.0" in source and "if t1:" in source.split("# backward sweep")[1]
+
+
+def aliasing_through_copy(x):
+    a = x * 1.0
+    b = a
+    a += 1.0
+    return np.sum(a * b)
+
+
+def aliasing_through_view(x):
+    y = x * 2.0
+    v = y[1:]
+    y[1] = 5.0
+    return np.sum(v)
+
+
+@pytest.mark.parametrize("fn", [aliasing_through_copy, aliasing_through_view])
+def test_in_place_changes_to_shared_arrays_are_refused(fn):
+    with pytest.raises(UnsupportedSyntaxError, match="changed in place.*share memory"):
+        grad(fn)(np.array([1.0, 2.0, 3.0]))
+
+
+def test_augmented_assignment_on_a_shared_float_is_fine():
+    assert check_grad(aliasing_through_copy, 1.5) < 1e-8
+
+
+def repeated_index_write(x):
+    y = np.zeros(3)
+    y[np.array([0, 0])] = x[:2]
+    return np.sum(y)
+
+
+def test_element_write_with_repeated_indices_is_an_error_not_a_guess():
+    with pytest.raises(ValueError, match="repeated integer indices"):
+        grad(repeated_index_write)(np.array([1.0, 2.0, 3.0]))

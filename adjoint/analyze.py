@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from .resolve import Op, atom_names
+from .resolve import Op, assigned_names, atom_names
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,8 @@ def dependencies(ops: dict[int, Op], body: list[ast.stmt]) -> list[tuple[str, se
     for stmt in body:
         if isinstance(stmt, ast.Assign) and id(stmt) in ops:
             sources = {n for a in ops[id(stmt)].differentiable_atoms() for n in atom_names(a)}
-            target = stmt.targets[0]
-            edges.append((target.value.id if isinstance(target, ast.Subscript) else target.id,
-                          sources))
+            for target in assigned_names(stmt):
+                edges.append((target, sources))
     return edges
 
 
@@ -74,9 +73,8 @@ def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str]
     assignments: dict[str, list[ast.stmt]] = {}
     for stmt in body:
         if isinstance(stmt, ast.Assign):
-            target = stmt.targets[0]
-            key = target.value.id if isinstance(target, ast.Subscript) else target.id
-            assignments.setdefault(key, []).append(stmt)
+            for key in assigned_names(stmt):
+                assignments.setdefault(key, []).append(stmt)
         elif isinstance(stmt, ast.For):
             assignments.setdefault(stmt.target.id, [])  # range() indices are ints
     scalar = set(assignments) - set(params)
@@ -91,7 +89,7 @@ def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str]
 
 
 def _is_scalar(stmt: ast.Assign, op: Op | None, scalar: set[str]) -> bool:
-    if isinstance(stmt.targets[0], ast.Subscript):
+    if not isinstance(stmt.targets[0], ast.Name):
         return False
     value = stmt.value
     names = [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]

@@ -529,6 +529,11 @@ class Normalizer:
         if not all(isinstance(t, ast.Name) for t in target.elts):
             raise self.unsupported(target, "nested or element targets in tuple unpacking",
                                    "unpack into plain names")
+        if isinstance(value, ast.Call):
+            # a, b = helper(x): one statement with several results
+            targets = ast.Tuple(elts=[self.store(n.id) for n in target.elts], ctx=ast.Store())
+            self.emit(ast.Assign(targets=[targets], value=self.op(value)), stmt)
+            return
         if not isinstance(value, (ast.Tuple, ast.List)):
             # a, b = rows: read element by element from one evaluation of the value
             whole = self.atom(value, force_temp=True)

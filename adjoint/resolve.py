@@ -47,6 +47,22 @@ class Op:
         return []
 
 
+def assigned_names(stmt: ast.stmt) -> list[str]:
+    """The variables a statement binds: ``x`` for ``x = ...`` and ``x[i] = ...``, both names
+    for ``a, b = helper(...)``, the index of a for loop."""
+    if isinstance(stmt, ast.Assign):
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):
+            return [target.value.id]
+        if isinstance(target, ast.Name):
+            return [target.id]
+        if isinstance(target, ast.Tuple):
+            return [e.id for e in target.elts]
+    if isinstance(stmt, ast.For):
+        return [stmt.target.id]
+    return []
+
+
 def atom_names(atom: ast.expr) -> list[str]:
     """Variable names inside an atom (a name, or a tuple or list of atoms)."""
     if isinstance(atom, ast.Name):
@@ -67,7 +83,9 @@ class Resolver:
         if isinstance(target, ast.Subscript):  # x[index] = value, in place
             return Op("setitem", "element write",
                       bound={"x": ast.Name(id=target.value.id, ctx=ast.Load()), "value": value})
-        result = ast.Name(id=stmt.targets[0].id, ctx=ast.Load())
+        if isinstance(target, ast.Tuple):  # a, b = helper(...): only user functions
+            return self.multiple_results(stmt, value)
+        result = ast.Name(id=target.id, ctx=ast.Load())
         if isinstance(value, ast.Name):
             return self.with_rule(stmt, "copy", "=", result, [value], {})
         if isinstance(value, ast.Constant) or self.is_global_path(value) or isinstance(
@@ -88,6 +106,19 @@ class Resolver:
             return self.call(stmt, value, result)
         raise UnsupportedSyntaxError(f"the expression {ast.unparse(value)!r} is not supported",
                                      self.src.where(value), "split it into simpler assignments")
+
+    def multiple_results(self, stmt: ast.Assign, value: ast.expr) -> Op:
+        """``a, b = f(x)``: a user function returning a tuple, or an array to be unpacked
+        (kind "unpack": the engine rewrites it as ``t = f(x); a = t[0]; b = t[1]``)."""
+        if isinstance(value, ast.Call):
+            placeholder = ast.Name(id="_", ctx=ast.Load())
+            op = self.call(stmt, value, placeholder)
+            if op.kind in ("call", "zero"):
+                return op
+            return Op("unpack", op.label)
+        raise UnsupportedSyntaxError(
+            f"unpacking the result of {ast.unparse(value)!r}", self.src.where(value),
+            "unpack tuples returned by your own functions, or index the result: a = r[0]")
 
     # -- the kinds of operation ----------------------------------------------------------
     def operator(self, stmt, op_type, result, operands) -> Op:

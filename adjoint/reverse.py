@@ -24,7 +24,7 @@ from .analyze import activity, scalar_variables
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer, names_in
 from .normalize import GUARD, Normalizer, jumps, local_names
-from .resolve import Op, Resolver, atom_names
+from .resolve import Op, Resolver, assigned_names, atom_names
 from .source import Source, parse
 from .template import fold, instantiate
 
@@ -115,6 +115,7 @@ class AdjointFunction:
     wrt: tuple[str, ...]
     returns_value: bool
     cotangent: str  # the name of its upstream-gradient parameter (dout)
+    outputs: int = 1  # a function returning a tuple takes a tuple of cotangents
 
 
 @dataclass
@@ -187,18 +188,22 @@ class FunctionBuilder:
         resolver = Resolver(self.src, self.locals)
         self.ops = {id(s): resolver.resolve(s) for s in statements(self.body)
                     if isinstance(s, ast.Assign)}
+        self.body = self.unpack_arrays(self.body, resolver)
         self.analyze()
         self.body = self.split_block(self.body)
         self.analyze()
         self.check_aliasing()
-        self.locals |= {assigned_name(s) for s in statements(self.body) if assigned_name(s)}
+        self.check_side_effects()
+        self.locals |= assigned_in(self.body)
         for var in self.params + self.user_variables():
             self.adjoint(var)  # adjoint names in reading order, before anything else is named
         fn_name = self.function_name()
         cotangent = self.namer.fresh("dout")
         tree = self.assemble(fn_name, cotangent)
         tree = optimize.drop_default_arguments(optimize.renumber_temporaries(tree, self.namer))
-        return AdjointFunction(fn_name, tree, self.src, self.wrt, self.returns_value, cotangent)
+        outputs = len(self.returned.elts) if isinstance(self.returned, ast.Tuple) else 1
+        return AdjointFunction(fn_name, tree, self.src, self.wrt, self.returns_value, cotangent,
+                               outputs)
 
     def analyze(self) -> None:
         body = list(statements(self.body))
@@ -278,6 +283,26 @@ class FunctionBuilder:
                                                 ast.Constant(str(error))))
                     self.saves_before.setdefault(id(s), []).append(check)
 
+    def check_side_effects(self) -> None:
+        """A call made for its effect (``hs.append(h)``, ``np.copyto(a, b)``) on a value that
+        carries a gradient would change data behind the adjoint's back: refuse it."""
+        for stmt in statements(self.body):
+            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+                continue
+            func = stmt.value.func
+            if isinstance(func, ast.Name) and func.id == "print":
+                continue
+            involved = [n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)]
+            if any(self.facts.is_active(n) or n in self.facts.varied for n in involved):
+                what = ast.unparse(stmt.value)
+                hint = ("collect results in an array made with np.zeros and write "
+                        "out[i] = value" if isinstance(func, ast.Attribute) and func.attr in (
+                            "append", "extend", "insert") else
+                        "write the computation as an assignment")
+                raise UnsupportedSyntaxError(
+                    f"the call {what!r} changes a value that carries a gradient in place",
+                    self.src.where(stmt), hint)
+
     def alias_source(self, stmt: ast.stmt) -> str | None:
         """The variable whose memory an assignment's result may share: plain copies, views
         (``.T``, reshape, transpose) and slices (``x[1:3]``, ``x[:, None]``)."""
@@ -289,6 +314,33 @@ class FunctionBuilder:
             return names[0] if names else None
         return None
 
+    def unpack_arrays(self, body: list[ast.stmt], resolver: Resolver) -> list[ast.stmt]:
+        """``a, b = np.array(...)`` (one array, unpacked): ``t = ...; a = t[0]; b = t[1]``."""
+        out = []
+        for stmt in body:
+            for field_name in ("body", "orelse"):
+                if getattr(stmt, field_name, None):
+                    setattr(stmt, field_name,
+                            self.unpack_arrays(getattr(stmt, field_name), resolver))
+            op = self.ops.get(id(stmt))
+            if op is None or op.kind != "unpack":
+                out.append(stmt)
+                continue
+            whole = self.namer.temp()
+            new = [assign(whole, stmt.value)] + [
+                assign(t.id, ast.Subscript(value=name(whole), slice=ast.Constant(i),
+                                           ctx=ast.Load()))
+                for i, t in enumerate(stmt.targets[0].elts)]
+            for n in new:
+                ast.copy_location(n, stmt)
+                n.origin = stmt.origin
+            self.locals.add(whole)
+            resolver.locals.add(whole)
+            for n in new:
+                self.ops[id(n)] = resolver.resolve(n)
+            out += new
+        return out
+
     def split_block(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """``x = x * 2`` becomes ``t = x * 2; x = t`` when x is active, so each statement's
         rule sees the old operand and the new result under different names."""
@@ -298,20 +350,29 @@ class FunctionBuilder:
                 if getattr(stmt, field_name, None):
                     setattr(stmt, field_name, self.split_block(getattr(stmt, field_name)))
             op = self.ops.get(id(stmt))
-            target = assigned_name(stmt) if isinstance(stmt, ast.Assign) else None
-            if (op is not None and not is_element_write(stmt) and self.facts.is_active(target)
-                    and op.kind != "zero" and target in {
-                        n for a in op.differentiable_atoms() for n in atom_names(a)}):
-                temp = self.namer.temp()
-                first = ast.copy_location(assign(temp, stmt.value), stmt)
-                second = ast.copy_location(assign(target, name(temp)), stmt)
-                first.origin = second.origin = stmt.origin
-                resolver = Resolver(self.src, self.locals | {temp})
-                self.ops[id(first)] = resolver.resolve(first)  # the result is now the temp
-                self.ops[id(second)] = resolver.resolve(second)
-                out += [first, second]
-            else:
+            if op is None or is_element_write(stmt) or op.kind == "zero":
                 out.append(stmt)
+                continue
+            operands = {n for a in op.differentiable_atoms() for n in atom_names(a)}
+            clashing = [t for t in assigned_names(stmt)
+                        if t in operands and self.facts.is_active(t)]
+            if not clashing:
+                out.append(stmt)
+                continue
+            renamed = {t: self.namer.temp() for t in clashing}
+            target = stmt.targets[0]
+            if isinstance(target, ast.Tuple):
+                new_target = ast.Tuple(elts=[name(renamed.get(e.id, e.id), store=True)
+                                             for e in target.elts], ctx=ast.Store())
+            else:
+                new_target = name(renamed[target.id], store=True)
+            first = ast.copy_location(assign(new_target, stmt.value), stmt)
+            copies = [ast.copy_location(assign(t, name(temp)), stmt) for t, temp in renamed.items()]
+            resolver = Resolver(self.src, self.locals | set(renamed.values()))
+            for new in [first, *copies]:
+                new.origin = stmt.origin
+                self.ops[id(new)] = resolver.resolve(new)  # results are now the temporaries
+            out += [first, *copies]
         return out
 
     # -- backward sweep: adjoint code per statement ------------------------------------------
@@ -352,6 +413,8 @@ class FunctionBuilder:
     def backward_of(self, stmt: ast.stmt) -> list[ast.stmt]:
         if not isinstance(stmt, ast.Assign):
             return []
+        if isinstance(stmt.targets[0], ast.Tuple):
+            return self.backward_of_unpacking(stmt)
         target = stmt.targets[0].id
         if not self.is_active(target) or target not in self.live:
             return []
@@ -362,12 +425,27 @@ class FunctionBuilder:
         if op.kind == "rule":
             return self.from_rule(op, upstream)
         if op.kind == "call":
-            return self.from_call(op, upstream)
+            return self.from_call(op, upstream, outputs=1)
         if op.kind == "pack":
             raise UnsupportedSyntaxError(
                 "a tuple or list holding differentiated values, stored in a variable",
                 self.src.where(stmt.value), "pass the values to the function directly")
         return []
+
+    def backward_of_unpacking(self, stmt: ast.Assign) -> list[ast.stmt]:
+        """``a, b = helper(x)``: the helper's adjoint takes one cotangent per result (zero for
+        results whose adjoint nothing wrote)."""
+        targets = assigned_names(stmt)
+        if not any(self.is_active(t) and t in self.live for t in targets):
+            return []
+        op = self.ops[id(stmt)]
+        upstream = ast.Tuple(elts=[name(self.adjoint(t)) if t in self.live and self.is_active(t)
+                                   else call("zeros_like", name(t)) for t in targets],
+                             ctx=ast.Load())
+        self.live -= set(targets)
+        if op.kind != "call":
+            return []
+        return self.from_call(op, upstream, outputs=len(targets))
 
     def backward_of_write(self, stmt: ast.Assign) -> list[ast.stmt]:
         """``x[i] = v``: v receives what flowed into those entries, which then start at 0."""
@@ -388,7 +466,7 @@ class FunctionBuilder:
             code += self.accumulate(c.target, c.value)
         return drop_unused(inst.locals, code)
 
-    def from_call(self, op: Op, upstream: ast.expr) -> list[ast.stmt]:
+    def from_call(self, op: Op, upstream: ast.expr, outputs: int) -> list[ast.stmt]:
         active = [p for p, atom in op.bound.items()
                   if any(self.is_active(n) for n in atom_names(atom))]
         for p in active:
@@ -402,6 +480,11 @@ class FunctionBuilder:
         wrt = tuple(p for p in params if p in active)
         callee = self.module.adjoint_of(op.callee, wrt, returns_value=False,
                                         call_site=self.src.where(op.call))
+        if callee.outputs != outputs:
+            raise UnsupportedSyntaxError(
+                f"{op.label} returns {callee.outputs} values, used here as {outputs}",
+                self.src.where(op.call),
+                "unpack its results into names where you call it: a, b = helper(x)")
         invocation = ast.Call(func=name(callee.name), args=copy.deepcopy(op.call.args),
                               keywords=copy.deepcopy(op.call.keywords) +
                               [ast.keyword(arg=callee.cotangent, value=upstream)])
@@ -493,12 +576,12 @@ class FunctionBuilder:
             elif is_loop(stmt):
                 live = self.loop_entry(stmt.body, live)
             elif isinstance(stmt, ast.Assign):
-                var = assigned_name(stmt)
-                if not self.is_active(var) or var not in live:
+                targets = assigned_names(stmt)
+                if not any(self.is_active(t) and t in live for t in targets):
                     continue
                 op = self.ops[id(stmt)]
                 if not is_element_write(stmt):
-                    live.discard(var)
+                    live -= set(targets)
                 if op.kind in ("rule", "call") or is_element_write(stmt):
                     live |= {n for a in op.differentiable_atoms() for n in atom_names(a)
                              if self.is_active(n)}
@@ -550,26 +633,29 @@ class FunctionBuilder:
                 self.plan_block(chunk.children[0], set(), chunk, set(defined), loops + 1)
                 self.save_around_loop(chunk, later, defined, loops)
             else:
-                var = assigned_name(stmt)
-                if var is not None and var in later and not getattr(stmt, "trip_counter", False):
-                    if var in defined or is_element_write(stmt):
-                        self.save(chunk, stmt, var, loops > 0)
-                    elif loop is not None and self.fresh_each_iteration(var, loop, k,
-                                                                        body_reads_before):
-                        self.save_per_iteration(loop, stmt, var)
-                    else:
-                        self.unbound.add(var)
-                        self.save(chunk, stmt, var, loops > 0)
-                if var is not None:
+                for var in assigned_names(stmt):
+                    if var in later and not getattr(stmt, "trip_counter", False):
+                        self.plan_save(chunk, stmt, var, defined, loop, k, body_reads_before,
+                                       loops)
                     defined.add(var)
             body_reads_before |= reads[k]
+
+    def plan_save(self, chunk: Chunk, stmt: ast.stmt, var: str, defined: set[str],
+                  loop: Chunk | None, k: int, read_before: set[str], loops: int) -> None:
+        if var in defined or is_element_write(stmt):
+            self.save(chunk, stmt, var, loops > 0)
+        elif loop is not None and self.fresh_each_iteration(var, loop, k, read_before):
+            self.save_per_iteration(loop, stmt, var)
+        else:
+            self.unbound.add(var)
+            self.save(chunk, stmt, var, loops > 0)
 
     def fresh_each_iteration(self, var: str, loop: Chunk, k: int, read_before: set[str]) -> bool:
         """Bound once in every iteration (at the top level of the body, before anything that
         can break or continue) and read only after that: then the backward iteration can
         restore it once, at its start."""
         body = loop.stmt.body
-        assignments = [s for s in statements(body) if assigned_name(s) == var]
+        assignments = [s for s in statements(body) if var in assigned_names(s)]
         return (len(assignments) == 1 and assignments[0] is body[k]
                 and not is_element_write(body[k]) and var not in read_before
                 and not any(jumps(s) for s in body[:k]))
@@ -619,8 +705,8 @@ class FunctionBuilder:
         """Variables a loop overwrites that are read after its backward sweep: one save before
         the loop, one restore after it (arrays written element by element are copied)."""
         stmt = chunk.stmt
-        changed = {assigned_name(s) for s in statements(stmt.body)
-                   if assigned_name(s) and not getattr(s, "trip_counter", False)}
+        changed = {n for s in statements(stmt.body) for n in assigned_names(s)
+                   if not getattr(s, "trip_counter", False)}
         if isinstance(stmt, ast.For):
             changed.add(stmt.target.id)
         written = {assigned_name(s) for s in statements(stmt.body) if is_element_write(s)}
@@ -634,10 +720,7 @@ class FunctionBuilder:
     # -- assembling the function ------------------------------------------------------------------
     def assemble(self, fn_name: str, cotangent: str) -> ast.FunctionDef:
         returned = atom_names(self.returned)
-        seed = []
-        if returned and self.is_active(returned[0]):
-            seed = [assign(self.adjoint(returned[0]), name(cotangent))]
-            self.live.add(returned[0])
+        seed = self.seed(cotangent)
         chunks = self.gen_block(self.body)
         epilogue = [assign(self.adjoint(w), call("zeros_like", name(w)))
                     for w in self.wrt if w not in self.live]
@@ -658,6 +741,18 @@ class FunctionBuilder:
         body = ([comment("forward sweep")] + forward + [comment("backward sweep")] + seed +
                 self.backward_block(chunks) + epilogue + [ast.Return(value=out)])
         return ast.fix_missing_locations(self.signature(fn_name, cotangent, body))
+
+    def seed(self, cotangent: str) -> list[ast.stmt]:
+        """The adjoint of the returned value is the cotangent (one per element of a tuple)."""
+        if isinstance(self.returned, ast.Tuple):
+            names = [e.id if isinstance(e, ast.Name) else None for e in self.returned.elts]
+            if None not in names and len(set(names)) == len(names) and all(
+                    self.is_active(n) for n in names):
+                self.live.update(names)
+                targets = [name(self.adjoint(n), store=True) for n in names]
+                return [assign(ast.Tuple(elts=targets, ctx=ast.Store()), name(cotangent))]
+            return self.accumulate(copy.deepcopy(self.returned), name(cotangent))
+        return self.accumulate(copy.deepcopy(self.returned), name(cotangent))
 
     def signature(self, fn_name: str, cotangent: str, body: list[ast.stmt]) -> ast.FunctionDef:
         args = copy.deepcopy(self.src.tree.args)
@@ -753,7 +848,7 @@ def is_view_index(bound: dict[str, ast.expr]) -> bool:
 
 
 def assigned_in(body: list[ast.stmt]) -> set[str]:
-    return {assigned_name(s) for s in statements(body) if assigned_name(s)}
+    return {n for s in statements(body) for n in assigned_names(s)}
 
 
 def index_expression(index: ast.expr) -> ast.expr:

@@ -239,3 +239,36 @@ def loop_branch_write_combination(x, w):
             else:
                 total = total + np.tanh(x[i] * w)
     return np.sum(out) + total
+
+
+def _polar(x, y):
+    r = np.sqrt(x * x + y * y)
+    return r, np.arctan2(y, x)
+
+
+def unpacks_a_returned_tuple(x, y):
+    r, th = _polar(x, y)
+    return r * np.sin(th) + r
+
+
+def _rnn_step(h, x, W):
+    h2 = np.tanh(W @ h + x)
+    return h2, np.sum(h2)
+
+
+def rnn_over_rows(W, xs):
+    h = np.zeros(W.shape[0])
+    total = 0.0
+    for x in xs:
+        h, s = _rnn_step(h, x, W)
+        total = total + s
+    return total
+
+
+def appends_to_a_list(x, n):
+    hs = []
+    h = x
+    for i in range(n):
+        h = np.sin(h) * 1.1
+        hs.append(h)
+    return np.sum(np.stack(hs))

@@ -60,6 +60,8 @@ CASES = [
     (c.unpack_and_swap, (0.8, -1.1), (0, 1)),
     (c.calls_function_with_loops, (2.0, 0.5), (0, 1)),
     (c.loop_branch_write_combination, (vec(5), 0.8), (0, 1)),
+    (c.unpacks_a_returned_tuple, (0.3, 0.8), (0, 1)),
+    (c.rnn_over_rows, (0.5 * vec(3, 3), vec(4, 3)), (0, 1)),
 ]
 
 
@@ -138,3 +140,18 @@ def repeated_index_write(x):
 def test_element_write_with_repeated_indices_is_an_error_not_a_guess():
     with pytest.raises(ValueError, match="repeated integer indices"):
         grad(repeated_index_write)(np.array([1.0, 2.0, 3.0]))
+
+
+def test_appending_differentiated_values_to_a_list_is_refused_with_a_rewrite():
+    with pytest.raises(UnsupportedSyntaxError, match=r"hs\.append\(h\).*np\.zeros"):
+        grad(c.appends_to_a_list)(0.4, 3)
+
+
+def stores_a_returned_tuple(x, y):
+    pair = c._polar(x, y)
+    return pair[0]
+
+
+def test_a_returned_tuple_must_be_unpacked_where_it_is_called():
+    with pytest.raises(UnsupportedSyntaxError, match="returns 2 values"):
+        grad(stores_a_returned_tuple)(0.3, 0.4)

@@ -389,7 +389,10 @@ class FunctionBuilder:
             if not self.is_active(var):
                 return []
             dvar = self.adjoint(var)
-            if var in self.live:
+            if var in self.live and isinstance(value, ast.UnaryOp) and isinstance(
+                    value.op, ast.USub):
+                value = ast.BinOp(left=name(dvar), op=ast.Sub(), right=value.operand)
+            elif var in self.live:
                 value = ast.BinOp(left=name(dvar), op=ast.Add(), right=value)
             self.live.add(var)
             return [assign(dvar, value)]

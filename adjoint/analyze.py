@@ -29,10 +29,13 @@ def dependencies(ops: dict[int, Op], body: list[ast.stmt]) -> list[tuple[str, se
     """(target, names its adjoint flows to) for every assignment that carries a derivative."""
     edges = []
     for stmt in body:
-        if isinstance(stmt, ast.Assign) and id(stmt) in ops:
-            sources = {n for a in ops[id(stmt)].differentiable_atoms() for n in atom_names(a)}
-            for target in assigned_names(stmt):
-                edges.append((target, sources))
+        if id(stmt) not in ops:
+            continue
+        op = ops[id(stmt)]
+        sources = {n for a in op.differentiable_atoms() for n in atom_names(a)}
+        targets = [op.bound["x"].id] if op.kind == "append" else assigned_names(stmt)
+        for target in targets:
+            edges.append((target, sources))
     return edges
 
 

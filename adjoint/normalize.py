@@ -105,6 +105,13 @@ def has_break(body: list[ast.stmt]) -> bool:
 GUARD = ast.Pass()  # origin of synthetic guards: they quote no user statement
 
 
+def is_list_append(call: ast.expr, local: set[str]) -> bool:
+    """``hs.append(v)`` on a local variable, with one positional argument."""
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append" and isinstance(call.func.value, ast.Name)
+            and call.func.value.id in local and len(call.args) == 1 and not call.keywords)
+
+
 def is_call_to(node: ast.expr, name: str) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id == name)
@@ -285,6 +292,12 @@ class Normalizer:
                 self.early_return(stmt)
             else:
                 self.emit(ast.Return(value=self.atom(stmt.value)), stmt)
+        elif isinstance(stmt, ast.Expr) and is_list_append(stmt.value, self.locals):
+            call = stmt.value
+            node = ast.Expr(value=ast.Call(func=call.func, args=[self.atom(call.args[0])],
+                                           keywords=[]))
+            node.appends_to = call.func.value.id
+            self.emit(node, stmt)
         elif isinstance(stmt, (ast.Expr, ast.Assert)):
             self.emit(stmt, stmt)  # forward only: printing, assertions
         elif isinstance(stmt, ast.Pass):

@@ -30,7 +30,7 @@ METHOD_FUNCTIONS = {
 class Op:
     """What one statement computes, as far as differentiation is concerned."""
 
-    kind: str  # "rule" | "zero" | "call" | "pack" | "setitem"
+    kind: str  # "rule" | "zero" | "call" | "pack" | "setitem" | "append"
     label: str  # how the user wrote the operation: "np.sum", "*", ".T", "helper"
     rule: rules.Rule | None = None
     bound: dict[str, ast.expr] = field(default_factory=dict)
@@ -42,7 +42,7 @@ class Op:
         """The operand atoms that can receive an adjoint from this statement."""
         if self.kind == "rule":
             return [self.bound[p] for p in self.rule.template.targets if p in self.bound]
-        if self.kind in ("call", "pack", "setitem"):
+        if self.kind in ("call", "pack", "setitem", "append"):
             return list(self.bound.values())
         return []
 
@@ -73,9 +73,10 @@ def atom_names(atom: ast.expr) -> list[str]:
 
 
 class Resolver:
-    def __init__(self, src: Source, local_names: set[str]):
+    def __init__(self, src: Source, local_names: set[str], lists: frozenset[str] = frozenset()):
         self.src = src
         self.locals = local_names
+        self.lists = lists  # variables holding Python lists built with append
 
     def resolve(self, stmt: ast.Assign) -> Op:
         value = stmt.value
@@ -144,7 +145,9 @@ class Resolver:
             return self.method(stmt, call, result, args, keywords)
         label = ast.unparse(func)
         obj = self.evaluate_path(func)
-        if obj in (np.array, np.asarray) and args and isinstance(args[0], (ast.List, ast.Tuple)):
+        if obj in (np.array, np.asarray) and args and (
+                isinstance(args[0], (ast.List, ast.Tuple)) or
+                isinstance(args[0], ast.Name) and args[0].id in self.lists):
             return self.with_rule(stmt, "array_of_list", label, result, args[:1], {})
         if rules.has_zero_gradient(obj):
             return Op("zero", label, func=obj)

@@ -185,9 +185,14 @@ class FunctionBuilder:
         self.body, self.returned = norm.body[:-1], norm.body[-1].value
         self.locals = local_names(norm)
         self.check_wrt()
-        resolver = Resolver(self.src, self.locals)
+        self.lists = list_variables(self.body)
+        resolver = Resolver(self.src, self.locals, self.lists)
         self.ops = {id(s): resolver.resolve(s) for s in statements(self.body)
                     if isinstance(s, ast.Assign)}
+        for s in statements(self.body):
+            if hasattr(s, "appends_to"):
+                self.ops[id(s)] = Op("append", ".append()", bound={
+                    "x": name(s.appends_to), "value": s.value.args[0]})
         self.body = self.unpack_arrays(self.body, resolver)
         self.analyze()
         self.body = self.split_block(self.body)
@@ -262,6 +267,12 @@ class FunctionBuilder:
                 parent[find(target)] = find(source)
                 where.setdefault(target, s)
         written = {assigned_name(s) for s in statements(self.body) if is_element_write(s)}
+        for s in statements(self.body):
+            if is_element_write(s) and assigned_name(s) in self.lists:
+                raise UnsupportedSyntaxError(
+                    f"assigning into an element of the list {assigned_name(s)}",
+                    self.src.where(s.origin), "build the list with append only, or use an array")
+        written |= {s.appends_to for s in statements(self.body) if hasattr(s, "appends_to")}
         augmented = {assigned_name(s) for s in statements(self.body) if is_augmented_name(s)}
         temporaries = set(self.namer.temporaries())
         for var in sorted(written | augmented):
@@ -288,6 +299,8 @@ class FunctionBuilder:
         carries a gradient would change data behind the adjoint's back: refuse it."""
         for stmt in statements(self.body):
             if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+                continue
+            if hasattr(stmt, "appends_to"):
                 continue
             func = stmt.value.func
             if isinstance(func, ast.Name) and func.id == "print":
@@ -389,7 +402,9 @@ class FunctionBuilder:
             if not self.is_active(var):
                 return []
             dvar = self.adjoint(var)
-            if var in self.live and isinstance(value, ast.UnaryOp) and isinstance(
+            if var in self.live and var in self.lists:
+                value = call("list_add", name(dvar), value)  # entry by entry, not concatenation
+            elif var in self.live and isinstance(value, ast.UnaryOp) and isinstance(
                     value.op, ast.USub):
                 value = ast.BinOp(left=name(dvar), op=ast.Sub(), right=value.operand)
             elif var in self.live:
@@ -409,7 +424,8 @@ class FunctionBuilder:
 
     def materialize(self, variables: set[str]) -> list[ast.stmt]:
         """Zero adjoints where control flow joins paths on which they were not written."""
-        code = [assign(self.adjoint(v), call("zeros_like", name(v))) for v in sorted(variables)]
+        code = [assign(self.adjoint(v), call("list_zeros" if v in self.lists else "zeros_like",
+                                             name(v))) for v in sorted(variables)]
         self.live |= variables
         return code
 
@@ -425,10 +441,18 @@ class FunctionBuilder:
         upstream = name(self.adjoint(target))
         # Before this assignment the variable held another value, whose adjoint starts at 0.
         self.live.discard(target)
+        if op.kind == "rule" and op.rule.key == "getitem" and is_list(op.bound["x"], self.lists):
+            return self.from_list_read(op, upstream, stmt)
         if op.kind == "rule":
             return self.from_rule(op, upstream)
         if op.kind == "call":
             return self.from_call(op, upstream, outputs=1)
+        if op.kind == "pack" and target in self.lists:
+            code = []
+            for i, element in enumerate(stmt.value.elts):
+                code += self.accumulate(element, call("list_entry", copy.deepcopy(upstream),
+                                                      ast.Constant(i), copy.deepcopy(element)))
+            return code
         if op.kind == "pack":
             raise UnsupportedSyntaxError(
                 "a tuple or list holding differentiated values, stored in a variable",
@@ -449,6 +473,38 @@ class FunctionBuilder:
         if op.kind != "call":
             return []
         return self.from_call(op, upstream, outputs=len(targets))
+
+    def from_list_read(self, op: Op, upstream: ast.expr, stmt: ast.stmt) -> list[ast.stmt]:
+        """``h = hs[i]`` on a list: the list's adjoint is a list, entry i receives dh."""
+        var, index = op.bound["x"].id, op.bound["index"]
+        if not isinstance(index, (ast.Name, ast.Constant)):
+            raise UnsupportedSyntaxError(f"reading {var}[{ast.unparse(index)}] from a list",
+                                         self.src.where(stmt.value), "index lists with integers")
+        if not self.is_active(var):
+            return []
+        current = name(self.adjoint(var)) if var in self.live else call("list_zeros", name(var))
+        self.live.add(var)
+        return [assign(self.adjoint(var), call("list_add_at", current, copy.deepcopy(index),
+                                               upstream))]
+
+    def backward_of_append(self, stmt: ast.Expr) -> list[ast.stmt]:
+        """``hs.append(h)``: h receives the adjoint of the last entry; both lists shrink, so
+        that their lengths match the forward sweep at every point of the backward sweep."""
+        var, value = stmt.appends_to, stmt.value.args[0]
+        if not self.is_active(var):
+            return []
+        shrink = ast.Expr(value=ast.Call(func=ast.Attribute(value=name(var), attr="pop",
+                                                            ctx=ast.Load()),
+                                         args=[], keywords=[]))
+        if var not in self.live:
+            return [shrink]
+        code = self.accumulate(value, call("pop_adjoint", name(self.adjoint(var)), name(var)))
+        if code:
+            return code
+        drop = ast.Expr(value=ast.Call(func=ast.Attribute(value=name(self.adjoint(var)),
+                                                          attr="pop", ctx=ast.Load()),
+                                       args=[], keywords=[]))
+        return [drop, shrink]
 
     def backward_of_write(self, stmt: ast.Assign) -> list[ast.stmt]:
         """``x[i] = v``: v receives what flowed into those entries, which then start at 0."""
@@ -516,6 +572,8 @@ class FunctionBuilder:
             return self.gen_loop(stmt)
         if is_element_write(stmt):
             return Chunk(stmt, self.backward_of_write(stmt))
+        if hasattr(stmt, "appends_to"):
+            return Chunk(stmt, self.backward_of_append(stmt))
         return Chunk(stmt, self.backward_of(stmt))
 
     def gen_if(self, stmt: ast.If) -> Chunk:
@@ -578,6 +636,9 @@ class FunctionBuilder:
                 live = self.dry_block(stmt.body, set(live)) | self.dry_block(stmt.orelse, set(live))
             elif is_loop(stmt):
                 live = self.loop_entry(stmt.body, live)
+            elif hasattr(stmt, "appends_to"):
+                if self.is_active(stmt.appends_to) and stmt.appends_to in live:
+                    live |= {n for n in atom_names(stmt.value.args[0]) if self.is_active(n)}
             elif isinstance(stmt, ast.Assign):
                 targets = assigned_names(stmt)
                 if not any(self.is_active(t) and t in live for t in targets):
@@ -835,6 +896,19 @@ class FunctionBuilder:
 ALIASING_OPS = {"=", ".T", ".reshape()", ".ravel()", ".transpose()", ".squeeze()",
                 "np.reshape", "np.ravel", "np.transpose", "np.squeeze", "np.expand_dims",
                 "np.asarray", "np.atleast_1d", "np.atleast_2d"}
+
+
+def list_variables(body: list[ast.stmt]) -> frozenset[str]:
+    """Variables bound to a list literal (``hs = []``) or appended to."""
+    found = {s.appends_to for s in statements(body) if hasattr(s, "appends_to")}
+    for s in statements(body):
+        if isinstance(s, ast.Assign) and isinstance(s.value, ast.List):
+            found.update(assigned_names(s))
+    return frozenset(found)
+
+
+def is_list(atom: ast.expr, lists: frozenset[str]) -> bool:
+    return isinstance(atom, ast.Name) and atom.id in lists
 
 
 def is_augmented_name(stmt: ast.stmt) -> bool:

@@ -11,7 +11,8 @@ __all__ = [
     "cumsum_adjoint", "dot_adjoint_a", "dot_adjoint_b", "extremum_adjoint", "inverse_axes",
     "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
     "pow_exponent_adjoint", "prod_adjoint", "split_like", "tie_share", "unbroadcast",
-    "must_not_be_array", "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
+    "list_add", "list_add_at", "list_entry", "list_zeros", "must_not_be_array", "pop_adjoint",
+    "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
 ]
 
 
@@ -247,3 +248,36 @@ def must_not_be_array(value, message):
         from .errors import UnsupportedSyntaxError
 
         raise UnsupportedSyntaxError(message)
+
+
+# -- lists built with append: their adjoint is a list, None standing for a zero entry ------
+def list_zeros(values):
+    """A zero adjoint for a list: one empty entry per element."""
+    return [None] * len(values)
+
+
+def list_entry(adjoints, index, like):
+    """Entry ``index`` of a list adjoint, as a zero shaped like ``like`` if nothing flowed."""
+    g = adjoints[index]
+    return zeros_like(like) if g is None else g
+
+
+def list_add(a, b):
+    """Entry-by-entry sum of two list adjoints (None is zero)."""
+    return [y if x is None else x if y is None else x + y for x, y in zip(a, b)]
+
+
+def list_add_at(adjoints, index, g):
+    """The adjoint of ``h = values[index]``: entry ``index`` receives ``g`` (in place: list
+    adjoints are never shared)."""
+    old = adjoints[index]
+    adjoints[index] = g if old is None else old + g
+    return adjoints
+
+
+def pop_adjoint(adjoints, values):
+    """The adjoint of ``values.append(v)``: the last entry's adjoint, removed along with the
+    entry itself."""
+    g = adjoints.pop()
+    v = values.pop()
+    return zeros_like(v) if g is None else g

@@ -272,3 +272,31 @@ def appends_to_a_list(x, n):
         h = np.sin(h) * 1.1
         hs.append(h)
     return np.sum(np.stack(hs))
+
+
+def interleaved_appends_and_reads(x, n):
+    hs = [x]
+    for i in range(n):
+        hs.append(np.tanh(hs[-1] * 1.5) + hs[0] * 0.1)
+    return np.sum(np.array(hs) ** 2)
+
+
+def states_in_a_list(W, x, n):
+    states = []
+    h = x
+    for i in range(n):
+        h = np.tanh(W @ h)
+        states.append(h)
+    total = 0.0
+    for s in states:
+        total = total + np.sum(s * s)
+    if n > 2:
+        total = total + np.sum(states[1])
+    return total + np.sum(np.concatenate(states))
+
+
+def copies_an_appended_list(x):
+    hs = [x]
+    other = hs
+    other.append(x * 2.0)
+    return np.sum(np.array(hs))

@@ -62,6 +62,10 @@ CASES = [
     (c.loop_branch_write_combination, (vec(5), 0.8), (0, 1)),
     (c.unpacks_a_returned_tuple, (0.3, 0.8), (0, 1)),
     (c.rnn_over_rows, (0.5 * vec(3, 3), vec(4, 3)), (0, 1)),
+    (c.appends_to_a_list, (0.4, 5), 0),
+    (c.appends_to_a_list, (vec(3), 4), 0),
+    (c.interleaved_appends_and_reads, (0.3, 4), 0),
+    (c.states_in_a_list, (0.5 * vec(3, 3), vec(3), 4), (0, 1)),
 ]
 
 
@@ -142,9 +146,25 @@ def test_element_write_with_repeated_indices_is_an_error_not_a_guess():
         grad(repeated_index_write)(np.array([1.0, 2.0, 3.0]))
 
 
-def test_appending_differentiated_values_to_a_list_is_refused_with_a_rewrite():
-    with pytest.raises(UnsupportedSyntaxError, match=r"hs\.append\(h\).*np\.zeros"):
-        grad(c.appends_to_a_list)(0.4, 3)
+def test_a_list_shrinks_back_in_the_backward_sweep():
+    backward = grad(c.appends_to_a_list).source.split("# backward sweep")[1]
+    assert "pop_adjoint(dhs, hs)" in backward
+
+
+def test_a_list_changed_through_another_name_is_refused():
+    with pytest.raises(UnsupportedSyntaxError, match="share memory"):
+        grad(c.copies_an_appended_list)(0.4)
+
+
+def sorts_in_place(x):
+    y = x * 2.0
+    y.sort()
+    return np.sum(y * x)
+
+
+def test_other_in_place_calls_on_differentiated_values_are_refused():
+    with pytest.raises(UnsupportedSyntaxError, match=r"y\.sort\(\).*in place"):
+        grad(sorts_in_place)(np.array([3.0, 1.0, 2.0]))
 
 
 def stores_a_returned_tuple(x, y):

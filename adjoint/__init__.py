@@ -7,6 +7,7 @@ from .errors import (  # noqa: E402
     AdjointError,
     ArgumentError,
     GradientCheckError,
+    JitError,
     MissingRuleError,
     NonScalarOutputError,
     NoSourceError,
@@ -15,7 +16,7 @@ from .errors import (  # noqa: E402
 from .rules import register_adjoint  # noqa: E402
 
 __all__ = [
-    "AdjointError", "ArgumentError", "GradientCheckError", "MissingRuleError",
+    "AdjointError", "ArgumentError", "GradientCheckError", "JitError", "MissingRuleError",
     "NoSourceError", "NonScalarOutputError", "UnsupportedSyntaxError",
     "check_grad", "grad", "register_adjoint", "value_and_grad",
 ]

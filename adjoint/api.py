@@ -16,6 +16,7 @@ import numpy as np
 
 from . import compile as compile_
 from . import emit
+from . import jit as jit_
 from .errors import (
     AdjointError,
     ArgumentError,
@@ -48,7 +49,8 @@ def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False) -> B
         if key not in per_fn:
             module = build_module(fn, wrt)
             text = emit.to_source(module)
-            functions = compile_.build(text, module)
+            build = jit_.build_jit if jit else compile_.build
+            functions = build(text, module)
             per_fn[key] = Built(module, text, functions[module.main.name])
         return per_fn[key]
 
@@ -183,11 +185,9 @@ def grad(fn: Callable | None = None, wrt: Wrt = 0, *, preserve_result: bool = Fa
 
     ``grad(f)``, ``grad(f, wrt=(0, 2))``, ``grad(f, wrt="W1")``, or as a decorator,
     ``@grad`` and ``@grad(wrt=(0, 1))``. With ``preserve_result=True`` it returns
-    ``(value, gradient)`` from the same sweep.
+    ``(value, gradient)`` from the same sweep. With ``jit=True`` both sweeps (and the user
+    functions they call) run under ``numba.njit`` in nopython mode, cached on disk.
     """
-    if jit:
-        raise AdjointError("jit=True is not available yet", None,
-                           "use jit=False (the default); Numba compilation is on the roadmap")
     if fn is None:
         return lambda f: GradientFunction(f, wrt, preserve_result=preserve_result, jit=jit)
     return GradientFunction(fn, wrt, preserve_result=preserve_result, jit=jit)

@@ -76,3 +76,7 @@ def node_location(node: ast.AST, filename: str, lines: list[str]) -> Location:
     col = getattr(node, "col_offset", 0) or 0
     text = lines[line - 1] if 0 < line <= len(lines) else ""
     return Location(filename, line, col, text)
+
+
+class JitError(AdjointError):
+    """``jit=True`` was asked for, but Numba cannot compile a construct in nopython mode."""

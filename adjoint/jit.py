@@ -1,0 +1,266 @@
+"""COMPILE with Numba: the generated module under ``numba.njit`` in nopython mode.
+
+The generated text is the same as for jit=False; only how it is executed differs.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import os
+import re
+import sys
+import tempfile
+import types
+import weakref
+
+import numpy as np
+
+from .errors import JitError, Location
+from .reverse import AdjointFunction, AdjointModule
+
+# -- jit=True: the same text, compiled by Numba in nopython mode ---------------------------
+# The text is written to a file in the cache directory named by a hash of the text and of
+# every global value it reads (constants are frozen into the machine code), so Numba can
+# cache the machine code beside it and a second run of a script loads it instead of
+# compiling again. A file whose content differs from the text is rewritten, never run.
+
+
+def cache_dir() -> str:
+    """``$ADJOINT_CACHE_DIR``, else ``$XDG_CACHE_HOME/adjoint``, else ``~/.cache/adjoint``."""
+    path = os.environ.get("ADJOINT_CACHE_DIR")
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                ".cache")
+        path = os.path.join(base, "adjoint")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:  # not writable: a private directory, cached for this process only
+        path = tempfile.mkdtemp(prefix="adjoint-")
+    return path
+
+
+def write_cached(text: str, key: str) -> str:
+    """The path of a file holding exactly ``text``, written atomically if needed."""
+    path = os.path.join(cache_dir(), f"adjoint_{key[:32]}.py")
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return path
+    except OSError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+_GENERATED_NAMES = {"math", "np"}
+
+
+def free_names(fn: AdjointFunction, defined: set[str]) -> list[str]:
+    """Names a generated function reads that neither it nor the module header defines."""
+    local = {a.arg for a in ast.walk(fn.tree) if isinstance(a, ast.arg)}
+    local |= {n.id for n in ast.walk(fn.tree)
+              if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    loads = {n.id for n in ast.walk(fn.tree)
+             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return sorted(loads - local - defined)
+
+
+_JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def jitted(value):
+    """A user function as Numba compiles it: plain Python functions get ``numba.njit``."""
+    import numba
+
+    if isinstance(value, types.FunctionType) and not (value.__module__ or "").startswith(
+            ("numpy", "math", "adjoint.runtime")):
+        if value not in _JITTED:
+            _JITTED[value] = numba.njit(value)
+        return _JITTED[value]
+    return value
+
+
+def fingerprint(value, seen: set | None = None) -> str:
+    """Text that changes whenever ``value`` changes in a way compiled code could notice."""
+    seen = set() if seen is None else seen
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"array {value.dtype} {value.shape} {digest}"
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(fingerprint(v, seen) for v in value)
+        return f"{type(value).__name__}({inner})"
+    value = getattr(value, "py_func", value)  # a Numba dispatcher: its Python function
+    if isinstance(value, types.FunctionType):
+        if id(value) in seen:
+            return f"function {value.__qualname__} (again)"
+        seen.add(id(value))
+        parts = [f"function {value.__module__}.{value.__qualname__}", _code_text(value.__code__)]
+        for name in sorted(_code_names(value.__code__)):
+            if name in value.__globals__:
+                parts.append(f"{name}={fingerprint(value.__globals__[name], seen)}")
+        for name, cell in zip(value.__code__.co_freevars, value.__closure__ or ()):
+            try:
+                parts.append(f"{name}={fingerprint(cell.cell_contents, seen)}")
+            except ValueError:
+                parts.append(f"{name}=<empty cell>")
+        return "\n".join(parts)
+    if isinstance(value, types.BuiltinFunctionType):
+        return f"builtin {getattr(value, '__module__', '')}.{value.__qualname__}"
+    return f"{type(value).__module__}.{type(value).__qualname__} {value!r}"
+
+
+def _code_text(code: types.CodeType) -> str:
+    consts = [_code_text(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
+    return f"{code.co_code.hex()} {consts} {code.co_names}"
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _code_names(c)
+    return names
+
+
+def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
+    """Compile each generated function with ``numba.njit(cache=True)`` from a cached file.
+
+    Compilation itself happens at the first call (Numba compiles per argument types); the
+    returned callables turn Numba's compile errors into ``JitError``.
+    """
+    import numba
+
+    from . import __version__, runtime, runtime_numba
+
+    runtime_numba.register()  # the Numba versions of the helpers (registered on import)
+
+    check_jit_support(text, module)
+    defined = _GENERATED_NAMES | set(runtime.__all__) | {fn.name for fn in module.functions}
+    resolved: dict[str, dict] = {}
+    for fn in module.functions:
+        values = {}
+        for name in free_names(fn, defined):
+            if name in fn.source.closure or name in fn.source.globals:
+                values[name] = fn.source.lookup(name)
+        resolved[fn.name] = values
+    key_text = "\n".join(
+        [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}"] +
+        [f"{fn}.{name}={fingerprint(value)}"
+         for fn, values in resolved.items() for name, value in values.items()])
+    key = hashlib.sha256(key_text.encode()).hexdigest()
+    path = write_cached(text, key)
+    code = compile(text, path, "exec")
+    spaces: dict[str, dict] = {}
+    dispatchers = {}
+    for fn in module.functions:
+        # a real module in sys.modules: Numba imports it by name to load cached code
+        mod = types.ModuleType(f"adjoint_jit_{key[:16]}_{fn.name}")
+        mod.__file__ = path
+        ns = mod.__dict__
+        ns["__builtins__"] = builtins
+        ns.update({name: jitted(value) for name, value in resolved[fn.name].items()})
+        exec(code, ns)
+        sys.modules[mod.__name__] = mod
+        spaces[fn.name] = ns
+        dispatchers[fn.name] = numba.njit(cache=True)(ns[fn.name])
+    for ns in spaces.values():
+        ns.update(dispatchers)
+    return {name: JitFunction(d, text, path, module) for name, d in dispatchers.items()}
+
+
+class JitFunction:
+    """A compiled generated function; Numba's compile errors become ``JitError``."""
+
+    def __init__(self, dispatcher, text: str, path: str, module: AdjointModule):
+        self.dispatcher = dispatcher
+        self.text = text
+        self.path = path
+        self.module = module
+
+    def __call__(self, *args, **kwargs):
+        from numba.core.errors import NumbaError
+
+        try:
+            return self.dispatcher(*args, **kwargs)
+        except NumbaError as exc:
+            raise jit_error(str(exc), self.text, self.path, self.module) from None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def jit_error(message: str, text: str, path: str, module: AdjointModule) -> JitError:
+    """A JitError naming the generated line Numba rejected and the user's statement."""
+    message = _ANSI.sub("", message)
+    base = os.path.basename(path)
+    lines = [int(m.group(2)) for m in re.finditer(
+        r'(?:File "([^"]+)", line (\d+))', message) if os.path.basename(m.group(1)) == base]
+    lines += [int(m.group(2)) for m in re.finditer(r"at (\S+) \((\d+)\)", message)
+              if os.path.basename(m.group(1)) == base]
+    ours = re.search(r"adjoint: ([^\n]*)", message)
+    reason = ours.group(1) if ours else numba_reason(message)
+    if not lines:
+        return JitError(f"Numba cannot compile the adjoint in nopython mode: {reason}", None,
+                        "use jit=False to run the generated code as plain Python")
+    return located_error(lines[0], reason, text, path, module)
+
+
+def numba_reason(message: str) -> str:
+    """The first informative line of a Numba error, with the signature it could not match."""
+    rows = [r.strip() for r in message.splitlines() if r.strip()]
+    rows = [r for r in rows if not r.startswith(("Failed in", "During", "File", "raised from"))]
+    if not rows:
+        return "a Numba compile error"
+    reason = rows[0]
+    if len(rows) > 1 and rows[1].startswith(">>>"):
+        reason += " " + rows[1][3:].strip()
+    return reason
+
+
+def located_error(line: int, reason: str, text: str, path: str,
+                  module: AdjointModule) -> JitError:
+    generated = text.splitlines()
+    construct = generated[line - 1].strip() if 0 < line <= len(generated) else "?"
+    statement, fn_name = None, None
+    for k in range(line - 1, -1, -1):
+        stripped = generated[k].strip()
+        if statement is None and stripped.startswith("# "):
+            statement = stripped[2:]
+        if stripped.startswith("def "):
+            fn_name = stripped[4:].split("(")[0]
+            break
+    where = None
+    fn = next((f for f in module.functions if f.name == fn_name), module.main)
+    if statement:
+        src = fn.source
+        first, last = src.tree.lineno, getattr(src.tree, "end_lineno", None) or src.tree.lineno
+        for n in range(first, min(last, len(src.file_lines)) + 1):
+            row = src.file_lines[n - 1]
+            if row.strip() and (row.strip() in statement or statement in row.strip()):
+                where = Location(src.filename, n, len(row) - len(row.lstrip()), row)
+                break
+    return JitError(
+        f"Numba cannot compile `{construct}` (line {line} of the generated {fn_name} in "
+        f"{path}) in nopython mode: {reason}", where,
+        "use jit=False to run the generated code as plain Python")
+
+
+def check_jit_support(text: str, module: AdjointModule) -> None:
+    """Raise JitError at build time for helpers that have no Numba implementation."""
+    from .runtime_numba import UNSUPPORTED
+
+    for number, row in enumerate(text.splitlines(), 1):
+        if row.lstrip().startswith("#"):
+            continue
+        for helper, construct in UNSUPPORTED.items():
+            if re.search(rf"\b{helper}\(", row):
+                raise located_error(number, f"the adjoint of {construct} ({helper}) has no "
+                                    "Numba implementation", text, "<generated>", module)

@@ -1,0 +1,501 @@
+"""Numba implementations of the helpers in ``runtime.py``, for ``jit=True``.
+
+Importing this module registers, with ``numba.extending.overload``, a nopython version of
+each helper the generated code calls, so the same generated text runs under ``numba.njit``.
+It also teaches Numba ``np.s_[...]`` (the index is returned unchanged), which the getitem
+rule uses to pass an index to ``unindex``. Imported lazily: importing Numba is slow.
+
+Each implementation is chosen from the argument *types* at compile time (scalar or array,
+number of dimensions, whether ``axis`` is None); the shapes are handled at run time, so one
+compiled adjoint serves every shape of the same dimensions. Arrays come back as fresh
+C-contiguous arrays (never read-only broadcast views), so a variable keeps one Numba type.
+
+Helpers, or argument combinations, with no nopython version raise a Numba typing error
+whose text starts with ``adjoint:``; ``compile.py`` turns it into a ``JitError``.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import operator
+
+import numpy as np
+from numba import njit, types
+from numba.core import errors as numba_errors
+from numba.core.imputils import lower_constant
+from numba.extending import (
+    models,
+    overload,
+    register_model,
+    typeof_impl,
+)
+from numba.np.numpy_support import as_dtype
+
+from . import runtime
+
+# The names of runtime helpers that have no Numba implementation at all.
+UNSUPPORTED = {
+    "inverse_axes": "np.transpose with an axes argument",
+    "split_like": "np.concatenate",
+    "unstack": "np.stack or np.array of a list",
+}
+
+
+def _fail(message: str):
+    raise numba_errors.TypingError(f"adjoint: {message}")
+
+
+# -- np.s_ ---------------------------------------------------------------------------------
+class IndexExpressionType(types.Opaque):
+    """The type of ``np.s_``; ``np.s_[index]`` is ``index``."""
+
+
+index_expression_type = IndexExpressionType("IndexExpression")
+register_model(IndexExpressionType)(models.OpaqueModel)
+
+
+@typeof_impl.register(type(np.s_))
+def _typeof_index_expression(val, c):
+    return index_expression_type
+
+
+@lower_constant(IndexExpressionType)
+def _lower_index_expression(context, builder, ty, pyval):
+    return context.get_dummy_value()
+
+
+@overload(operator.getitem)
+def _index_expression_getitem(s, index):
+    if isinstance(s, IndexExpressionType):
+        return lambda s, index: index
+    return None
+
+
+# -- type predicates -----------------------------------------------------------------------
+def _is_array(t) -> bool:
+    return isinstance(t, types.Array)
+
+
+def _is_number(t) -> bool:
+    return isinstance(t, (types.Number, types.Boolean))
+
+
+def _is_none(t) -> bool:
+    return t is None or isinstance(t, (types.NoneType, types.Omitted)) and (
+        not isinstance(t, types.Omitted) or t.value is None)
+
+
+def _float_dtype(t):
+    """The NumPy dtype of an adjoint of an array of Numba type ``t`` (floats keep theirs)."""
+    dtype = as_dtype(t.dtype)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+# -- shape machinery shared by the helpers (flat loops over C-ordered arrays) ---------------
+# Module-level, cached on disk, and called with 1-D arrays only, so each compiles once.
+@njit(cache=True)
+def _dims(shape, n):
+    """``shape`` as an int array of length n, padded with leading 1s (NumPy broadcasting)."""
+    out = np.ones(n, np.int64)
+    k = len(shape)
+    for i in range(k):
+        out[n - k + i] = shape[i]
+    return out
+
+
+@njit(cache=True)
+def _strides(dims, mask):
+    """C strides of an array of ``dims``, 0 where ``mask`` (a broadcast axis) is set."""
+    n = dims.size
+    out = np.zeros(n, np.int64)
+    acc = 1
+    for d in range(n - 1, -1, -1):
+        if not mask[d]:
+            out[d] = acc
+        acc *= dims[d]
+    return out
+
+
+@njit(cache=True)
+def _spread(src, sdims, dst, ddims):
+    """dst (flat, C order, dims ``ddims``) = src (flat, dims ``sdims``) broadcast."""
+    n = ddims.size
+    sstr = _strides(sdims, sdims == 1)
+    idx = np.zeros(n, np.int64)
+    off = 0
+    for k in range(dst.size):
+        dst[k] = src[off]
+        d = n - 1
+        while d >= 0:
+            idx[d] += 1
+            off += sstr[d]
+            if idx[d] < ddims[d]:
+                break
+            off -= sstr[d] * idx[d]
+            idx[d] = 0
+            d -= 1
+
+
+@njit(cache=True)
+def _gather(src, sdims, dst, ddims):
+    """dst (flat, zeroed, dims ``ddims``) += src summed over the axes where ddims is 1."""
+    n = sdims.size
+    dstr = _strides(ddims, ddims == 1)
+    idx = np.zeros(n, np.int64)
+    off = 0
+    for k in range(src.size):
+        dst[off] += src[k]
+        d = n - 1
+        while d >= 0:
+            idx[d] += 1
+            off += dstr[d]
+            if idx[d] < sdims[d]:
+                break
+            off -= dstr[d] * idx[d]
+            idx[d] = 0
+            d -= 1
+
+
+@njit(cache=True)
+def _prod(dims):
+    p = 1
+    for d in dims:
+        p *= d
+    return p
+
+
+@njit(cache=True)
+def _unbroadcast_flat(g, gd, out, ld):
+    """out (flat, zeroed, dims ld) = g (flat, dims gd) summed down to ld, then broadcast."""
+    rd = gd.copy()
+    for d in range(gd.size):
+        if ld[d] == 1:
+            rd[d] = 1
+        elif gd[d] != 1 and gd[d] != ld[d]:
+            raise ValueError("unbroadcast: the gradient's shape does not broadcast to x's")
+    red = np.zeros(_prod(rd), out.dtype)
+    _gather(g, gd, red, rd)
+    _spread(red, rd, out, ld)
+
+
+@njit(cache=True)
+def _expanded_dims(gd, reduced):
+    """The dims of a reduction's result in x's layout: 1 on the reduced axes."""
+    n = reduced.size
+    out = np.ones(n, np.int64)
+    k = 0
+    for d in range(n):
+        if not reduced[d]:
+            out[d] = gd[k]
+            k += 1
+    return out
+
+
+@njit(cache=True)
+def _mask_all(axis, ndim):
+    return np.ones(ndim, np.bool_)
+
+
+@njit(cache=True)
+def _mask_one(axis, ndim):
+    m = np.zeros(ndim, np.bool_)
+    m[axis % ndim] = True
+    return m
+
+
+@njit(cache=True)
+def _mask_many(axis, ndim):
+    m = np.zeros(ndim, np.bool_)
+    for a in axis:
+        m[a % ndim] = True
+    return m
+
+
+def _axis_mask(axis):
+    """The compiled (axis, ndim) -> bool array marking the reduced axes, for axis's type."""
+    if _is_none(axis):
+        return _mask_all
+    if isinstance(axis, types.Integer):
+        return _mask_one
+    if isinstance(axis, types.BaseTuple) and all(isinstance(a, types.Integer) for a in axis):
+        return _mask_many
+    _fail(f"axis of type {axis} is not supported under jit; use an int, a tuple of ints "
+          "or None")
+
+
+# -- zeros_like, unbroadcast, tie_share, pow_exponent_adjoint --------------------------------
+@overload(runtime.zeros_like)
+def _zeros_like(x):
+    if _is_array(x):
+        dtype = _float_dtype(x)
+        return lambda x: np.zeros(x.shape, dtype)
+    if _is_number(x):
+        return lambda x: 0.0
+    return None
+
+
+@overload(runtime.unbroadcast)
+def _unbroadcast(g, like):
+    if not _is_array(like):
+        if _is_array(g):
+            if g.ndim == 0:
+                return lambda g, like: g[()]
+            return lambda g, like: np.sum(g)
+        return lambda g, like: g
+    if like.ndim == 0:
+        return None
+    if not _is_array(g):
+        return lambda g, like: np.full(like.shape, g)
+    dtype = as_dtype(g.dtype)
+    n = max(g.ndim, like.ndim)
+    same_rank = g.ndim == like.ndim
+
+    def impl(g, like):
+        if same_rank and g.shape == like.shape:
+            return np.ascontiguousarray(g)
+        out = np.zeros(like.shape, dtype)
+        _unbroadcast_flat(np.ascontiguousarray(g).ravel(), _dims(g.shape, n), out.reshape(out.size),
+                          _dims(like.shape, n))
+        return out
+    return impl
+
+
+@overload(runtime.tie_share)
+def _tie_share(a, b):
+    if _is_array(a) or _is_array(b):
+        return lambda a, b: (a > b) + 0.5 * (a == b)
+    return lambda a, b: (1.0 if a > b else 0.0) + (0.5 if a == b else 0.0)
+
+
+@overload(runtime.pow_exponent_adjoint)
+def _pow_exponent_adjoint(g, x, z):
+    if _is_array(x):
+        return lambda g, x, z: g * z * np.log(np.where(x == 0, 1.0, x))
+    return lambda g, x, z: g * z * math.log(x if x != 0 else 1.0)
+
+
+# -- reductions ----------------------------------------------------------------------------
+@overload(runtime.unreduce)
+def _unreduce(g, x, axis=None, keepdims=False):
+    if not _is_array(x) or x.ndim == 0:
+        if _is_array(g):
+            return lambda g, x, axis=None, keepdims=False: g[()]
+        return lambda g, x, axis=None, keepdims=False: g
+    dtype = _float_dtype(x)
+    if not _is_array(g):
+        return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g, dtype)
+    mask = _axis_mask(axis)
+    kept = g.ndim == x.ndim  # keepdims=True
+
+    def impl(g, x, axis=None, keepdims=False):
+        gd = _dims(g.shape, g.ndim)
+        if not kept:
+            gd = _expanded_dims(gd, mask(axis, x.ndim))
+        out = np.empty(x.shape, dtype)
+        _spread(np.ascontiguousarray(g).ravel(), gd, out.reshape(out.size), _dims(x.shape, x.ndim))
+        return out
+    return impl
+
+
+@overload(runtime.mean_adjoint)
+def _mean_adjoint(g, x, axis=None, keepdims=False):
+    if not _is_array(x) or x.ndim == 0:
+        return lambda g, x, axis=None, keepdims=False: g / 1.0
+    mask = _axis_mask(axis)
+
+    def impl(g, x, axis=None, keepdims=False):
+        reduced = mask(axis, x.ndim)
+        count = 1
+        for d in range(x.ndim):
+            if reduced[d]:
+                count *= x.shape[d]
+        return runtime.unreduce(g, x, axis, keepdims) / count
+    return impl
+
+
+@overload(runtime.extremum_adjoint)
+def _extremum_adjoint(g, x, y, axis=None, keepdims=False):
+    if not _is_array(x) or x.ndim == 0:
+        return lambda g, x, y, axis=None, keepdims=False: g * (1.0 if x == y else 0.0)
+    mask = _axis_mask(axis)
+
+    def impl(g, x, y, axis=None, keepdims=False):
+        winners = (x == runtime.unreduce(y, x, axis, keepdims)) * 1.0
+        reduced = mask(axis, x.ndim)
+        xd = _dims(x.shape, x.ndim)
+        rd = xd.copy()
+        for d in range(x.ndim):
+            if reduced[d]:
+                rd[d] = 1
+        counts = np.zeros(_prod(rd))
+        _gather(winners.ravel(), xd, counts, rd)
+        full = np.empty(x.shape)
+        _spread(counts, rd, full.reshape(full.size), xd)
+        return runtime.unreduce(g, x, axis, keepdims) * winners / full
+    return impl
+
+
+@overload(runtime.prod_adjoint)
+def _prod_adjoint(g, x, axis=None, keepdims=False):
+    if not _is_array(x) or x.ndim == 0:
+        return lambda g, x, axis=None, keepdims=False: g
+    if not _is_none(axis) and x.ndim > 1:
+        _fail("the adjoint of np.prod over an axis of a multi-dimensional array is not "
+              "supported under jit")
+    dtype = _float_dtype(x)
+
+    def impl(g, x, axis=None, keepdims=False):
+        flat = np.ascontiguousarray(x).ravel()
+        n = flat.size
+        others = np.empty(n, dtype)
+        acc = 1.0
+        for i in range(n):
+            others[i] = acc
+            acc *= flat[i]
+        acc = 1.0
+        for i in range(n - 1, -1, -1):
+            others[i] *= acc
+            acc *= flat[i]
+        return (g * others).reshape(x.shape)
+    return impl
+
+
+@overload(runtime.cumsum_adjoint)
+def _cumsum_adjoint(g, x, axis=None):
+    if not _is_array(x):
+        return lambda g, x, axis=None: g
+    if not _is_none(axis) and x.ndim > 1:
+        _fail("the adjoint of np.cumsum along an axis of a multi-dimensional array is not "
+              "supported under jit")
+
+    def impl(g, x, axis=None):
+        flipped = np.cumsum(np.ascontiguousarray(g).ravel()[::-1])[::-1].copy()
+        return flipped.reshape(x.shape)
+    return impl
+
+
+@overload(runtime.norm_adjoint)
+def _norm_adjoint(g, x, y, axis=None, keepdims=False, ord=None):
+    if not _is_none(ord) and not (isinstance(ord, types.Integer) and _is_array(x)
+                                  and x.ndim == 1):
+        _fail("np.linalg.norm with an ord argument is not supported under jit")
+    if not _is_array(x):
+        return lambda g, x, y, axis=None, keepdims=False, ord=None: (
+            g * (0.0 if y == 0 else x / y))
+    def impl(g, x, y, axis=None, keepdims=False, ord=None):
+        y_full = runtime.unreduce(y, x, axis, keepdims)
+        safe = np.where(y_full == 0, 1.0, y_full)
+        return runtime.unreduce(g, x, axis, keepdims) * np.where(y_full == 0, 0.0, x / safe)
+    return impl
+
+
+# -- products ------------------------------------------------------------------------------
+@functools.cache
+def _as_float(t):
+    """A compiled cast to the float dtype of ``t`` (identity when it is already float)."""
+    if not _is_array(t):
+        return njit(lambda a: a)
+    dtype = _float_dtype(t)
+    if as_dtype(t.dtype) == dtype:
+        return njit(lambda a: a)
+    return njit(lambda a: a.astype(dtype))
+
+
+def _check_ranks(a, b, what):
+    for t in (a, b):
+        if _is_array(t) and t.ndim > 2:
+            _fail(f"the adjoint of {what} with arrays of more than 2 dimensions is not "
+                  "supported under jit")
+
+
+@overload(runtime.dot_adjoint_a)
+def _dot_adjoint_a(g, a, b):
+    _check_ranks(a, b, "np.dot")
+    fb = _as_float(b)
+    if not _is_array(a) or not _is_array(b) or a.ndim == 0 or b.ndim == 0:
+        return lambda g, a, b: runtime.unbroadcast(g * b, a)
+    if b.ndim == 1:
+        if a.ndim == 1:
+            return lambda g, a, b: g * fb(b)
+        return lambda g, a, b: np.outer(g, fb(b))
+    return lambda g, a, b: np.dot(g, np.ascontiguousarray(fb(b).T))
+
+
+@overload(runtime.dot_adjoint_b)
+def _dot_adjoint_b(g, a, b):
+    _check_ranks(a, b, "np.dot")
+    fa = _as_float(a)
+    if not _is_array(a) or not _is_array(b) or a.ndim == 0 or b.ndim == 0:
+        return lambda g, a, b: runtime.unbroadcast(g * a, b)
+    if a.ndim == 1:
+        if b.ndim == 1:
+            return lambda g, a, b: fa(a) * g
+        return lambda g, a, b: np.outer(fa(a), g)
+    return lambda g, a, b: np.dot(np.ascontiguousarray(fa(a).T), g)
+
+
+@overload(runtime.matmul_adjoint_a)
+def _matmul_adjoint_a(g, a, b):
+    _check_ranks(a, b, "a @ b")
+    return lambda g, a, b: runtime.dot_adjoint_a(g, a, b)
+
+
+@overload(runtime.matmul_adjoint_b)
+def _matmul_adjoint_b(g, a, b):
+    _check_ranks(a, b, "a @ b")
+    return lambda g, a, b: runtime.dot_adjoint_b(g, a, b)
+
+
+# -- indexing ------------------------------------------------------------------------------
+def _int_array(t) -> bool:
+    return _is_array(t) and isinstance(t.dtype, types.Integer)
+
+
+@overload(runtime.unindex)
+def _unindex(g, x, index):
+    if not _is_array(x) or x.ndim == 0:
+        _fail("indexing a scalar is not supported under jit")
+    dtype = _float_dtype(x)
+    if _int_array(index):
+        if index.ndim != 1:
+            _fail("an integer index array of more than one dimension is not supported "
+                  "under jit")
+
+        def gather(g, x, index):
+            out = np.zeros(x.shape, dtype)
+            for k in range(index.size):
+                out[index[k]] += g[k]
+            return out
+        return gather
+
+    def basic(g, x, index):
+        out = np.zeros(x.shape, dtype)
+        out[index] = g
+        return out
+    return basic
+
+
+@overload(runtime.zero_entries)
+def _zero_entries(g, index):
+    if not _is_array(g):
+        _fail("zero_entries of a scalar is not supported under jit")
+    if _int_array(index):
+        def checked(g, index):
+            if np.unique(index).size != index.size:
+                raise ValueError("x[index] = v with repeated integer indices keeps only the "
+                                 "last write; its adjoint is ambiguous, so write each entry "
+                                 "once")
+            out = g.copy()
+            out[index] = 0
+            return out
+        return checked
+
+    def basic(g, index):
+        out = np.ascontiguousarray(g).copy()
+        out[index] = 0
+        return out
+    return basic
+
+
+def register() -> None:
+    """Nothing to do: importing this module registered the overloads."""

@@ -65,10 +65,12 @@ SCALAR_BUILTINS = {float, int, len, round, bool}
 SCALAR_IF_OPERANDS_ARE = {abs, max, min, pow}
 
 
-def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str]) -> frozenset[str]:
+def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str],
+                     scalar_params: frozenset[str] = frozenset()) -> frozenset[str]:
     """Variables that are Python or NumPy scalars on every path (shape ``()``), by an
     optimistic fixed point: assume every local is a scalar, then drop those with an
-    assignment that may produce an array. Parameters are never assumed scalar.
+    assignment that may produce an array. Parameters are scalars only when the call said so
+    (``scalar_params``).
 
     Knowing this lets the engine leave out ``unbroadcast`` (and saving the values it would
     only read for their shape) in scalar code.
@@ -80,12 +82,12 @@ def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str]
                 assignments.setdefault(key, []).append(stmt)
         elif isinstance(stmt, ast.For):
             assignments.setdefault(stmt.target.id, [])  # range() indices are ints
-    scalar = set(assignments) - set(params)
+    scalar = (set(assignments) - set(params)) | set(scalar_params)
     changed = True
     while changed:
         changed = False
         for var in sorted(scalar):
-            if not all(_is_scalar(s, ops.get(id(s)), scalar) for s in assignments[var]):
+            if not all(_is_scalar(s, ops.get(id(s)), scalar) for s in assignments.get(var, [])):
                 scalar.discard(var)
                 changed = True
     return frozenset(scalar)

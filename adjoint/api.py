@@ -28,6 +28,7 @@ from .reverse import AdjointModule, build_module
 from .source import parse
 
 Wrt = int | str | tuple[int | str, ...]
+SCALAR_TYPES = (float, int, np.floating, np.integer)
 
 
 @dataclass
@@ -41,13 +42,17 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
 
 
-def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False) -> Built:
-    """The pipeline: parse, normalize, analyze, transform, emit, compile (cached)."""
+def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
+                  scalars: frozenset[str] = frozenset()) -> Built:
+    """The pipeline: parse, normalize, analyze, transform, emit, compile (cached).
+
+    ``scalars`` names the parameters known to be scalars (from the call's arguments): the
+    code built for them has no broadcasting bookkeeping and saves less."""
     with _LOCK:
         per_fn = _CACHE.setdefault(fn, {})
-        key = (wrt, jit)
+        key = (wrt, jit, scalars)
         if key not in per_fn:
-            module = build_module(fn, wrt)
+            module = build_module(fn, wrt, scalars)
             text = emit.to_source(module)
             build = jit_.build_jit if jit else compile_.build
             functions = build(text, module)
@@ -133,27 +138,47 @@ class GradientFunction:
         self.wrt, self.single = resolve_wrt(fn, wrt)
         self.preserve_result = preserve_result
         self.jit = jit
+        self._last: Built | None = None
+        self._last_scalars: frozenset[str] | None = None
+        try:
+            self._signature = inspect.signature(fn)
+            self._names = list(self._signature.parameters)
+        except (TypeError, ValueError):  # not a Python function: _built() reports it
+            self._signature, self._names = None, []
         functools.update_wrapper(self, fn)
 
-    def _built(self) -> Built:
+    def _built(self, scalars: frozenset[str] = frozenset()) -> Built:
         if not self.wrt or not isinstance(self.fn, types.FunctionType):
             parse(self.fn)  # not a plain function: the parser raises the precise error
-        return build_adjoint(self.fn, self.wrt, jit=self.jit)
+        self._last = build_adjoint(self.fn, self.wrt, jit=self.jit, scalars=scalars)
+        return self._last
 
     @property
     def source(self) -> str:
-        """The complete generated module, runnable on its own."""
-        return self._built().source
+        """The complete generated module, runnable on its own: the code that ran for the
+        last call (specialized to which arguments were scalars), or before any call the
+        code that assumes nothing about the arguments."""
+        return (self._last or self._built()).source
 
-    def __call__(self, *args, **kwargs):
-        built = self._built()
+    def _arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        if not kwargs and len(args) == len(self._names):  # the common case, without bind()
+            return dict(zip(self._names, args))
         try:
-            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+            bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise ArgumentError(f"bad call to {self.fn.__name__}: {exc}", _where(self.fn),
                                 "call the gradient with the function's own arguments") from None
         bound.apply_defaults()
-        inputs = [bound.arguments[w] for w in self.wrt]
+        return bound.arguments
+
+    def __call__(self, *args, **kwargs):
+        arguments = self._arguments(args, kwargs)
+        scalars = frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES))
+        built = self._last if self._last_scalars == scalars and self._last else None
+        if built is None:
+            built = self._built(scalars)
+            self._last_scalars = scalars
+        inputs = [arguments[w] for w in self.wrt]
         for w, value in zip(self.wrt, inputs):
             check_argument(self.fn, w, value)
         try:

@@ -26,7 +26,7 @@ from .names import Namer, names_in
 from .normalize import GUARD, Normalizer, jumps, local_names
 from .resolve import Op, Resolver, assigned_names, atom_names
 from .source import Source, parse
-from .template import fold, instantiate
+from .template import fold, instantiate, is_number
 
 
 def comment(text: str) -> ast.stmt:
@@ -132,8 +132,9 @@ class AdjointModule:
         return self.functions[0]
 
     def adjoint_of(self, fn: types.FunctionType, wrt: tuple[str, ...],
-                   returns_value: bool, call_site=None) -> AdjointFunction:
-        key = (fn, wrt, returns_value)
+                   returns_value: bool, call_site=None,
+                   scalars: frozenset[str] = frozenset()) -> AdjointFunction:
+        key = (fn, wrt, returns_value, scalars)
         if key in self._by_key:
             return self._by_key[key]
         if fn in self._building:
@@ -145,7 +146,7 @@ class AdjointModule:
             src = parse(fn)
             slot = len(self.functions)
             self.functions.append(None)  # keep the caller first in the module
-            built = FunctionBuilder(src, wrt, returns_value, self).build()
+            built = FunctionBuilder(src, wrt, returns_value, self, scalars).build()
             self.functions[slot] = built
             self._by_key[key] = built
             return built
@@ -153,10 +154,12 @@ class AdjointModule:
             self._building.pop()
 
 
-def build_module(fn: types.FunctionType, wrt: tuple[str, ...]) -> AdjointModule:
-    """The adjoint module of ``fn`` with respect to the named parameters."""
+def build_module(fn: types.FunctionType, wrt: tuple[str, ...],
+                 scalars: frozenset[str] = frozenset()) -> AdjointModule:
+    """The adjoint module of ``fn`` with respect to the named parameters; ``scalars``
+    names parameters known to be scalars."""
     module = AdjointModule()
-    module.adjoint_of(fn, wrt, returns_value=True)
+    module.adjoint_of(fn, wrt, returns_value=True, scalars=scalars)
     return module
 
 
@@ -164,8 +167,9 @@ class FunctionBuilder:
     """Builds one adjoint function; see the module docstring for the shape of its output."""
 
     def __init__(self, src: Source, wrt: tuple[str, ...], returns_value: bool,
-                 module: AdjointModule):
+                 module: AdjointModule, scalars: frozenset[str] = frozenset()):
         self.src, self.wrt, self.returns_value, self.module = src, wrt, returns_value, module
+        self.scalar_params = scalars
         from . import runtime  # noqa: I001 - runtime names are reserved, not called here
 
         taken = names_in(src.tree) | set(runtime.__all__) | {"np", "math", "range", "len"}
@@ -213,7 +217,7 @@ class FunctionBuilder:
     def analyze(self) -> None:
         body = list(statements(self.body))
         self.facts = activity(body, self.ops, list(self.wrt), self.returned)
-        self.scalars = scalar_variables(body, self.ops, self.params)
+        self.scalars = scalar_variables(body, self.ops, self.params, self.scalar_params)
 
     def is_scalar(self, atom: ast.expr) -> bool:
         return isinstance(atom, ast.Name) and atom.id in self.scalars
@@ -537,8 +541,10 @@ class FunctionBuilder:
             return []
         params = list(inspect.signature(op.callee).parameters)
         wrt = tuple(p for p in params if p in active)
+        scalars = frozenset(p for p, atom in op.bound.items()
+                            if is_number(atom) or self.is_scalar(atom))
         callee = self.module.adjoint_of(op.callee, wrt, returns_value=False,
-                                        call_site=self.src.where(op.call))
+                                        call_site=self.src.where(op.call), scalars=scalars)
         if callee.outputs != outputs:
             raise UnsupportedSyntaxError(
                 f"{op.label} returns {callee.outputs} values, used here as {outputs}",

@@ -160,7 +160,7 @@ def test_jit_matches_python(case):
 def test_jit_runs_machine_code_and_shows_the_same_text():
     jitted = built(recurrence, 0, True)
     assert jitted.source == built(recurrence, 0, False).source
-    function = jitted._built().function
+    function = jitted._last.function  # the build that ran for the last call
     assert function.dispatcher.signatures  # compiled (by test_jit_matches_python or now)
     assert function.dispatcher.targetoptions.get("nopython")
 
@@ -205,7 +205,7 @@ from adjoint import grad
 
 g = grad(damped, jit=True)
 print(repr(g(0.25, 500)))
-stats = g._built().function.dispatcher.stats
+stats = g._last.function.dispatcher.stats
 print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """
 

@@ -109,3 +109,54 @@ def _is_scalar(stmt: ast.Assign, op: Op | None, scalar: set[str]) -> bool:
         if func in SCALAR_IF_OPERANDS_ARE:
             return all(n in scalar for a in value.args for n in atom_names(a))
     return False
+
+
+FLOAT_BUILTINS = {float}
+NOT_FLOAT_MATH = {"floor", "ceil", "trunc", "isnan", "isinf", "isfinite", "isclose",
+                  "factorial", "gcd", "comb", "perm", "isqrt"}
+
+
+def float_variables(body: list[ast.stmt], ops: dict[int, Op], scalars: frozenset[str],
+                    float_params: frozenset[str]) -> frozenset[str]:
+    """The scalars that are floats on every path (so they fit a preallocated float array):
+    float arguments, float constants, ``math`` results, and arithmetic involving a float."""
+    assignments: dict[str, list[ast.stmt]] = {}
+    for stmt in body:
+        if isinstance(stmt, ast.Assign):
+            for key in assigned_names(stmt):
+                assignments.setdefault(key, []).append(stmt)
+        elif isinstance(stmt, ast.For):
+            assignments.setdefault(stmt.target.id, [None])  # range() gives ints
+    floats = {v for v in scalars if v in assignments or v in float_params}
+    changed = True
+    while changed:
+        changed = False
+        for var in sorted(floats):
+            if not all(_is_float(s, ops.get(id(s)), floats) for s in assignments.get(var, [])):
+                floats.discard(var)
+                changed = True
+    return frozenset(floats)
+
+
+def _is_float(stmt: ast.Assign | None, op: Op | None, floats: set[str]) -> bool:
+    if stmt is None or not isinstance(stmt.targets[0], ast.Name):
+        return False
+    value = stmt.value
+    if isinstance(value, ast.Constant):
+        return type(value.value) is float
+    if isinstance(value, ast.Name):
+        return value.id in floats
+    if isinstance(value, ast.BinOp):
+        operands = [value.left, value.right]
+        return isinstance(value.op, ast.Div) or any(
+            (isinstance(a, ast.Name) and a.id in floats) or
+            (isinstance(a, ast.Constant) and type(a.value) is float) for a in operands)
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
+        return isinstance(value.operand, ast.Name) and value.operand.id in floats
+    if isinstance(value, ast.Call) and op is not None:
+        func = op.func
+        if func in FLOAT_BUILTINS:
+            return True
+        return (getattr(func, "__module__", None) == "math"
+                and getattr(func, "__name__", "") not in NOT_FLOAT_MATH)
+    return False

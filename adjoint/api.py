@@ -29,6 +29,7 @@ from .source import parse
 
 Wrt = int | str | tuple[int | str, ...]
 SCALAR_TYPES = (float, int, np.floating, np.integer)
+FLOAT_TYPES = (float, np.floating)
 
 
 @dataclass
@@ -43,16 +44,18 @@ _LOCK = threading.RLock()
 
 
 def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
-                  scalars: frozenset[str] = frozenset()) -> Built:
+                  scalars: frozenset[str] = frozenset(),
+                  floats: frozenset[str] = frozenset()) -> Built:
     """The pipeline: parse, normalize, analyze, transform, emit, compile (cached).
 
-    ``scalars`` names the parameters known to be scalars (from the call's arguments): the
-    code built for them has no broadcasting bookkeeping and saves less."""
+    ``scalars`` names the parameters known to be scalars (from the call's arguments), and
+    ``floats`` those of them that are floats: the code built for them has no broadcasting
+    bookkeeping, saves less, and keeps float saves of simple loops in preallocated arrays."""
     with _LOCK:
         per_fn = _CACHE.setdefault(fn, {})
-        key = (wrt, jit, scalars)
+        key = (wrt, jit, scalars, floats)
         if key not in per_fn:
-            module = build_module(fn, wrt, scalars)
+            module = build_module(fn, wrt, scalars, floats)
             text = emit.to_source(module)
             build = jit_.build_jit if jit else compile_.build
             functions = build(text, module)
@@ -139,7 +142,7 @@ class GradientFunction:
         self.preserve_result = preserve_result
         self.jit = jit
         self._last: Built | None = None
-        self._last_scalars: frozenset[str] | None = None
+        self._last_kinds: tuple | None = None
         try:
             self._signature = inspect.signature(fn)
             self._names = list(self._signature.parameters)
@@ -147,10 +150,12 @@ class GradientFunction:
             self._signature, self._names = None, []
         functools.update_wrapper(self, fn)
 
-    def _built(self, scalars: frozenset[str] = frozenset()) -> Built:
+    def _built(self, kinds: tuple[frozenset[str], frozenset[str]] = (frozenset(),) * 2) -> Built:
         if not self.wrt or not isinstance(self.fn, types.FunctionType):
             parse(self.fn)  # not a plain function: the parser raises the precise error
-        self._last = build_adjoint(self.fn, self.wrt, jit=self.jit, scalars=scalars)
+        scalars, floats = kinds
+        self._last = build_adjoint(self.fn, self.wrt, jit=self.jit, scalars=scalars,
+                                   floats=floats)
         return self._last
 
     @property
@@ -173,11 +178,12 @@ class GradientFunction:
 
     def __call__(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
-        scalars = frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES))
-        built = self._last if self._last_scalars == scalars and self._last else None
+        kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES)),
+                 frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES)))
+        built = self._last if self._last_kinds == kinds and self._last else None
         if built is None:
-            built = self._built(scalars)
-            self._last_scalars = scalars
+            built = self._built(kinds)
+            self._last_kinds = kinds
         inputs = [arguments[w] for w in self.wrt]
         for w, value in zip(self.wrt, inputs):
             check_argument(self.fn, w, value)

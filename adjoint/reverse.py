@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import optimize
-from .analyze import activity, scalar_variables
+from .analyze import activity, float_variables, scalar_variables
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer, names_in
 from .normalize import GUARD, Normalizer, jumps, local_names
@@ -133,8 +133,9 @@ class AdjointModule:
 
     def adjoint_of(self, fn: types.FunctionType, wrt: tuple[str, ...],
                    returns_value: bool, call_site=None,
-                   scalars: frozenset[str] = frozenset()) -> AdjointFunction:
-        key = (fn, wrt, returns_value, scalars)
+                   scalars: frozenset[str] = frozenset(),
+                   floats: frozenset[str] = frozenset()) -> AdjointFunction:
+        key = (fn, wrt, returns_value, scalars, floats)
         if key in self._by_key:
             return self._by_key[key]
         if fn in self._building:
@@ -146,7 +147,7 @@ class AdjointModule:
             src = parse(fn)
             slot = len(self.functions)
             self.functions.append(None)  # keep the caller first in the module
-            built = FunctionBuilder(src, wrt, returns_value, self, scalars).build()
+            built = FunctionBuilder(src, wrt, returns_value, self, scalars, floats).build()
             self.functions[slot] = built
             self._by_key[key] = built
             return built
@@ -155,11 +156,12 @@ class AdjointModule:
 
 
 def build_module(fn: types.FunctionType, wrt: tuple[str, ...],
-                 scalars: frozenset[str] = frozenset()) -> AdjointModule:
+                 scalars: frozenset[str] = frozenset(),
+                 floats: frozenset[str] = frozenset()) -> AdjointModule:
     """The adjoint module of ``fn`` with respect to the named parameters; ``scalars``
     names parameters known to be scalars."""
     module = AdjointModule()
-    module.adjoint_of(fn, wrt, returns_value=True, scalars=scalars)
+    module.adjoint_of(fn, wrt, returns_value=True, scalars=scalars, floats=floats)
     return module
 
 
@@ -167,9 +169,10 @@ class FunctionBuilder:
     """Builds one adjoint function; see the module docstring for the shape of its output."""
 
     def __init__(self, src: Source, wrt: tuple[str, ...], returns_value: bool,
-                 module: AdjointModule, scalars: frozenset[str] = frozenset()):
+                 module: AdjointModule, scalars: frozenset[str] = frozenset(),
+                 floats: frozenset[str] = frozenset()):
         self.src, self.wrt, self.returns_value, self.module = src, wrt, returns_value, module
-        self.scalar_params = scalars
+        self.scalar_params, self.float_params = scalars, floats
         from . import runtime  # noqa: I001 - runtime names are reserved, not called here
 
         taken = names_in(src.tree) | set(runtime.__all__) | {"np", "math", "range", "len"}
@@ -218,6 +221,7 @@ class FunctionBuilder:
         body = list(statements(self.body))
         self.facts = activity(body, self.ops, list(self.wrt), self.returned)
         self.scalars = scalar_variables(body, self.ops, self.params, self.scalar_params)
+        self.floats = float_variables(body, self.ops, self.scalars, self.float_params)
 
     def is_scalar(self, atom: ast.expr) -> bool:
         return isinstance(atom, ast.Name) and atom.id in self.scalars
@@ -543,8 +547,10 @@ class FunctionBuilder:
         wrt = tuple(p for p in params if p in active)
         scalars = frozenset(p for p, atom in op.bound.items()
                             if is_number(atom) or self.is_scalar(atom))
+        floats = frozenset(p for p, atom in op.bound.items() if is_float_atom(atom, self.floats))
         callee = self.module.adjoint_of(op.callee, wrt, returns_value=False,
-                                        call_site=self.src.where(op.call), scalars=scalars)
+                                        call_site=self.src.where(op.call), scalars=scalars,
+                                        floats=floats)
         if callee.outputs != outputs:
             raise UnsupportedSyntaxError(
                 f"{op.label} returns {callee.outputs} values, used here as {outputs}",
@@ -712,10 +718,20 @@ class FunctionBuilder:
 
     def plan_save(self, chunk: Chunk, stmt: ast.stmt, var: str, defined: set[str],
                   loop: Chunk | None, k: int, read_before: set[str], loops: int) -> None:
+        slot = self.slot(loop, var) if loops == 1 and not is_element_write(stmt) else None
         if var in defined or is_element_write(stmt):
-            self.save(chunk, stmt, var, loops > 0)
+            if slot is not None:
+                array = self.slot_array(loop, var)
+                self.saves_before.setdefault(id(stmt), []).append(
+                    assign(ast.Subscript(value=name(array), slice=slot, ctx=ast.Store()),
+                           name(var)))
+                chunk.restores.append(assign(var, ast.Subscript(
+                    value=name(array), slice=copy.deepcopy(slot), ctx=ast.Load())))
+                self.restored.add(var)
+            else:
+                self.save(chunk, stmt, var, loops > 0)
         elif loop is not None and self.fresh_each_iteration(var, loop, k, read_before):
-            self.save_per_iteration(loop, stmt, var)
+            self.save_per_iteration(loop, stmt, var, slot)
         else:
             self.unbound.add(var)
             self.save(chunk, stmt, var, loops > 0)
@@ -730,7 +746,42 @@ class FunctionBuilder:
                 and not is_element_write(body[k]) and var not in read_before
                 and not any(jumps(s) for s in body[:k]))
 
-    def save_per_iteration(self, loop: Chunk, stmt: ast.stmt, var: str) -> None:
+    def slot(self, loop: Chunk | None, var: str) -> ast.expr | None:
+        """Where iteration i's value of a float goes in a preallocated array: only for a
+        loop over range() that is not inside another loop and always runs every iteration
+        to the end, so its trip count is known when it starts."""
+        if loop is None or var not in self.floats:
+            return None
+        stmt = loop.stmt
+        if (not isinstance(stmt, ast.For) or stmt.trips is not None
+                or len(stmt.range_args) > 2 or stmt.target.id in assigned_in(stmt.body)
+                or any(jumps(s) for s in stmt.body)):
+            return None
+        start = stmt.range_args[0] if len(stmt.range_args) == 2 else ast.Constant(0)
+        return minus(name(stmt.target.id), copy.deepcopy(start))
+
+    def slot_array(self, loop: Chunk, var: str) -> str:
+        """A float array with one entry per iteration, allocated just before the loop."""
+        array = self.namer.fresh(f"{var}_saved")
+        args = loop.stmt.range_args
+        count = (copy.deepcopy(args[0]) if len(args) == 1
+                 else minus(copy.deepcopy(args[1]), copy.deepcopy(args[0])))
+        size = call("max", count, ast.Constant(0))
+        self.saves_before.setdefault(id(loop.stmt), []).append(
+            assign(array, call("np.empty", size)))
+        return array
+
+    def save_per_iteration(self, loop: Chunk, stmt: ast.stmt, var: str,
+                           slot: ast.expr | None = None) -> None:
+        if slot is not None:
+            array = self.slot_array(loop, var)
+            self.saves_after.setdefault(id(stmt), []).append(assign(
+                ast.Subscript(value=name(array), slice=slot, ctx=ast.Store()), name(var)))
+            loop.top.insert(0, assign(var, ast.Subscript(value=name(array),
+                                                         slice=copy.deepcopy(slot),
+                                                         ctx=ast.Load())))
+            self.restored.add(var)
+            return
         stack = self.namer.fresh(f"{var}_stack")
         self.stacks.append(stack)
         push = ast.Expr(value=ast.Call(func=ast.Attribute(value=name(stack), attr="append",
@@ -904,6 +955,11 @@ ALIASING_OPS = {"=", ".T", ".reshape()", ".ravel()", ".transpose()", ".squeeze()
                 "np.asarray", "np.atleast_1d", "np.atleast_2d"}
 
 
+def is_float_atom(atom: ast.expr, floats: frozenset[str]) -> bool:
+    return (isinstance(atom, ast.Constant) and type(atom.value) is float) or (
+        isinstance(atom, ast.Name) and atom.id in floats)
+
+
 def list_variables(body: list[ast.stmt]) -> frozenset[str]:
     """Variables bound to a list literal (``hs = []``) or appended to."""
     found = {s.appends_to for s in statements(body) if hasattr(s, "appends_to")}
@@ -962,6 +1018,8 @@ def plus(a: ast.expr, b: ast.expr) -> ast.expr:
 
 
 def minus(a: ast.expr, b: ast.expr) -> ast.expr:
+    if _is(b, 0):
+        return a
     return fold(ast.BinOp(left=a, op=ast.Sub(), right=b))
 
 

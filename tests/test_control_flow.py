@@ -175,3 +175,17 @@ def stores_a_returned_tuple(x, y):
 def test_a_returned_tuple_must_be_unpacked_where_it_is_called():
     with pytest.raises(UnsupportedSyntaxError, match="returns 2 values"):
         grad(stores_a_returned_tuple)(0.3, 0.4)
+
+
+def test_float_saves_of_a_simple_loop_use_preallocated_arrays():
+    g = grad(c.recurrence)
+    g(0.7, 50)  # called with floats: the build knows x is a float
+    forward = g.source.split("# backward sweep")[0]
+    assert "np.empty(max(n, 0))" in forward and ".append(" not in forward
+    assert check_grad(c.recurrence, 0.7, 50) < 1e-8
+
+
+def test_saves_inside_a_loop_that_can_break_stay_growable():
+    g = grad(c.break_and_continue)
+    g(0.5, 9)
+    assert ".append(" in g.source and "np.empty" not in g.source

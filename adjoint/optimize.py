@@ -15,15 +15,16 @@ def renumber_temporaries(fn: ast.FunctionDef, namer: Namer) -> ast.FunctionDef:
     locals), so their creation order is not reading order. The renaming permutes the set
     of temporary names, and the adjoint of each temporary follows its temporary.
     """
-    temps = namer.temporaries()
-    order: list[str] = []
+    temps = set(namer.temporaries())
     adjoint_to_temp = {namer.adjoint_if_any(t): t for t in temps if namer.adjoint_if_any(t)}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name):
-            t = node.id if node.id in temps else adjoint_to_temp.get(node.id)
-            if t is not None and t not in order:
-                order.append(t)
-    order = sorted(order, key=lambda t: first_line(fn, t, namer))
+    first: dict[str, int] = {}  # temporary -> index of the first statement that mentions it
+    for i, stmt in enumerate(walk_statements(fn.body)):
+        for node in own_nodes(stmt):
+            if isinstance(node, ast.Name):
+                t = node.id if node.id in temps else adjoint_to_temp.get(node.id)
+                if t is not None and t not in first:
+                    first[t] = i
+    order = sorted(first, key=lambda t: (first[t], int(t[1:])))
     mapping = dict(zip(order, sorted(order, key=lambda t: int(t[1:]))))
     renamed = {old: new for old, new in mapping.items()}
     for old, new in mapping.items():
@@ -46,13 +47,14 @@ def derived_name(name: str, mapping: dict[str, str]) -> str:
     return name
 
 
-def first_line(fn: ast.FunctionDef, temp: str, namer: Namer) -> tuple[int, int]:
-    """Position of the first statement mentioning the temporary or its adjoint."""
-    names = {temp, namer.adjoint_if_any(temp)}
-    for i, stmt in enumerate(walk_statements(fn.body)):
-        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(stmt)):
-            return (i, 0)
-    return (1 << 30, 0)
+def own_nodes(stmt: ast.stmt):
+    """The nodes of a statement without its nested blocks (a loop's header, not its body)."""
+    for field, value in ast.iter_fields(stmt):
+        if field in ("body", "orelse"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, ast.AST):
+                yield from ast.walk(item)
 
 
 def walk_statements(body: list[ast.stmt]):

@@ -184,6 +184,8 @@ class FunctionBuilder:
         self.saves_after: dict[int, list[ast.stmt]] = {}
         self.stacks: list[str] = []
         self.unbound: set[str] = set()  # pre-bound to None so a first save is defined
+        self.memo_counts: dict[int, dict[str, int]] = {}
+        self.memo_jumps: dict[int, int] = {}
         self.restored: set[str] = set()
 
     # -- pipeline ----------------------------------------------------------------------------
@@ -741,24 +743,42 @@ class FunctionBuilder:
         can break or continue) and read only after that: then the backward iteration can
         restore it once, at its start."""
         body = loop.stmt.body
-        assignments = [s for s in statements(body) if var in assigned_names(s)]
-        return (len(assignments) == 1 and assignments[0] is body[k]
+        counts = self.assignment_counts(loop.stmt)
+        return (counts.get(var) == 1 and var in assigned_names(body[k])
                 and not is_element_write(body[k]) and var not in read_before
-                and not any(jumps(s) for s in body[:k]))
+                and self.first_jump(loop.stmt) >= k)
+
+    def assignment_counts(self, loop: ast.stmt) -> dict[str, int]:
+        """How often each variable is bound in a loop's body (memoized per loop)."""
+        if id(loop) not in self.memo_counts:
+            counts: dict[str, int] = {}
+            for s in statements(loop.body):
+                for n in assigned_names(s):
+                    counts[n] = counts.get(n, 0) + 1
+            self.memo_counts[id(loop)] = counts
+        return self.memo_counts[id(loop)]
+
+    def first_jump(self, loop: ast.stmt) -> int:
+        """Index of the first statement of the body that can break or continue."""
+        if id(loop) not in self.memo_jumps:
+            self.memo_jumps[id(loop)] = next(
+                (i for i, s in enumerate(loop.body) if jumps(s)), len(loop.body))
+        return self.memo_jumps[id(loop)]
 
     def slot(self, loop: Chunk | None, var: str) -> ast.expr | None:
         """Where iteration i's value of a float goes in a preallocated array: only for a
         loop over range() that is not inside another loop and always runs every iteration
         to the end, so its trip count is known when it starts."""
-        if loop is None or var not in self.floats:
+        if loop is None or var not in self.floats or not self.runs_to_the_end(loop.stmt):
             return None
         stmt = loop.stmt
-        if (not isinstance(stmt, ast.For) or stmt.trips is not None
-                or len(stmt.range_args) > 2 or stmt.target.id in assigned_in(stmt.body)
-                or any(jumps(s) for s in stmt.body)):
-            return None
         start = stmt.range_args[0] if len(stmt.range_args) == 2 else ast.Constant(0)
         return minus(name(stmt.target.id), copy.deepcopy(start))
+
+    def runs_to_the_end(self, stmt: ast.stmt) -> bool:
+        return (isinstance(stmt, ast.For) and stmt.trips is None and len(stmt.range_args) <= 2
+                and stmt.target.id not in self.assignment_counts(stmt)
+                and self.first_jump(stmt) == len(stmt.body))
 
     def slot_array(self, loop: Chunk, var: str) -> str:
         """A float array with one entry per iteration, allocated just before the loop."""

@@ -88,16 +88,19 @@ def jumps(stmt: ast.stmt) -> bool:
     if isinstance(stmt, (ast.Break, ast.Continue)):
         return True
     if isinstance(stmt, (ast.For, ast.While)):
-        return False  # its break/continue belong to it
+        # break/continue in its body belong to it; in its else block, to the enclosing loop
+        return any(jumps(s) for s in stmt.orelse)
     return any(jumps(child) for child in ast.iter_child_nodes(stmt) if isinstance(child, ast.stmt))
 
 
 def has_break(body: list[ast.stmt]) -> bool:
+    """Does this loop body break out of its loop (an inner loop's else block included)?"""
     for stmt in body:
         if isinstance(stmt, ast.Break):
             return True
-        if not isinstance(stmt, (ast.For, ast.While)) and has_break(
-                [c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt)]):
+        inner = stmt.orelse if isinstance(stmt, (ast.For, ast.While)) else [
+            c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt)]
+        if has_break(inner):
             return True
     return False
 

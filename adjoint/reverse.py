@@ -185,6 +185,7 @@ class FunctionBuilder:
         self.stacks: list[str] = []
         self.unbound: set[str] = set()  # pre-bound to None so a first save is defined
         self.memo_counts: dict[int, dict[str, int]] = {}
+        self.retired: list[ast.stmt] = []
         self.memo_jumps: dict[int, int] = {}
         self.restored: set[str] = set()
 
@@ -206,6 +207,8 @@ class FunctionBuilder:
         self.analyze()
         self.body = self.split_block(self.body)
         self.analyze()
+        self.mutated_in_place = {assigned_name(s) for s in statements(self.body)
+                                 if is_element_write(s)}
         self.check_aliasing()
         self.check_side_effects()
         self.locals |= assigned_in(self.body)
@@ -257,52 +260,85 @@ class FunctionBuilder:
                                     self.src.where(self.src.tree),
                                     f"choose wrt among {', '.join(self.params)}")
 
+    def points_to(self) -> dict[str, set]:
+        """Which objects each variable may refer to: copies, views and slices refer to their
+        source's objects, anything else to a new object made by that statement."""
+        pts: dict[str, set] = {p: {("argument", p)} for p in self.params}
+        changed = True
+        while changed:
+            changed = False
+            for s in statements(self.body):
+                if not isinstance(s, ast.Assign) or is_element_write(s):
+                    continue
+                source = self.alias_source(s)
+                new = set(pts.get(source, ())) if source else {("made", id(s))}
+                for target in assigned_names(s):
+                    if not new <= pts.setdefault(target, set()):
+                        pts[target] |= new
+                        changed = True
+        return pts
+
     def check_aliasing(self) -> None:
-        """Arrays changed in place (``a[i] = v``, ``a += v``) must not share memory with another
-        of the user's variables: NumPy would change both, and a gradient computed variable by
-        variable would silently be wrong. Copies, views and slices join names into classes
-        (temporaries included); a class that is changed in place may hold one user name."""
-        parent: dict[str, str] = {}
-
-        def find(v: str) -> str:
-            while parent.get(v, v) != v:
-                v = parent[v]
-            return v
-
-        where: dict[str, ast.stmt] = {}
-        for s in statements(self.body):
-            source = self.alias_source(s)
-            if source is not None:
-                target = assigned_name(s)
-                parent[find(target)] = find(source)
-                where.setdefault(target, s)
-        written = {assigned_name(s) for s in statements(self.body) if is_element_write(s)}
+        """An array changed in place (``a[i] = v``, ``a += v``, ``hs.append(h)``) must not be
+        reachable, after the change, through another variable: NumPy would change both, and
+        a gradient computed variable by variable would silently be wrong."""
         for s in statements(self.body):
             if is_element_write(s) and assigned_name(s) in self.lists:
                 raise UnsupportedSyntaxError(
                     f"assigning into an element of the list {assigned_name(s)}",
                     self.src.where(s.origin), "build the list with append only, or use an array")
-        written |= {s.appends_to for s in statements(self.body) if hasattr(s, "appends_to")}
-        augmented = {assigned_name(s) for s in statements(self.body) if is_augmented_name(s)}
-        temporaries = set(self.namer.temporaries())
-        for var in sorted(written | augmented):
-            family = sorted(v for v in set(parent) | set(parent.values())
-                            if find(v) == find(var) and v not in temporaries)
-            if len(family) < 2:
+        pts = self.points_to()
+        self.pts = pts
+        order = list(statements(self.body))
+        index = {id(s): i for i, s in enumerate(order)}
+        reads = [header_reads(s) for s in order]
+        loops = loop_spans(self.body)
+        bound_at: dict[str, list[int]] = {}
+        for j, s in enumerate(order):
+            for n in assigned_names(s):
+                bound_at.setdefault(n, []).append(j)
+        for s in order:
+            mutated = (assigned_name(s) if is_element_write(s) or is_augmented_name(s)
+                       else getattr(s, "appends_to", None))
+            if mutated is None:
                 continue
-            stmt = next(where[v] for v in family if v in where)
-            what = (f"{var} is changed in place, but {' and '.join(family)} share memory "
-                    f"('{self.src.text_of(stmt.origin)}')")
-            hint = "make an independent copy, e.g. b = a.copy()"
-            if var in written:  # element writes only happen to arrays: refuse now
-                raise UnsupportedSyntaxError(what, self.src.where(stmt.origin), hint)
-            # '+=' rebinds a float but changes an array in place: check when it runs
-            error = UnsupportedSyntaxError(what, self.src.where(stmt.origin), hint)
-            for s in statements(self.body):
-                if is_augmented_name(s) and assigned_name(s) == var:
-                    check = ast.Expr(value=call("must_not_be_array", name(var),
-                                                ast.Constant(str(error))))
-                    self.saves_before.setdefault(id(s), []).append(check)
+            i = index[id(s)]
+            spans = [(a, b) for a, b in loops if a < i <= b]
+            around = set().union(*[range(a, b + 1) for a, b in spans])
+            # objects the variable may hold when it is changed: made before, or in a loop
+            # around the change (an earlier iteration), or passed in
+            current = {o for o in pts.get(mutated, set()) if o[0] == "argument" or (
+                (index[o[1]] < i or index[o[1]] in around)
+                and order[index[o[1]]].origin is not s.origin)}  # not the new value itself
+            others = {n for n, objects in pts.items() if n != mutated and objects & current
+                      and (n in self.params or any(j < i or j in around
+                                                   for j in bound_at.get(n, ())))}
+            live = sorted(n for n in others
+                          if still_read(n, i, spans, reads, bound_at.get(n, [])))
+            if live:
+                self.refuse_shared(s, mutated, live)
+
+    def refuse_shared(self, stmt: ast.stmt, var: str, others: list[str]) -> None:
+        temporaries = set(self.namer.temporaries())
+        shown = [n for n in others if n not in temporaries] or ["a value the loop or "
+                                                                 "expression still reads"]
+        what = (f"{var} is changed in place here, but {', '.join(shown)} share memory with it "
+                "and are read afterwards")
+        hint = "make an independent copy, e.g. b = a.copy(), or write a = a + v"
+        error = UnsupportedSyntaxError(what, self.src.where(stmt.origin), hint)
+        if not is_augmented_name(stmt):  # element writes and appends only happen to arrays
+            raise error
+        # '+=' rebinds a float but changes an array in place: check when it runs
+        check = ast.Expr(value=call("must_not_be_array", name(var), ast.Constant(str(error))))
+        self.saves_before.setdefault(id(stmt), []).append(check)
+
+    def sharing(self, names: set[str]) -> set[str]:
+        """Names plus the arrays changed in place that may share memory with them: reading a
+        view reads the array it views."""
+        pts = getattr(self, "pts", {})
+        extra = {m for m in self.mutated_in_place for n in names
+                 if pts.get(m, set()) & pts.get(n, set())}
+        return names | extra
 
     def check_side_effects(self) -> None:
         """A call made for its effect (``hs.append(h)``, ``np.copyto(a, b)``) on a value that
@@ -345,6 +381,7 @@ class FunctionBuilder:
                 if getattr(stmt, field_name, None):
                     setattr(stmt, field_name,
                             self.unpack_arrays(getattr(stmt, field_name), resolver))
+            self.retired.append(stmt)  # ops is keyed by id(): keep every statement alive
             op = self.ops.get(id(stmt))
             if op is None or op.kind != "unpack":
                 out.append(stmt)
@@ -369,6 +406,7 @@ class FunctionBuilder:
         rule sees the old operand and the new result under different names."""
         out = []
         for stmt in body:
+            self.retired.append(stmt)  # ops is keyed by id(): keep every statement alive
             for field_name in ("body", "orelse"):
                 if getattr(stmt, field_name, None):
                     setattr(stmt, field_name, self.split_block(getattr(stmt, field_name)))
@@ -432,10 +470,16 @@ class FunctionBuilder:
             return code
         return []  # constants have no adjoint
 
-    def materialize(self, variables: set[str]) -> list[ast.stmt]:
-        """Zero adjoints where control flow joins paths on which they were not written."""
-        code = [assign(self.adjoint(v), call("list_zeros" if v in self.lists else "zeros_like",
-                                             name(v))) for v in sorted(variables)]
+    def materialize(self, variables: set[str], had_adjoint: set[str] = frozenset()
+                    ) -> list[ast.stmt]:
+        """Zero adjoints where control flow joins paths on which they were not written.
+        An adjoint that was written earlier on this path still holds a value of the right
+        shape, so it is zeroed from itself: no need to read (and keep) the primal value."""
+        code = []
+        for v in sorted(variables):
+            like = name(self.adjoint(v)) if v in had_adjoint else name(v)
+            code.append(assign(self.adjoint(v), call(
+                "list_zeros" if v in self.lists else "zeros_like", like)))
         self.live |= variables
         return code
 
@@ -597,7 +641,7 @@ class FunctionBuilder:
             blocks.append(self.gen_block(branch))
             lives.append(self.live)
         union = lives[0] | lives[1]
-        tails = [self.materialize(union - live) for live in lives]
+        tails = [self.materialize(union - live, before) for live in lives]
         self.live = union
         test = stmt.test
 
@@ -618,7 +662,7 @@ class FunctionBuilder:
         pre = self.materialize(entry - before)
         self.live = set(entry)
         body = self.gen_block(stmt.body)
-        tail = self.materialize(entry - self.live)
+        tail = self.materialize(entry - self.live, entry)
         self.live = set(entry)
         target, iteration = self.backward_iteration(stmt)
 
@@ -688,7 +732,7 @@ class FunctionBuilder:
         block's code; for a loop body it is everything the body reads (earlier iterations).
         ``defined`` holds the variables bound on every path to the block's start."""
         primal = self.locals
-        reads = [c.reads(primal) for c in chunks]
+        reads = [self.sharing(c.reads(primal)) for c in chunks]
         if loop is not None:
             after = set().union(*reads) if reads else set()
         seen = set(after)
@@ -851,11 +895,19 @@ class FunctionBuilder:
         if isinstance(stmt, ast.For):
             changed.add(stmt.target.id)
         written = {assigned_name(s) for s in statements(stmt.body) if is_element_write(s)}
+        rebound = {n for s in statements(stmt.body) if not is_element_write(s)
+                   for n in assigned_names(s)}
         for var in sorted(changed & later & defined):
             value = call("np.copy", name(var)) if var in written else name(var)
             keep, restore = self.keep(var, value, loops > 0)
             self.saves_before.setdefault(id(stmt), []).append(keep)
-            chunk.restores.append(assign(var, restore))
+            if var in written and var not in rebound:
+                # restore in place: views of the array (x[::-1], x.T) must see it too
+                place = ast.Subscript(value=name(var), slice=ast.Constant(Ellipsis),
+                                      ctx=ast.Store())
+                chunk.restores.append(assign(place, restore))
+            else:
+                chunk.restores.append(assign(var, restore))
             self.restored.add(var)
 
     # -- assembling the function ------------------------------------------------------------------
@@ -973,6 +1025,58 @@ class FunctionBuilder:
 ALIASING_OPS = {"=", ".T", ".reshape()", ".ravel()", ".transpose()", ".squeeze()",
                 "np.reshape", "np.ravel", "np.transpose", "np.squeeze", "np.expand_dims",
                 "np.asarray", "np.atleast_1d", "np.atleast_2d"}
+
+
+def still_read(var: str, i: int, spans: list[tuple[int, int]], reads: list[set[str]],
+               bound: list[int]) -> bool:
+    """Is the object ``var`` holds at position i read afterwards, before ``var`` is bound
+    again? Later statements count, and so do earlier ones of an enclosing loop (the next
+    iteration) unless the loop rebinds ``var`` first."""
+    for j in range(i + 1, len(reads)):
+        if var in reads[j] and not any(i < b < j for b in bound):
+            return True
+        if any(b == j for b in bound) and not any(a <= j <= e for a, e in spans):
+            return False  # bound again outside the loops around i: the old object is gone
+    for start, end in spans:
+        if any(i < b <= end for b in bound):
+            continue  # rebound later in this iteration
+        for j in range(start, i + 1):
+            if var in reads[j] and not any(start <= b < j for b in bound):
+                return True
+    return False
+
+
+def header_reads(stmt: ast.stmt) -> set[str]:
+    """Names a statement reads itself (a loop's or branch's header, not its body)."""
+    found = set()
+    for part, value in ast.iter_fields(stmt):
+        if part in ("body", "orelse"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, ast.AST):
+                found |= {n.id for n in ast.walk(item)
+                          if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
+        found.add(stmt.targets[0].value.id)
+    return found
+
+
+def loop_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
+    """(first, last) positions, in program order, of each loop and everything inside it."""
+    spans, position = [], 0
+
+    def walk(stmts):
+        nonlocal position
+        for stmt in stmts:
+            start = position
+            position += 1
+            for field_name in ("body", "orelse"):
+                walk(getattr(stmt, field_name, None) or [])
+            if is_loop(stmt):
+                spans.append((start, position - 1))
+
+    walk(body)
+    return spans
 
 
 def is_float_atom(atom: ast.expr, floats: frozenset[str]) -> bool:

@@ -38,6 +38,12 @@ UNSUPPORTED = {
     "inverse_axes": "np.transpose with an axes argument",
     "split_like": "np.concatenate",
     "unstack": "np.stack or np.array of a list",
+    "list_zeros": "a list built with append",
+    "list_add": "a list built with append",
+    "list_add_at": "reading from a list built with append",
+    "list_entry": "a list literal holding differentiated values",
+    "pop_adjoint": "list.append",
+    "must_not_be_array": "'+=' on a variable that shares memory with another",
 }
 
 

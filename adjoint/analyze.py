@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+import numpy as np
+
 from .resolve import Op, assigned_names, atom_names
 
 
@@ -106,8 +108,10 @@ def _is_scalar(stmt: ast.Assign, op: Op | None, scalar: set[str]) -> bool:
         func = op.func
         if getattr(func, "__module__", None) == "math" or func in SCALAR_BUILTINS:
             return True
-        if func in SCALAR_IF_OPERANDS_ARE:
-            return all(n in scalar for a in value.args for n in atom_names(a))
+        if func in SCALAR_IF_OPERANDS_ARE or isinstance(func, np.ufunc):
+            # elementwise: scalars in, scalar out (np.sin(2.0) has shape ())
+            return not value.keywords and all(
+                n in scalar for a in value.args for n in atom_names(a))
     return False
 
 

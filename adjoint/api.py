@@ -38,6 +38,19 @@ class Built:
     source: str
     function: Callable
 
+    def is_current(self) -> bool:
+        """False once a function the code calls has been redefined under the same name."""
+        for src, path, fn in self.module.dependencies:
+            try:
+                obj = src.lookup(path[0])
+                for part in path[1:]:
+                    obj = getattr(obj, part)
+            except (KeyError, AttributeError):
+                return False
+            if obj is not fn:
+                return False
+        return True
+
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
@@ -54,7 +67,7 @@ def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
     with _LOCK:
         per_fn = _CACHE.setdefault(fn, {})
         key = (wrt, jit, scalars, floats)
-        if key not in per_fn:
+        if key not in per_fn or not per_fn[key].is_current():
             module = build_module(fn, wrt, scalars, floats)
             text = emit.to_source(module)
             build = jit_.build_jit if jit else compile_.build
@@ -181,7 +194,7 @@ class GradientFunction:
         kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES)),
                  frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES)))
         built = self._last if self._last_kinds == kinds and self._last else None
-        if built is None:
+        if built is None or not built.is_current():
             built = self._built(kinds)
             self._last_kinds = kinds
         inputs = [arguments[w] for w in self.wrt]

@@ -77,6 +77,8 @@ class Resolver:
         self.src = src
         self.locals = local_names
         self.lists = lists  # variables holding Python lists built with append
+        # (dotted name, function) of each user function called: a redefinition must rebuild
+        self.dependencies: list[tuple[tuple[str, ...], types.FunctionType]] = []
 
     def resolve(self, stmt: ast.Assign) -> Op:
         value = stmt.value
@@ -156,6 +158,7 @@ class Resolver:
             op.func = obj
             return op
         if isinstance(obj, types.FunctionType):
+            self.dependencies.append((dotted_path(func), obj))
             return self.user_call(call, obj, label, args, keywords)
         name = f"{getattr(obj, '__module__', None) or ''}.{getattr(obj, '__name__', label)}"
         raise MissingRuleError(f"no adjoint rule for {name.lstrip('.')}", self.src.where(call),
@@ -227,6 +230,15 @@ class Resolver:
                                "is not defined", self.src.where(node),
                                "define or import it before calling the gradient") from None
         return obj
+
+
+def dotted_path(node: ast.expr) -> tuple[str, ...]:
+    """``("helper_module", "scaled_tanh")`` for ``helper_module.scaled_tanh``."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return (node.id, *reversed(parts))
 
 
 OPERATOR_SYMBOLS = {

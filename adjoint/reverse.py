@@ -123,6 +123,8 @@ class AdjointModule:
     """The adjoint of a user function, plus adjoints of the user functions it calls."""
 
     functions: list[AdjointFunction] = field(default_factory=list)
+    # (source, dotted name, function) for every user function the code calls by name
+    dependencies: list = field(default_factory=list)
     _by_key: dict = field(default_factory=dict)
     _building: list = field(default_factory=list)
     namer: Namer = field(default_factory=Namer)
@@ -199,6 +201,7 @@ class FunctionBuilder:
         resolver = Resolver(self.src, self.locals, self.lists)
         self.ops = {id(s): resolver.resolve(s) for s in statements(self.body)
                     if isinstance(s, ast.Assign)}
+        self.module.dependencies += [(self.src, path, fn) for path, fn in resolver.dependencies]
         for s in statements(self.body):
             if hasattr(s, "appends_to"):
                 self.ops[id(s)] = Op("append", ".append()", bound={

@@ -263,3 +263,18 @@ def test_many_threads_get_the_same_gradient():
         t.join()
     assert len(set(results)) == 1 and results[0] == pytest.approx(math.cos(0.5) * 0.5 +
                                                                   math.sin(0.5))
+
+
+def test_redefining_a_called_helper_rebuilds_the_adjoint():
+    g = grad(helper_module_outer)
+    assert g(3.0) == 12.0
+    original = helper_module.helper_for_redefinition
+    try:
+        helper_module.helper_for_redefinition = helper_module.tripled
+        assert g(3.0) == 18.0  # d/dx (3x * x) at 3
+    finally:
+        helper_module.helper_for_redefinition = original
+
+
+def helper_module_outer(x):
+    return helper_module.helper_for_redefinition(x) * x

@@ -901,16 +901,17 @@ class FunctionBuilder:
         rebound = {n for s in statements(stmt.body) if not is_element_write(s)
                    for n in assigned_names(s)}
         for var in sorted(changed & later & defined):
-            value = call("np.copy", name(var)) if var in written else name(var)
-            keep, restore = self.keep(var, value, loops > 0)
-            self.saves_before.setdefault(id(stmt), []).append(keep)
-            if var in written and var not in rebound:
-                # restore in place: views of the array (x[::-1], x.T) must see it too
-                place = ast.Subscript(value=name(var), slice=ast.Constant(Ellipsis),
-                                      ctx=ast.Store())
-                chunk.restores.append(assign(place, restore))
-            else:
+            whole = ast.Subscript(value=name(var), slice=ast.Constant(Ellipsis), ctx=ast.Store())
+            if var in rebound or var not in written:
+                # the same object as before the loop, so views made earlier still see it
+                keep, restore = self.keep(var, name(var), loops > 0)
+                self.saves_before.setdefault(id(stmt), []).append(keep)
                 chunk.restores.append(assign(var, restore))
+            if var in written:
+                # and its contents, restored in place
+                keep, restore = self.keep(var, call("np.copy", name(var)), loops > 0)
+                self.saves_before.setdefault(id(stmt), []).append(keep)
+                chunk.restores.append(assign(copy.deepcopy(whole), restore))
             self.restored.add(var)
 
     # -- assembling the function ------------------------------------------------------------------

@@ -308,3 +308,28 @@ def test_regression_view_then_loop_update():
     ad = grad(view_then_loop_update, wrt=(0, 1))(*copies(args))
     fd = central_difference(view_then_loop_update, args, (0, 1), 1e-6)
     assert max(errors(ad, fd)) < 1e-6
+
+
+# Found by a long run: a loop that both writes into an array and rebinds it (out2[2] = ...;
+# out2 *= ...) was restored by rebinding to a copy, so views made before the loop (from
+# out2[0:2] *= ...) missed the in-place restores that followed. Fixed: the loop restores the
+# original object, then its contents.
+def views_before_a_loop_that_rebinds(x0, x1, a0):
+    out1 = a0.copy()
+    out2 = np.zeros(3)
+    for _r7, _w8 in zip(out1, out2):
+        out2[0:2] *= np.mean(out1)
+        for r9, _w10 in zip(out2, out1):
+            out2[out1 < 2.0] += np.max(out1[::-1]) if not (a0[1] < -0.3 or r9 <= 0.9) else x1
+    c11 = 0
+    while c11 < 2 and x1 < -0.3:
+        out2[2] = -a0[c11 - 1]
+        out2 *= np.max(a0)
+    return np.sum(a0) + np.sum(np.array([0.7, -1.2, 0.4]) * out1) + np.mean(out2)
+
+
+def test_regression_views_before_a_loop_that_rebinds():
+    args = [-1.2877, 1.12531, np.array([1.1063, 1.03351, 1.86214])]
+    ad = grad(views_before_a_loop_that_rebinds, wrt=(0, 1, 2))(*copies(args))
+    fd = central_difference(views_before_a_loop_that_rebinds, args, (0, 1, 2), 1e-6)
+    assert max(errors(ad, fd)) < 1e-6

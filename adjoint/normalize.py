@@ -341,7 +341,10 @@ class Normalizer:
         body, orelse = self.block(stmt.body), self.block(stmt.orelse)
         self.origin = stmt
         test = self.recorded(test, body + orelse)
-        self.emit(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt, origin=stmt)
+        if not body:  # 'if c: pass': keep a statement the passes can walk
+            body = [ast.copy_location(ast.Pass(), stmt)]
+            body[0].origin = GUARD
+        self.emit(ast.If(test=test, body=body, orelse=orelse), stmt, origin=stmt)
 
     def early_return(self, stmt: ast.Return) -> None:
         self.emit(ast.Assign(targets=[self.store(self.early.result)], value=self.op(stmt.value)),

@@ -182,6 +182,8 @@ class FunctionBuilder:
         self.params = [a.arg for a in src.tree.args.posonlyargs + src.tree.args.args +
                        src.tree.args.kwonlyargs]
         self.live: set[str] = set()
+        # adjoints whose array nothing else refers to: updated in place (dx[i] += g)
+        self.owned: set[str] = set()
         self.saves_before: dict[int, list[ast.stmt]] = {}
         self.saves_after: dict[int, list[ast.stmt]] = {}
         self.stacks: list[str] = []
@@ -212,6 +214,7 @@ class FunctionBuilder:
         self.analyze()
         self.mutated_in_place = {assigned_name(s) for s in statements(self.body)
                                  if is_element_write(s)}
+        self.row_pts = self.points_to(rows=True)  # for saves: any index may give a view
         self.check_aliasing()
         self.check_side_effects()
         self.locals |= assigned_in(self.body)
@@ -263,9 +266,10 @@ class FunctionBuilder:
                                     self.src.where(self.src.tree),
                                     f"choose wrt among {', '.join(self.params)}")
 
-    def points_to(self) -> dict[str, set]:
+    def points_to(self, rows: bool = False) -> dict[str, set]:
         """Which objects each variable may refer to: copies, views and slices refer to their
-        source's objects, anything else to a new object made by that statement."""
+        source's objects, anything else to a new object made by that statement. With
+        ``rows``, integer indexing counts too (``X[0]`` is a row view when X has 2 axes)."""
         pts: dict[str, set] = {p: {("argument", p)} for p in self.params}
         changed = True
         while changed:
@@ -273,7 +277,7 @@ class FunctionBuilder:
             for s in statements(self.body):
                 if not isinstance(s, ast.Assign) or is_element_write(s):
                     continue
-                source = self.alias_source(s)
+                source = self.alias_source(s, rows)
                 new = set(pts.get(source, ())) if source else {("made", id(s))}
                 for target in assigned_names(s):
                     if not new <= pts.setdefault(target, set()):
@@ -338,7 +342,7 @@ class FunctionBuilder:
     def sharing(self, names: set[str]) -> set[str]:
         """Names plus the arrays changed in place that may share memory with them: reading a
         view reads the array it views."""
-        pts = getattr(self, "pts", {})
+        pts = self.row_pts
         extra = {m for m in self.mutated_in_place for n in names
                  if pts.get(m, set()) & pts.get(n, set())}
         return names | extra
@@ -365,13 +369,16 @@ class FunctionBuilder:
                     f"the call {what!r} changes a value that carries a gradient in place",
                     self.src.where(stmt), hint)
 
-    def alias_source(self, stmt: ast.stmt) -> str | None:
+    def alias_source(self, stmt: ast.stmt, rows: bool = False) -> str | None:
         """The variable whose memory an assignment's result may share: plain copies, views
         (``.T``, reshape, transpose) and slices (``x[1:3]``, ``x[:, None]``)."""
         op = self.ops.get(id(stmt))
-        if op is None or is_element_write(stmt) or getattr(stmt, "element_read", False):
+        if op is None or is_element_write(stmt):
             return None
-        if op.label in ALIASING_OPS or (op.label == "indexing" and is_view_index(op.bound)):
+        if getattr(stmt, "element_read", False) and not rows:
+            return None  # read only to be updated (x[i] += v): no alias a user can see
+        if op.label in ALIASING_OPS or (op.label == "indexing" and (
+                rows or is_view_index(op.bound))):
             names = [n for a in op.differentiable_atoms()[:1] for n in atom_names(a)]
             return names[0] if names else None
         return None
@@ -453,6 +460,10 @@ class FunctionBuilder:
             if not self.is_active(var):
                 return []
             dvar = self.adjoint(var)
+            if var in self.live or is_fresh(value):
+                self.owned.add(var)  # a sum, or a newly made array: ours alone
+            else:
+                self.owned.discard(var)  # may be the upstream's own array
             if var in self.live and var in self.lists:
                 value = call("list_add", name(dvar), value)  # entry by entry, not concatenation
             elif var in self.live and isinstance(value, ast.UnaryOp) and isinstance(
@@ -484,6 +495,7 @@ class FunctionBuilder:
             code.append(assign(self.adjoint(v), call(
                 "list_zeros" if v in self.lists else "zeros_like", like)))
         self.live |= variables
+        self.owned |= variables
         return code
 
     def backward_of(self, stmt: ast.stmt) -> list[ast.stmt]:
@@ -498,8 +510,16 @@ class FunctionBuilder:
         upstream = name(self.adjoint(target))
         # Before this assignment the variable held another value, whose adjoint starts at 0.
         self.live.discard(target)
+        self.owned.discard(target)
         if op.kind == "rule" and op.rule.key == "getitem" and is_list(op.bound["x"], self.lists):
             return self.from_list_read(op, upstream, stmt)
+        if op.kind == "rule" and op.rule.key == "getitem" and self.owns(op.bound["x"]):
+            var = op.bound["x"].id  # dx[index] += dy, in place: no full-size zeros per read
+            index = ast.Subscript(value=ast.Attribute(value=name("np"), attr="s_",
+                                                      ctx=ast.Load()),
+                                  slice=copy.deepcopy(op.bound["index"]), ctx=ast.Load())
+            return [assign(self.adjoint(var), call("add_at", name(self.adjoint(var)), index,
+                                                   upstream))]
         if op.kind == "rule":
             return self.from_rule(op, upstream)
         if op.kind == "call":
@@ -527,6 +547,7 @@ class FunctionBuilder:
                                    else call("zeros_like", name(t)) for t in targets],
                              ctx=ast.Load())
         self.live -= set(targets)
+        self.owned -= set(targets)
         if op.kind != "call":
             return []
         return self.from_call(op, upstream, outputs=len(targets))
@@ -570,10 +591,19 @@ class FunctionBuilder:
         if not self.is_active(var) or var not in self.live:
             return []
         dvar = name(self.adjoint(var))
+        in_place = var in self.owned
         picked = ast.Subscript(value=dvar, slice=copy.deepcopy(target.slice), ctx=ast.Load())
+        if in_place:  # cleared in place next: x[i] of a 2-D array is a view, so detach it
+            picked = call("detached", picked)
         code = self.accumulate(stmt.value, call("unbroadcast", picked, copy.deepcopy(stmt.value)))
-        cleared = call("zero_entries", copy.deepcopy(dvar), index_expression(target.slice))
+        helper = "clear_at" if in_place else "zero_entries"
+        cleared = call(helper, copy.deepcopy(dvar), index_expression(target.slice))
+        self.owned.add(var)  # zero_entries returns a copy; clear_at keeps our own array
         return code + [assign(self.adjoint(var), cleared)]
+
+    def owns(self, atom: ast.expr) -> bool:
+        return (isinstance(atom, ast.Name) and self.is_active(atom.id)
+                and atom.id in self.live and atom.id in self.owned)
 
     def from_rule(self, op: Op, upstream: ast.expr) -> list[ast.stmt]:
         inst = instantiate(op.rule.template, op.bound, upstream, self.namer.temp, self.is_scalar)
@@ -638,14 +668,20 @@ class FunctionBuilder:
         return Chunk(stmt, self.backward_of(stmt))
 
     def gen_if(self, stmt: ast.If) -> Chunk:
-        before, blocks, lives = set(self.live), [], []
+        before, blocks, lives, owned = set(self.live), [], [], set(self.owned)
+        ownership = []
         for branch in (stmt.body, stmt.orelse):
-            self.live = set(before)
+            self.live, self.owned = set(before), set(owned)
             blocks.append(self.gen_block(branch))
             lives.append(self.live)
+            ownership.append(self.owned)
         union = lives[0] | lives[1]
-        tails = [self.materialize(union - live, before) for live in lives]
+        tails = []
+        for live, own in zip(lives, ownership):
+            self.owned = own
+            tails.append(self.materialize(union - live, before))
         self.live = union
+        self.owned = ownership[0] & ownership[1]
         test = stmt.test
 
         def make(then_code: list[ast.stmt], else_code: list[ast.stmt]) -> list[ast.stmt]:
@@ -664,9 +700,13 @@ class FunctionBuilder:
         entry = self.loop_entry(stmt.body, before)
         pre = self.materialize(entry - before)
         self.live = set(entry)
+        owned_entry = set(self.owned)
         body = self.gen_block(stmt.body)
         tail = self.materialize(entry - self.live, entry)
-        self.live = set(entry)
+        # an adjoint the body assumed it owns, but that the iteration shared: copy it back
+        for v in sorted((owned_entry - self.owned) & self.live):
+            tail.append(assign(self.adjoint(v), call("np.copy", name(self.adjoint(v)))))
+        self.live, self.owned = set(entry), owned_entry
         target, iteration = self.backward_iteration(stmt)
 
         def make(body_code: list[ast.stmt]) -> list[ast.stmt]:
@@ -1081,6 +1121,17 @@ def loop_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
 
     walk(body)
     return spans
+
+
+FRESH_HELPERS = {"unindex", "zeros_like", "zero_entries", "list_zeros"}
+
+
+def is_fresh(value: ast.expr) -> bool:
+    """Does the expression make a new object (not hand back one it was given)?"""
+    if isinstance(value, (ast.BinOp, ast.UnaryOp)):
+        return True
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id in FRESH_HELPERS)
 
 
 def is_float_atom(atom: ast.expr, floats: frozenset[str]) -> bool:

@@ -11,7 +11,8 @@ __all__ = [
     "cumsum_adjoint", "dot_adjoint_a", "dot_adjoint_b", "extremum_adjoint", "inverse_axes",
     "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
     "pow_exponent_adjoint", "prod_adjoint", "split_like", "tie_share", "unbroadcast",
-    "list_add", "list_add_at", "list_entry", "list_zeros", "must_not_be_array", "pop_adjoint",
+    "add_at", "clear_at", "detached", "list_add", "list_add_at", "list_entry", "list_zeros",
+    "must_not_be_array", "pop_adjoint",
     "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
 ]
 
@@ -281,3 +282,29 @@ def pop_adjoint(adjoints, values):
     g = adjoints.pop()
     v = values.pop()
     return zeros_like(v) if g is None else g
+
+
+# -- in place, on adjoints the generated code owns (never shared with another variable) ----
+def add_at(adjoint, index, g):
+    """``adjoint[index] += g`` in place, summing over repeated integer indices: the
+    contribution of ``y = x[index]`` to an adjoint that already holds a value."""
+    if _is_basic(index) or (isinstance(index, np.ndarray) and index.dtype == bool):
+        adjoint[index] += g
+    else:
+        np.add.at(adjoint, index, g)
+    return adjoint
+
+
+def detached(value):
+    """A copy of an array (a row read from an adjoint is a view of it), a scalar as is."""
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def clear_at(adjoint, index):
+    """``adjoint[index] = 0`` in place: ``zero_entries`` for an adjoint nothing else shares."""
+    if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and \
+            np.unique(index).size != index.size:
+        raise ValueError("x[index] = v with repeated integer indices keeps only the last write; "
+                         "its adjoint is ambiguous, so write each entry once")
+    adjoint[index] = 0
+    return adjoint

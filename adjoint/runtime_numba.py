@@ -457,6 +457,40 @@ def _int_array(t) -> bool:
     return _is_array(t) and isinstance(t.dtype, types.Integer)
 
 
+@overload(runtime.add_at)
+def _add_at(adjoint, index, g):
+    if _int_array(index):
+        if index.ndim != 1:
+            _fail("an integer index array of more than one dimension is not supported "
+                  "under jit")
+
+        def scatter(adjoint, index, g):
+            for k in range(index.size):
+                adjoint[index[k]] += g[k]
+            return adjoint
+        return scatter
+
+    def basic(adjoint, index, g):
+        adjoint[index] += g
+        return adjoint
+    return basic
+
+
+@overload(runtime.detached)
+def _detached(value):
+    if _is_array(value):
+        return lambda value: value.copy()
+    return lambda value: value
+
+
+@overload(runtime.clear_at)
+def _clear_at(adjoint, index):
+    def clear(adjoint, index):
+        adjoint[index] = 0
+        return adjoint
+    return clear
+
+
 @overload(runtime.unindex)
 def _unindex(g, x, index):
     if not _is_array(x) or x.ndim == 0:

@@ -300,3 +300,15 @@ def copies_an_appended_list(x):
     other = hs
     other.append(x * 2.0)
     return np.sum(np.array(hs))
+
+
+def empty_branches_and_loops(x, n):
+    if x > 0:
+        pass
+    else:
+        x = x * 2.0
+    for i in range(n):
+        pass
+    while x > 100.0:
+        pass
+    return x * x

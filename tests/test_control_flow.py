@@ -63,6 +63,8 @@ CASES = [
     (c.unpacks_a_returned_tuple, (0.3, 0.8), (0, 1)),
     (c.rnn_over_rows, (0.5 * vec(3, 3), vec(4, 3)), (0, 1)),
     (c.appends_to_a_list, (0.4, 5), 0),
+    (c.empty_branches_and_loops, (0.4, 3), 0),
+    (c.empty_branches_and_loops, (-0.4, 3), 0),
     (c.appends_to_a_list, (vec(3), 4), 0),
     (c.interleaved_appends_and_reads, (0.3, 4), 0),
     (c.states_in_a_list, (0.5 * vec(3, 3), vec(3), 4), (0, 1)),

@@ -1,0 +1,1 @@
+"""Benchmark suite for adjoint: ``python -m bench`` (see ``python -m bench --help``)."""

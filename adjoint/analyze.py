@@ -77,22 +77,35 @@ def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str]
     Knowing this lets the engine leave out ``unbroadcast`` (and saving the values it would
     only read for their shape) in scalar code.
     """
-    assignments: dict[str, list[ast.stmt]] = {}
+    assignments = assignments_by_name(body, loop_index=[])  # range() indices are ints
+    scalar = (set(assignments) - set(params)) | set(scalar_params)
+    return narrowed(scalar, assignments, ops, _is_scalar)
+
+
+def assignments_by_name(body: list[ast.stmt], loop_index: list) -> dict[str, list]:
+    """Every assignment of each variable; a for loop's index gets ``loop_index``."""
+    assignments: dict[str, list] = {}
     for stmt in body:
         if isinstance(stmt, ast.Assign):
             for key in assigned_names(stmt):
                 assignments.setdefault(key, []).append(stmt)
         elif isinstance(stmt, ast.For):
-            assignments.setdefault(stmt.target.id, [])  # range() indices are ints
-    scalar = (set(assignments) - set(params)) | set(scalar_params)
+            assignments.setdefault(stmt.target.id, list(loop_index))
+    return assignments
+
+
+def narrowed(candidates: set[str], assignments: dict[str, list], ops: dict[int, Op],
+             holds) -> frozenset[str]:
+    """Optimistic fixed point: drop a candidate while one of its assignments does not keep
+    the property (``holds(stmt, op, candidates)``)."""
     changed = True
     while changed:
         changed = False
-        for var in sorted(scalar):
-            if not all(_is_scalar(s, ops.get(id(s)), scalar) for s in assignments.get(var, [])):
-                scalar.discard(var)
+        for var in sorted(candidates):
+            if not all(holds(s, ops.get(id(s)), candidates) for s in assignments.get(var, [])):
+                candidates.discard(var)
                 changed = True
-    return frozenset(scalar)
+    return frozenset(candidates)
 
 
 def _is_scalar(stmt: ast.Assign, op: Op | None, scalar: set[str]) -> bool:
@@ -124,22 +137,9 @@ def float_variables(body: list[ast.stmt], ops: dict[int, Op], scalars: frozenset
                     float_params: frozenset[str]) -> frozenset[str]:
     """The scalars that are floats on every path (so they fit a preallocated float array):
     float arguments, float constants, ``math`` results, and arithmetic involving a float."""
-    assignments: dict[str, list[ast.stmt]] = {}
-    for stmt in body:
-        if isinstance(stmt, ast.Assign):
-            for key in assigned_names(stmt):
-                assignments.setdefault(key, []).append(stmt)
-        elif isinstance(stmt, ast.For):
-            assignments.setdefault(stmt.target.id, [None])  # range() gives ints
+    assignments = assignments_by_name(body, loop_index=[None])  # range() gives ints
     floats = {v for v in scalars if v in assignments or v in float_params}
-    changed = True
-    while changed:
-        changed = False
-        for var in sorted(floats):
-            if not all(_is_float(s, ops.get(id(s)), floats) for s in assignments.get(var, [])):
-                floats.discard(var)
-                changed = True
-    return frozenset(floats)
+    return narrowed(floats, assignments, ops, _is_float)
 
 
 def _is_float(stmt: ast.Assign | None, op: Op | None, floats: set[str]) -> bool:

@@ -138,12 +138,14 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     """
     import numba
 
-    from . import __version__, runtime, runtime_numba
+    from . import __version__, runtime, runtime_numba, runtime_tangent
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)
+    from . import runtime_tangent_numba  # noqa: F401 - and of the forward-mode helpers
 
     check_jit_support(text, module)
-    defined = _GENERATED_NAMES | set(runtime.__all__) | {fn.name for fn in module.functions}
+    defined = (_GENERATED_NAMES | set(runtime.__all__) | set(runtime_tangent.__all__)
+               | {fn.name for fn in module.functions})
     resolved: dict[str, dict] = {}
     for fn in module.functions:
         values = {}

@@ -40,9 +40,10 @@ def renumber_temporaries(fn: ast.FunctionDef, namer: Namer) -> ast.FunctionDef:
 
 
 def derived_name(name: str, mapping: dict[str, str]) -> str:
-    """``t3_stack`` follows its temporary ``t3`` when that is renumbered."""
+    """``t3_stack`` (and the tangent ``t3_dot``) follow their temporary ``t3`` when it is
+    renumbered."""
     base, sep, rest = name.partition("_")
-    if sep and base in mapping and rest.rstrip("0123456789") in ("stack", "saved"):
+    if sep and base in mapping and rest.rstrip("0123456789") in ("stack", "saved", "dot"):
         return f"{mapping[base]}_{rest}"
     return name
 

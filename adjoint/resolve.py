@@ -30,7 +30,9 @@ METHOD_FUNCTIONS = {
 class Op:
     """What one statement computes, as far as differentiation is concerned."""
 
-    kind: str  # "rule" | "zero" | "call" | "pack" | "setitem" | "append"
+    # "rule" | "zero" | "call" | "pack" | "setitem" | "append"; forward mode adds "pop" (of
+    # a list), "helper" (runtime helper of adjoint code) and "tangent_rule" (a user's rule)
+    kind: str
     label: str  # how the user wrote the operation: "np.sum", "*", ".T", "helper"
     rule: rules.Rule | None = None
     bound: dict[str, ast.expr] = field(default_factory=dict)
@@ -42,8 +44,10 @@ class Op:
         """The operand atoms that can receive an adjoint from this statement."""
         if self.kind == "rule":
             return [self.bound[p] for p in self.rule.template.targets if p in self.bound]
-        if self.kind in ("call", "pack", "setitem", "append"):
+        if self.kind in ("call", "pack", "setitem", "append", "pop", "helper"):
             return list(self.bound.values())
+        if self.kind == "tangent_rule":  # a user's forward rule: every argument
+            return [a for p, a in self.bound.items() if p != self.rule.result]
         return []
 
 

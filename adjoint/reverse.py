@@ -195,12 +195,28 @@ class FunctionBuilder:
 
     # -- pipeline ----------------------------------------------------------------------------
     def build(self) -> AdjointFunction:
+        self.prepare()
+        for var in self.params + self.user_variables():
+            self.adjoint(var)  # adjoint names in reading order, before anything else is named
+        fn_name = self.function_name()
+        cotangent = self.namer.fresh("dout")
+        tree = self.assemble(fn_name, cotangent)
+        tree = optimize.drop_default_arguments(optimize.renumber_temporaries(tree, self.namer))
+        outputs = len(self.returned.elts) if isinstance(self.returned, ast.Tuple) else 1
+        return AdjointFunction(fn_name, tree, self.src, self.wrt, self.returns_value, cotangent,
+                               outputs)
+
+    resolver_class = Resolver  # forward mode resolves a few more operations
+
+    def prepare(self) -> None:
+        """Normalize, resolve and analyze the function, and refuse what cannot be
+        differentiated: everything both modes need before they generate code."""
         norm = Normalizer(self.src.tree, self.namer, self.src.where).run()
         self.body, self.returned = norm.body[:-1], norm.body[-1].value
         self.locals = local_names(norm)
         self.check_wrt()
         self.lists = list_variables(self.body)
-        resolver = Resolver(self.src, self.locals, self.lists)
+        resolver = self.resolver_class(self.src, self.locals, self.lists)
         self.ops = {id(s): resolver.resolve(s) for s in statements(self.body)
                     if isinstance(s, ast.Assign)}
         self.module.dependencies += [(self.src, path, fn) for path, fn in resolver.dependencies]
@@ -218,15 +234,6 @@ class FunctionBuilder:
         self.check_aliasing()
         self.check_side_effects()
         self.locals |= assigned_in(self.body)
-        for var in self.params + self.user_variables():
-            self.adjoint(var)  # adjoint names in reading order, before anything else is named
-        fn_name = self.function_name()
-        cotangent = self.namer.fresh("dout")
-        tree = self.assemble(fn_name, cotangent)
-        tree = optimize.drop_default_arguments(optimize.renumber_temporaries(tree, self.namer))
-        outputs = len(self.returned.elts) if isinstance(self.returned, ast.Tuple) else 1
-        return AdjointFunction(fn_name, tree, self.src, self.wrt, self.returns_value, cotangent,
-                               outputs)
 
     def analyze(self) -> None:
         body = list(statements(self.body))
@@ -356,7 +363,7 @@ class FunctionBuilder:
             if hasattr(stmt, "appends_to"):
                 continue
             func = stmt.value.func
-            if isinstance(func, ast.Name) and func.id == "print":
+            if isinstance(func, ast.Name) and func.id in ("print", "must_not_be_array"):
                 continue
             involved = [n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)]
             if any(self.facts.is_active(n) or n in self.facts.varied for n in involved):
@@ -439,7 +446,7 @@ class FunctionBuilder:
                 new_target = name(renamed[target.id], store=True)
             first = ast.copy_location(assign(new_target, stmt.value), stmt)
             copies = [ast.copy_location(assign(t, name(temp)), stmt) for t, temp in renamed.items()]
-            resolver = Resolver(self.src, self.locals | set(renamed.values()))
+            resolver = self.resolver_class(self.src, self.locals | set(renamed.values()))
             for new in [first, *copies]:
                 new.origin = stmt.origin
                 self.ops[id(new)] = resolver.resolve(new)  # results are now the temporaries

@@ -6,6 +6,9 @@ strings for syntax that is not a call (``"getitem"``, ``"copy"``, ``".T"``, and
 """
 from __future__ import annotations
 
+import ast
+import builtins
+import inspect
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -19,6 +22,7 @@ class Rule:
     # Optional check of the call's constant arguments (for example, norm's ``ord``);
     # returns a message when the rule does not cover the call.
     check: Callable[[dict], str | None] | None = None
+    module: str = ""  # where the rule was written: elementwise.py rules are elementwise
 
 
 # A key may have several rules, tried in order until one binds the call's arguments
@@ -39,7 +43,7 @@ def adjoint_of(*keys: Hashable, check: Callable[[dict], str | None] | None = Non
     def register(func: Callable) -> Callable:
         template = parse_template(func)
         for key in keys:
-            REVERSE.setdefault(_key(key), []).append(Rule(key, template, check))
+            REVERSE.setdefault(_key(key), []).append(Rule(key, template, check, func.__module__))
         return func
 
     return register
@@ -78,6 +82,11 @@ def register_adjoint(func: Callable) -> Callable:
 
     def register(rule_func: Callable) -> Callable:
         try:
+            template = parse_template(rule_func)
+            check_arity(template.name, template.params, func)
+            check_free_names(template.name, template.params,
+                             {s.targets[0].id for s in template.body if isinstance(s, ast.Assign)},
+                             template.body, rule_func.__globals__)
             REVERSE.pop(func, None)  # a user rule replaces any earlier one for func
             adjoint_of(func)(rule_func)
         except (TemplateError, OSError, TypeError) as exc:
@@ -86,6 +95,42 @@ def register_adjoint(func: Callable) -> Callable:
         return rule_func
 
     return register
+
+
+def generated_names() -> set[str]:
+    from .. import runtime, runtime_tangent
+
+    return ({"np", "math"} | set(runtime.__all__) | set(runtime_tangent.__all__)
+            | set(vars(builtins)))
+
+
+def check_free_names(name: str, params: list[str], local_names: set[str],
+                     body: list[ast.AST], extra: dict) -> None:
+    """A rule may read its parameters, its locals, np, math, the runtime helpers, builtins
+    and names of its own module (which the differentiated function's module must also see)."""
+    known = set(params) | local_names | generated_names() | set(extra) | {"d", "t"}
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                    and node.id not in known:
+                raise TemplateError(f"rule {name} uses the unknown name {node.id!r}")
+
+
+def check_arity(name: str, params: list[str], func: Callable) -> None:
+    """The rule's parameters after the result must be able to take the function's."""
+    try:
+        fn_params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return  # a builtin or ufunc without a signature: checked when a call binds
+    named = [p for p in fn_params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    required = [p for p in named if p.default is p.empty]
+    if not len(required) <= len(params) - 1 <= len(named):
+        takes = (f"{len(required)}" if len(required) == len(named) else
+                 f"{len(required)} to {len(named)}")
+        raise TemplateError(
+            f"rule {name} takes {len(params) - 1} argument(s) after the result "
+            f"({', '.join(params[1:])}) but {getattr(func, '__name__', func)} takes "
+            f"{takes} ({', '.join(p.name for p in named)})")
 
 
 # Importing the tables fills REVERSE and ZERO_GRADIENT.

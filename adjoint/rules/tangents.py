@@ -1,0 +1,239 @@
+"""Forward (tangent) rules: how a tangent flows through each operation that has a reverse rule.
+
+Four kinds, each stated once per family of operations:
+
+- ``Elementwise``: derived from the reverse rule. An elementwise operation has a diagonal
+  Jacobian, so the reverse contribution ``d[x] += unbroadcast(d[z] * g, x)`` read forwards is
+  ``t[z] += t[x] * g`` (broadcasting does what ``unbroadcast`` undid).
+- ``Linear``: the operation is linear in these parameters jointly, so its tangent is the
+  operation itself applied to their tangents: ``t[y] = np.reshape(t[x], shape)``. Views stay
+  views and copies stay copies, so a tangent shares memory exactly where its primal does.
+- ``Multilinear``: linear in each parameter separately; the tangent is the sum over them of
+  the operation with that one argument replaced: ``t[z] = t[a] @ b + a @ t[b]``.
+- ``TangentTemplate``: an explicit rule ``t[y] = ...`` for everything else, written like the
+  reverse templates (first parameter the result, ``t[v]`` the tangent of ``v``).
+
+Parameters listed in ``flat`` have a zero derivative almost everywhere (a mask computed from
+them), and parameters in ``refused`` have no second-order rule: a tangent reaching them is
+a clear error, never a silently dropped term.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import runtime
+from ..runtime import norm_adjoint, pow_exponent_adjoint
+from ..runtime_tangent import (
+    extremum_tangent,
+    norm_adjoint_tangent,
+    norm_tangent,
+    prod_tangent,
+    reciprocal_or_zero,
+)
+from ..template import TemplateError
+from . import REVERSE, check_arity, check_free_names
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    pass
+
+
+@dataclass(frozen=True)
+class Linear:
+    params: tuple[str, ...]
+    refused: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Multilinear:
+    params: tuple[str, ...]
+
+
+@dataclass
+class TangentTemplate:
+    """A parsed ``t[result] = expr`` rule (after optional ``name = expr`` locals)."""
+
+    name: str
+    signature: inspect.Signature
+    params: list[str]
+    locals: list[ast.Assign]
+    value: ast.expr
+    refused: dict = field(default_factory=dict)
+
+    @property
+    def result(self) -> str:
+        return self.params[0]
+
+
+Spec = Elementwise | Linear | Multilinear | TangentTemplate
+
+# Keys as in REVERSE: AST operator classes, callables and strings for syntax.
+TANGENTS: dict[Hashable, Spec] = {}
+# Runtime helpers of generated adjoint code, for forward mode over an adjoint (hvp).
+HELPERS: dict[Callable, Spec] = {}
+ZERO_HELPERS: set[Callable] = {runtime.zeros_like, runtime.tie_share, runtime.inverse_axes,
+                               runtime.must_not_be_array}
+
+
+def is_tangent_ref(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+            and node.value.id == "t")
+
+
+def parse_tangent_template(func: Callable) -> TangentTemplate:
+    """Parse a rule function whose body is locals then one ``t[result] = expr`` line."""
+    src = textwrap.dedent(inspect.getsource(func))
+    tree = ast.parse(src).body[0]
+    if not isinstance(tree, ast.FunctionDef):
+        raise TemplateError(f"rule {func!r} must be a function defined with def")
+    params = list(inspect.signature(func).parameters)
+    if not params:
+        raise TemplateError(f"rule {func.__name__} needs the result as its first parameter")
+    body = [s for s in tree.body if not (isinstance(s, ast.Expr) and
+                                         isinstance(s.value, ast.Constant))]
+    *local_lines, last = body or [None]
+    if not (isinstance(last, ast.Assign) and len(last.targets) == 1 and
+            is_tangent_ref(last.targets[0]) and isinstance(last.targets[0].slice, ast.Name)
+            and last.targets[0].slice.id == params[0]):
+        raise TemplateError(f"rule {func.__name__} must end with 't[{params[0]}] = ...', the "
+                            "tangent of its result (its first parameter)")
+    for stmt in local_lines:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)):
+            raise TemplateError(f"rule {func.__name__}: only 'name = expr' lines may come "
+                                f"before 't[{params[0]}] = ...', got {ast.unparse(stmt)!r}")
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if is_tangent_ref(node) and not (isinstance(node.slice, ast.Name)
+                                         and node.slice.id in params):
+            raise TemplateError(f"rule {func.__name__}: t[...] must name a parameter, got "
+                                f"{ast.unparse(node)}")
+    return TangentTemplate(func.__name__, inspect.signature(func), params, local_lines,
+                           last.value)
+
+
+def tangent_of(*keys: Hashable, refused: dict | None = None):
+    """Register the decorated ``t[y] = ...`` template as the tangent rule of every key."""
+
+    def register(func: Callable) -> Callable:
+        template = parse_tangent_template(func)
+        template.refused = refused or {}
+        for key in keys:
+            (HELPERS if callable(key) and key in _RUNTIME_FUNCTIONS else TANGENTS)[key] = template
+        return func
+
+    return register
+
+
+def declare(spec: Spec, *keys: Hashable) -> None:
+    for key in keys:
+        (HELPERS if callable(key) and key in _RUNTIME_FUNCTIONS else TANGENTS)[key] = spec
+
+
+_RUNTIME_FUNCTIONS = {getattr(runtime, n) for n in runtime.__all__}
+
+
+def lookup(key: Hashable) -> Spec | None:
+    try:
+        return TANGENTS.get(key)
+    except TypeError:
+        return None
+
+
+# == built-in operations =====================================================================
+t: dict = {}  # in a rule, t[v] stands for the tangent of v
+
+declare(Elementwise(), ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, pow, ast.Mod, ast.USub)
+declare(Linear(("x",)), ast.UAdd, "copy")
+declare(Multilinear(("x", "y")), ast.MatMult)
+
+# Every reverse rule of elementwise.py is elementwise (that module's whole subject).
+declare(Elementwise(), *[key for key, rules in REVERSE.items()
+                         if rules and rules[0].module.endswith(".elementwise")])
+
+declare(Linear(("x",)), np.sum, np.mean, np.cumsum, np.transpose, ".transpose", ".T",
+        np.reshape, np.squeeze, np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
+        ".reshape", ".ravel", ".flatten", ".squeeze", np.copy, np.asarray, np.array,
+        np.float64, np.float32, ".copy", ".astype", "getitem")
+declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list")
+declare(Multilinear(("a", "b")), np.dot, np.matmul, np.outer)
+
+
+@tangent_of(np.max, np.amax, np.min, np.amin)
+def extremum(y, x, axis=None, keepdims=False):
+    t[y] = extremum_tangent(t[x], x, y, axis, keepdims)
+
+
+@tangent_of(np.prod)
+def prod(y, x, axis=None, keepdims=False):
+    t[y] = prod_tangent(t[x], x, y, axis, keepdims)
+
+
+@tangent_of(np.linalg.norm)
+def norm(y, x, ord=None, axis=None, keepdims=False):
+    t[y] = norm_tangent(t[x], x, y, axis, keepdims, ord)
+
+
+# == runtime helpers of adjoint code (forward over reverse: Hessian-vector products) ==========
+declare(Linear(("g",)), runtime.unbroadcast, runtime.unreduce, runtime.mean_adjoint,
+        runtime.cumsum_adjoint, runtime.split_like, runtime.unstack, runtime.unindex,
+        runtime.zero_entries, runtime.extremum_adjoint)
+declare(Linear(("g",), refused={"x": "second derivatives of np.prod"}), runtime.prod_adjoint)
+declare(Linear(("adjoint", "g")), runtime.add_at)
+declare(Linear(("adjoint",)), runtime.clear_at)
+declare(Linear(("value",)), runtime.detached)
+declare(Multilinear(("g", "b")), runtime.dot_adjoint_a, runtime.matmul_adjoint_a)
+declare(Multilinear(("g", "a")), runtime.dot_adjoint_b, runtime.matmul_adjoint_b)
+for _helper in (runtime.list_zeros, runtime.list_entry, runtime.list_add, runtime.list_add_at,
+                runtime.pop_adjoint):
+    declare(Linear((), refused={p: "second derivatives through lists built with append"
+                                for p in inspect.signature(_helper).parameters}), _helper)
+
+
+@tangent_of(runtime.pow_exponent_adjoint)
+def pow_exponent(r, g, x, z):
+    # r = g * z * ln x  (0 where x == 0)
+    t[r] = (pow_exponent_adjoint(t[g], x, z) + pow_exponent_adjoint(g, x, t[z])
+            + g * z * reciprocal_or_zero(x) * t[x])
+
+
+@tangent_of(runtime.norm_adjoint)
+def norm_second(r, g, x, y, axis=None, keepdims=False, ord=None):
+    t[r] = (norm_adjoint(t[g], x, y, axis, keepdims, ord)
+            + norm_adjoint_tangent(g, x, y, t[x], t[y], axis, keepdims, ord))
+
+
+# == user rules ===============================================================================
+def register_tangent(func: Callable) -> Callable:
+    """Public decorator: ``@register_tangent(my_func)`` above a forward rule template.
+
+    The template's first parameter is the result of ``my_func``, the others its arguments,
+    and its last line ``t[y] = ...`` gives the result's tangent from ``t[x]``, the tangents of
+    the arguments::
+
+        @adjoint.register_tangent(my_softplus)
+        def my_softplus_tangent(y, x):
+            t[y] = t[x] / (1 + np.exp(-x))
+    """
+    from ..errors import AdjointError
+
+    def register(rule_func: Callable) -> Callable:
+        try:
+            template = parse_tangent_template(rule_func)
+            check_arity(template.name, template.params, func)
+            check_free_names(template.name, template.params,
+                             {s.targets[0].id for s in template.locals},
+                             [*template.locals, template.value], rule_func.__globals__)
+        except (TemplateError, OSError, TypeError) as exc:
+            raise AdjointError(f"invalid tangent rule {getattr(rule_func, '__name__', rule_func)}"
+                               f" for {getattr(func, '__name__', func)}: {exc}") from exc
+        TANGENTS[func] = template
+        return rule_func
+
+    return register

@@ -15,11 +15,12 @@ from .errors import (  # noqa: E402
 )
 from .rules import register_adjoint  # noqa: E402
 from .rules.tangents import register_tangent  # noqa: E402
+from .runtime import stop_gradient  # noqa: E402
 from .transforms import hessian, hvp, jacobian, jvp, vjp  # noqa: E402
 
 __all__ = [
     "AdjointError", "ArgumentError", "GradientCheckError", "JitError", "MissingRuleError",
     "NoSourceError", "NonScalarOutputError", "UnsupportedSyntaxError",
     "check_grad", "grad", "hessian", "hvp", "jacobian", "jvp", "register_adjoint",
-    "register_tangent", "value_and_grad", "vjp",
+    "register_tangent", "stop_gradient", "value_and_grad", "vjp",
 ]

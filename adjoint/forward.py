@@ -434,8 +434,10 @@ class ForwardBuilder(FunctionBuilder):
             terms.append(replace_seed(value, t))
         expr = simplify(sum_of(terms))
         operands = [op.bound[p] for p in template.targets if p in op.bound]
+        # a constant operand absent from every term may have widened the result
+        present = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
         partial = any(not is_number(a) and isinstance(self.tangent_atom(a), Zero)
-                      for a in operands)
+                      and not set(atom_names(a)) <= present for a in operands)
         if partial and not all(is_number(a) or self.is_scalar(a) for a in operands) \
                 and not isinstance(expr, Zero):
             expr = call("broadcast_tangent", expr, copy.deepcopy(stmt.targets[0]))

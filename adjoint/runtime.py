@@ -308,3 +308,12 @@ def clear_at(adjoint, index):
                          "its adjoint is ambiguous, so write each entry once")
     adjoint[index] = 0
     return adjoint
+
+
+# -- stop_gradient -------------------------------------------------------------------------
+def stop_gradient(x):
+    """``x`` as a constant: no derivative flows through it, in either mode.
+
+    Arrays come back as a copy, so writing into the result cannot change ``x`` behind the
+    derivative's back; scalars come back as they are. Outside ``grad``, just the value."""
+    return x.copy() if isinstance(x, np.ndarray) else x

@@ -343,3 +343,27 @@ def test_bad_tangent_templates_are_refused_at_registration():
         @adjoint.register_tangent(softplus)
         def no_tangent(y, x):
             z = x * 2  # noqa: F841
+
+
+# -- stop_gradient --------------------------------------------------------------------------
+def scaled_by_a_constant_norm(x):
+    scale = adjoint.stop_gradient(np.sum(x * x))
+    return np.sum(x) * scale
+
+
+def test_stop_gradient_treats_a_value_as_a_constant_in_every_mode():
+    x = np.array([1.0, 2.0, -0.5])
+    scale = np.sum(x * x)
+    np.testing.assert_allclose(grad(scaled_by_a_constant_norm)(x), np.full(3, scale))
+    _, t = jvp(scaled_by_a_constant_norm)(x, np.ones(3))
+    assert t == pytest.approx(3 * scale)
+    np.testing.assert_allclose(hessian(scaled_by_a_constant_norm)(x), np.zeros((3, 3)))
+    np.testing.assert_allclose(grad(scaled_by_a_constant_norm, jit=True)(x), np.full(3, scale))
+    assert "stop_gradient" in grad(scaled_by_a_constant_norm).source
+
+
+def test_stop_gradient_returns_a_copy_of_an_array():
+    x = np.ones(3)
+    y = adjoint.stop_gradient(x)
+    y[0] = 5.0
+    assert x[0] == 1.0 and adjoint.stop_gradient(2.5) == 2.5

@@ -17,6 +17,7 @@ from ..runtime import (
     norm_adjoint,
     prod_adjoint,
     split_like,
+    stop_gradient,
     unindex,
     unreduce,
     unstack,
@@ -143,5 +144,6 @@ def getitem(y, x, index):
     d[x] += unindex(d[y], x, np.s_[index])
 
 
+zero_gradient(stop_gradient)  # the user's own marker: a constant from here on
 zero_gradient(".shape", ".ndim", ".size", ".dtype", ".argmax", ".argmin", ".argsort",
               ".nonzero", ".all", ".any")

@@ -153,27 +153,41 @@ class ForwardResolver(Resolver):
                 return Op("pop", ".pop()", bound={"x": func.value})
             return super().call(stmt, call_node, result)
         obj = self.evaluate_path(func)
-        label = ast.unparse(func)
         try:
             if obj in tangents.ZERO_HELPERS:
-                return Op("zero", label, func=obj)
-            user_rule = tangents.TANGENTS.get(obj)
-            helper = tangents.HELPERS.get(obj)
-        except TypeError:  # unhashable
+                return Op("zero", ast.unparse(func), func=obj)
+            user_rule, helper = tangents.TANGENTS.get(obj), tangents.HELPERS.get(obj)
+        except TypeError:  # unhashable: no rule of ours
             return super().call(stmt, call_node, result)
-        args, keywords = list(call_node.args), {k.arg: k.value for k in call_node.keywords}
         if isinstance(user_rule, tangents.TangentTemplate) and isinstance(
                 obj, types.FunctionType):
-            rule = types.SimpleNamespace(template=user_rule, key=obj, result=user_rule.result)
-            return Op("tangent_rule", label, rule=rule, func=obj, call=call_node,
-                      bound=bind(user_rule, result, args, keywords))
+            return self.user_rule(call_node, obj, user_rule, result)
         if helper is not None:
-            if isinstance(helper, tangents.TangentTemplate):
-                bound = bind(helper, result, args, keywords)
-            else:
-                bound = dict(inspect.signature(obj).bind(*args, **keywords).arguments)
-            return Op("helper", label, func=obj, bound=bound, call=call_node)
+            return self.helper(call_node, obj, helper, result)
         return super().call(stmt, call_node, result)
+
+    def user_rule(self, call_node: ast.Call, fn, template, result) -> Op:
+        """A call to a function with a ``register_tangent`` rule: the rule, not its body."""
+        args, keywords = list(call_node.args), {k.arg: k.value for k in call_node.keywords}
+        try:
+            bound = bind(template, result, args, keywords)
+        except TypeError as exc:
+            raise MissingRuleError(
+                f"the tangent rule {template.name} does not accept the call "
+                f"{ast.unparse(call_node)!r}: {exc}", self.src.where(call_node),
+                "make the rule's parameters match the function's") from None
+        rule = types.SimpleNamespace(template=template, key=fn, result=template.result)
+        return Op("tangent_rule", ast.unparse(call_node.func), rule=rule, func=fn,
+                  call=call_node, bound=bound)
+
+    def helper(self, call_node: ast.Call, fn, spec, result) -> Op:
+        """A runtime helper of generated adjoint code (forward over reverse)."""
+        args, keywords = list(call_node.args), {k.arg: k.value for k in call_node.keywords}
+        if isinstance(spec, tangents.TangentTemplate):
+            bound = bind(spec, result, args, keywords)
+        else:
+            bound = dict(inspect.signature(fn).bind(*args, **keywords).arguments)
+        return Op("helper", ast.unparse(call_node.func), func=fn, bound=bound, call=call_node)
 
 
 class ForwardBuilder(FunctionBuilder):

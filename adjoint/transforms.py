@@ -132,8 +132,9 @@ def _directions(values, wrt: tuple[str, ...], single: bool, what: str, fn) -> tu
     """The caller's tangents (or vectors), one per differentiated argument."""
     items = (values,) if single else tuple(values) if isinstance(values, (tuple, list)) else None
     if items is None or len(items) != len(wrt):
-        raise ArgumentError(f"expected a tuple of {len(wrt)} {what}s, one per wrt argument",
-                            _where(fn), f"pass ({', '.join(w + '_' + what for w in wrt)})")
+        names = ", ".join(f"{w}_{what}" for w in wrt) + ("," if len(wrt) == 1 else "")
+        raise ArgumentError(f"expected a tuple of {len(wrt)} {what}(s), one per wrt argument",
+                            _where(fn), f"pass ({names})")
     return items
 
 

@@ -107,8 +107,7 @@ def two_layer_net_by_hand(W1, b1, W2, b2, X, y):
 def svm_loss(W, X, y):
     scores = W.dot(X)
     margins = np.maximum(0, scores - scores[y] + 1)
-    # margins[y] = 0, written without an element write (not supported yet):
-    margins = margins * (np.arange(scores.shape[0]) != y)
+    margins[y] = 0
     loss = np.sum(margins)
     return loss
 
@@ -178,7 +177,7 @@ EXAMPLES = [
             note="compared with the hand-written backward code of the notes"),
     Example("svm", "§3 the multiclass SVM loss (random data)", svm_loss, ("W",), _svm_args(),
             by_hand=svm_loss_by_hand,
-            note="margins[y] = 0 is written as a mask: element writes are not supported yet"),
+            note="the element write margins[y] = 0 zeroes the adjoint of that entry"),
 ]
 
 BY_NAME = {example.name: example for example in EXAMPLES}
@@ -200,51 +199,88 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line if line.strip() else "" for line in text.rstrip().splitlines())
 
 
+@dataclass
+class Outcome:
+    """An example differentiated at its point, and what its gradient is compared with."""
+
+    example: Example
+    gradient: Callable  # grad(example.fn, wrt=...); .source is the code that ran
+    args: list
+    value: Any
+    grads: dict[str, Any]
+    reference: dict[str, Any]  # the notes' numbers or their hand-written backward's result
+    reference_name: str
+
+    @property
+    def wrt_text(self) -> str:
+        wrt = self.example.wrt
+        return repr(wrt[0] if len(wrt) == 1 else wrt)
+
+    def agrees(self, name: str) -> bool | None:
+        """Whether the gradient for ``name`` matches the reference (None: no reference)."""
+        if name not in self.reference:
+            return None
+        return bool(np.allclose(self.grads[name], self.reference[name], rtol=1e-10,
+                                atol=1e-12))
+
+    def finite_differences(self) -> tuple[bool, str]:
+        """check_grad at the example's point: (passed, a one-line report)."""
+        try:
+            error = check_grad(self.example.fn, *self.args, wrt=self.example.wrt)
+        except AdjointError as exc:
+            return False, f"check_grad FAILED: {str(exc).splitlines()[0]}"
+        return True, f"check_grad: largest error {error:.1e} against central differences: OK"
+
+
+def differentiate(example: Example) -> Outcome:
+    """The example's value and gradient, and its reference gradient."""
+    names = list(inspect.signature(example.fn).parameters)
+    args = [example.args[n] for n in names]
+    single = len(example.wrt) == 1
+    gradient = grad(example.fn, wrt=example.wrt[0] if single else example.wrt)
+    result = gradient(*args)
+    grads = dict(zip(example.wrt, (result,) if single else result))
+    if example.by_hand is not None:
+        reference, reference_name = example.by_hand(*args), "hand-written backward"
+    else:
+        reference, reference_name = example.expected, "background.md"
+    return Outcome(example, gradient, args, example.fn(*args), grads, reference,
+                   reference_name)
+
+
 def run_example(example: Example, out: TextIO = sys.stdout) -> bool:
     """Print one example; True when the gradient and the finite-difference check agree."""
     _heading(f"[{example.name}] {example.title}", "=", out)
     if example.note:
         print(example.note, file=out)
-    names = list(inspect.signature(example.fn).parameters)
-    args = [example.args[n] for n in names]
-    single = len(example.wrt) == 1
-    wrt = example.wrt[0] if single else example.wrt
-    gradient = grad(example.fn, wrt=wrt)
+    outcome = differentiate(example)
 
     _heading("Your function", "-", out)
     print(_indent(inspect.getsource(example.fn)), file=out)
-    _heading(f"Generated adjoint: grad({example.fn.__name__}, wrt={wrt!r}).source", "-", out)
-    print(_indent(gradient.source), file=out)
+    _heading(f"Generated adjoint: grad({example.fn.__name__}, wrt={outcome.wrt_text}).source",
+             "-", out)
+    print(_indent(outcome.gradient.source), file=out)
 
+    names = list(inspect.signature(example.fn).parameters)
     point = ", ".join(f"{n}={_show(a)}" if np.ndim(a) == 0 else f"{n} {np.shape(a)}"
-                      for n, a in zip(names, args))
+                      for n, a in zip(names, outcome.args))
     _heading(f"Value and gradient at {point}", "-", out)
-    print(f"{'f':<9} {_show(example.fn(*args))}", file=out)
-    result = gradient(*args)
-    grads = dict(zip(example.wrt, (result,) if single else result))
-    reference, source = example.expected, "background.md"
-    if example.by_hand is not None:
-        reference, source = example.by_hand(*args), "hand-written backward"
+    print(f"{'f':<9} {_show(outcome.value)}", file=out)
     ok = True
-    for name, g in grads.items():
+    for name, g in outcome.grads.items():
         label = f"df/d{name}"
         print(f"{label:<9} {_show(g)}", file=out)
-        if name in reference:
-            same = np.allclose(g, reference[name], rtol=1e-10, atol=1e-12)
+        same = outcome.agrees(name)
+        if same is not None:
             ok = ok and same
-            if same:
-                print(f"{'':<9} matches {source}", file=out)
-            else:
-                print(f"{'':<9} DIFFERS from {source}: {_show(reference[name])}", file=out)
+            print(f"{'':<9} matches {outcome.reference_name}" if same else
+                  f"{'':<9} DIFFERS from {outcome.reference_name}: "
+                  f"{_show(outcome.reference[name])}", file=out)
 
     _heading("Finite-difference check", "-", out)
-    try:
-        error = check_grad(example.fn, *args, wrt=example.wrt)
-        print(f"check_grad: largest error {error:.1e} against central differences: OK", file=out)
-    except AdjointError as exc:
-        ok = False
-        print(f"check_grad FAILED: {str(exc).splitlines()[0]}", file=out)
-    return ok
+    passed, report = outcome.finite_differences()
+    print(report, file=out)
+    return ok and passed
 
 
 def run(names: list[str] | None = None, out: TextIO = sys.stdout) -> bool:

@@ -102,7 +102,8 @@ def main() -> None:
                         default=bool(os.environ.get("ADJOINT_EXAMPLES_QUICK")),
                         help="few sizes and repeats (for tests)")
     parser.add_argument("--out", type=Path,
-                        default=Path(__file__).with_name("forward_vs_reverse.png"))
+                        default=Path(os.environ.get("ADJOINT_EXAMPLES_PLOT") or
+                                     Path(__file__).with_name("forward_vs_reverse.png")))
     args = parser.parse_args()
     check_worked_example()
     dims = [2, 8, 32] if args.quick else [2, 4, 8, 16, 32, 64, 128, 256, 512]

@@ -1,47 +1,24 @@
-"""The sigmoid chain of background.md §3: generated adjoint next to the hand-written one.
+"""The worked examples of background.md: generated adjoints next to the notes' own.
 
-Run it with ``python examples/worked_examples.py``. It prints the code ``grad`` generates
-beside the flat backward code written by hand in the notes, then checks that both give the
-same derivative (and that finite differences agree).
+Run it with ``python examples/worked_examples.py``. For the examples whose backward code
+the notes write out by hand (§3: the sigmoid chain, the two-layer net, the multiclass SVM
+loss) it prints the code ``grad`` generates beside the hand-written code and checks that
+both give the same gradient. For the examples the notes work out in numbers (§2: the gates
+x + y * z, §4: ReLU, §5: a linear network) it prints the generated code beside those
+numbers and checks them. Finite differences must agree as well.
+
+The functions are the ones ``python -m adjoint demo`` runs, from ``adjoint/demo.py``.
 """
+from __future__ import annotations
+
+import ast
 import inspect
 import itertools
-import math
+import textwrap
 
-from adjoint import check_grad, grad
+import numpy as np
 
-
-def sigmoid(t):
-    return 1.0 / (1.0 + math.exp(-t))
-
-
-def chain(x):
-    a = x + 1
-    b = a * 2
-    c = -b
-    d = c + 1
-    e = d * 2
-    f = sigmoid(e)
-    return f
-
-
-def chain_backward_by_hand(x):
-    # forward
-    a = x + 1
-    b = a * 2
-    c = -b
-    d = c + 1
-    e = d * 2
-    f = sigmoid(e)
-    # backward
-    df = 1.0
-    de = df * f * (1 - f)
-    dd = de * 2
-    dc = dd * 1
-    db = dc * -1
-    da = db * 2
-    dx = da * 1
-    return dx
+from adjoint.demo import EXAMPLES, Outcome, differentiate
 
 
 def function_text(source: str, name: str) -> list[str]:
@@ -58,6 +35,17 @@ def function_text(source: str, name: str) -> list[str]:
     return [line for line in body if not line.strip().startswith("#")]
 
 
+def code_lines(fn) -> list[str]:
+    """The source of ``fn`` without its docstring and comment lines."""
+    source = textwrap.dedent(inspect.getsource(fn))
+    first = ast.parse(source).body[0].body[0]
+    skip = set()
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        skip = set(range(first.lineno - 1, first.end_lineno))
+    return [line for i, line in enumerate(source.rstrip().splitlines())
+            if i not in skip and not line.strip().startswith("#")]
+
+
 def side_by_side(left: list[str], right: list[str], titles: tuple[str, str]) -> str:
     width = max(len(line) for line in [*left, titles[0]]) + 4
     rows = [f"{titles[0]:<{width}}{titles[1]}", f"{'-' * (width - 4):<{width}}{'-' * 40}"]
@@ -66,26 +54,58 @@ def side_by_side(left: list[str], right: list[str], titles: tuple[str, str]) -> 
     return "\n".join(rows)
 
 
-def main() -> None:
-    dchain = grad(chain)
-    generated = function_text(dchain.source, "dchain")
-    by_hand = [line for line in inspect.getsource(chain_backward_by_hand).splitlines()
-               if not line.strip().startswith("#")]
-    print(side_by_side(generated, by_hand,
-                       ("generated: grad(chain).source", "hand-written (background.md §3)")))
-    print()
-    print("The generated module also holds the adjoint of the helper it calls:")
-    print("\n".join("    " + line for line in function_text(dchain.source, "dsigmoid")))
-    print()
+def number_lines(outcome: Outcome) -> list[str]:
+    """The notes' gradient, one ``df/dv = ...`` entry per argument, arrays over rows."""
+    lines = []
+    for name, value in outcome.reference.items():
+        value = np.asarray(value, dtype=float) + 0.0  # + 0.0 turns -0.0 into 0.0
+        text = f"{float(value):g}" if value.ndim == 0 else np.array2string(value, separator=", ")
+        label = f"df/d{name} = "
+        rows = text.splitlines()
+        lines += [label + rows[0]] + [" " * len(label) + row for row in rows[1:]]
+    return lines
 
-    for x in (3.0, -1.5, 0.0, -3.25):
-        ours, theirs = dchain(x), chain_backward_by_hand(x)
-        error = check_grad(chain, x)
-        print(f"x = {x:5}: generated {ours: .10e}   by hand {theirs: .10e}   "
-              f"finite-difference error {error:.1e}")
-        assert math.isclose(ours, theirs, rel_tol=1e-9), (x, ours, theirs)
-    print("\nThe generated adjoint and the hand-written one agree.")
+
+def show(outcome: Outcome) -> bool:
+    """Print one example; True when the gradients and finite differences agree."""
+    example = outcome.example
+    name = example.fn.__name__
+    title = f"[{example.name}] {example.title}"
+    print(f"{title}\n{'=' * len(title)}")
+    generated = function_text(outcome.gradient.source, f"d{name}")
+    left_title = f"generated: grad({name}, wrt={outcome.wrt_text}).source"
+    if example.by_hand is not None:
+        right, right_title = code_lines(example.by_hand), "hand-written (background.md)"
+    else:
+        right, right_title = number_lines(outcome), "worked out in background.md"
+    print(side_by_side(generated, right, (left_title, right_title)))
+    for helper in outcome.gradient.source.splitlines():
+        if helper.startswith("def ") and not helper.startswith(f"def d{name}("):
+            helper_name = helper[4:].split("(")[0]
+            print(f"\n...and the adjoint of the function {name} calls, {helper_name[1:]}:")
+            print("\n".join("    " + line
+                            for line in function_text(outcome.gradient.source, helper_name)))
+    ok = True
+    for arg in outcome.grads:
+        agrees = outcome.agrees(arg)
+        ok = ok and agrees is not False
+        print(f"df/d{arg}: " + {True: f"the same as {outcome.reference_name}",
+                                False: f"DIFFERENT from {outcome.reference_name}",
+                                None: "no reference"}[agrees])
+    passed, report = outcome.finite_differences()
+    print(report + "\n")
+    return ok and passed
+
+
+def main() -> int:
+    results = [show(differentiate(example)) for example in EXAMPLES]
+    if all(results):
+        print(f"All {len(results)} worked examples: the generated adjoints agree with the "
+              "notes and with finite differences.")
+        return 0
+    print(f"{results.count(False)} of {len(results)} worked examples DISAGREE.")
+    return 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -15,6 +15,7 @@ from .errors import (  # noqa: E402
 )
 from .rules import register_adjoint  # noqa: E402
 from .rules.tangents import register_tangent  # noqa: E402
+from .runtime import checkpointed as checkpointed  # noqa: E402 - re-exported
 from .runtime import stop_gradient  # noqa: E402
 from .transforms import hessian, hvp, jacobian, jvp, vjp  # noqa: E402
 

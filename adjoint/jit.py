@@ -130,6 +130,23 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
+# Division by zero gives inf or nan (IEEE, as NumPy computes it and as the jit=False code
+# does on NumPy values) instead of ZeroDivisionError: the gradient of np.sqrt at 0 is inf.
+JIT_OPTIONS = {"error_model": "numpy"}
+
+
+def helpers_digest() -> str:
+    """A hash of the runtime helpers and their Numba versions. Numba's cache does not notice
+    that a function the cached code calls has changed; a new cache file must be used then."""
+    digest = hashlib.sha256()
+    for name in sorted(n for n in sys.modules if n.startswith("adjoint.runtime")):
+        path = getattr(sys.modules[name], "__file__", None)
+        if path:
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
 def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     """Compile each generated function with ``numba.njit(cache=True)`` from a cached file.
 
@@ -154,7 +171,8 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
                 values[name] = fn.source.lookup(name)
         resolved[fn.name] = values
     key_text = "\n".join(
-        [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}"] +
+        [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}",
+         f"options {JIT_OPTIONS} helpers {helpers_digest()}"] +
         [f"{fn}.{name}={fingerprint(value)}"
          for fn, values in resolved.items() for name, value in values.items()])
     key = hashlib.sha256(key_text.encode()).hexdigest()
@@ -172,7 +190,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
         exec(code, ns)
         sys.modules[mod.__name__] = mod
         spaces[fn.name] = ns
-        dispatchers[fn.name] = numba.njit(cache=True)(ns[fn.name])
+        dispatchers[fn.name] = numba.njit(cache=True, **JIT_OPTIONS)(ns[fn.name])
     for ns in spaces.values():
         ns.update(dispatchers)
     return {name: JitFunction(d, text, path, module) for name, d in dispatchers.items()}
@@ -194,6 +212,38 @@ class JitFunction:
             return self.dispatcher(*args, **kwargs)
         except NumbaError as exc:
             raise jit_error(str(exc), self.text, self.path, self.module) from None
+        except Exception as exc:
+            frames = traceback_frames(exc)
+            if not any(f.f_globals.get("__name__", "").startswith("numba.core.compiler")
+                       for f in frames):
+                raise  # the generated code's own error, as jit=False would raise it
+            # some of Numba's failures (lowering a 2-D boolean mask) are plain AssertionErrors
+            code = frames[-1].f_code
+            what = ": ".join(filter(None, (type(exc).__name__, str(exc))))
+            reason = (f"Numba failed internally ({what} in "
+                      f"{getattr(code, 'co_qualname', code.co_name)})")
+            line = lowering_line(frames, self.path)
+            if line is None:
+                raise jit_error(reason, self.text, self.path, self.module) from exc
+            raise located_error(line, reason, self.text, self.path, self.module) from exc
+
+
+def traceback_frames(exc: BaseException) -> list:
+    frames, tb = [], exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    return frames
+
+
+def lowering_line(frames: list, path: str) -> int | None:
+    """The line of the generated file Numba was lowering when it failed, if it was."""
+    line = None
+    for frame in frames:
+        loc = getattr(frame.f_locals.get("self"), "loc", None)
+        if getattr(loc, "filename", None) == path and isinstance(loc.line, int):
+            line = loc.line
+    return line
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

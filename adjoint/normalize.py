@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer, names_in
+from .runtime import checkpointed
 
 # Statements with no derivative meaning that we refuse, each with what to write instead.
 UNSUPPORTED_STATEMENTS: dict[type, tuple[str, str]] = {
@@ -166,10 +167,14 @@ class Normalizer:
     """Rewrites one function body; see the module docstring for the form it produces."""
 
     def __init__(self, fn: ast.FunctionDef, namer: Namer,
-                 where: Callable[[ast.AST], Location]):
+                 where: Callable[[ast.AST], Location],
+                 lookup: Callable[[str], object] | None = None):
         self.fn = fn
         self.namer = namer
         self.where = where
+        # what a free name refers to (Source.lookup); without it, adjoint.checkpointed is
+        # recognised by its spelling
+        self.lookup = lookup
         self.locals = local_names(fn)
         self.out: list[ast.stmt] = []
         self.origin: ast.stmt | None = None
@@ -350,6 +355,10 @@ class Normalizer:
         self.emit(ast.Assign(targets=[self.store(self.early.result)], value=self.op(stmt.value)),
                   stmt)
         self.raise_flags(stmt, every_loop=True)
+        for loop in self.loops:  # a return leaves every loop: none of their else blocks runs
+            if loop.broke:
+                self.emit(ast.Assign(targets=[self.store(loop.broke)], value=ast.Constant(True)),
+                          stmt)
         if self.loops:
             self.emit(ast.Break(), stmt)
 
@@ -381,7 +390,8 @@ class Normalizer:
 
     def enter_loop(self, stmt: ast.For | ast.While) -> Loop:
         loop = Loop()
-        if stmt.orelse and has_break(stmt.body):
+        returns = self.early is not None and any(contains_return(s) for s in stmt.body)
+        if stmt.orelse and (has_break(stmt.body) or returns):
             loop.broke = self.namer.fresh("broke")
             self.emit(ast.Assign(targets=[self.store(loop.broke)], value=ast.Constant(False)),
                       stmt)
@@ -417,10 +427,16 @@ class Normalizer:
 
     def for_statement(self, stmt: ast.For) -> None:
         self.fence_expressions(stmt.iter)
-        target, range_args, prelude = self.iteration(stmt)
+        marked = self.checkpointed_range(stmt)
+        plain = stmt
+        if marked:  # normalized as the plain range() loop; reverse mode reads .checkpoint
+            plain = copy.copy(stmt)
+            plain.iter = marked[0]
+        target, range_args, prelude = self.iteration(plain)
+        snapshots = self.atom(marked[1]) if marked else None
         loop = self.enter_loop(stmt)
-        counted = (has_break(stmt.body) or any(contains_return(s) for s in stmt.body)
-                   or len(range_args) == 3)
+        counted = not marked and (has_break(stmt.body) or any(contains_return(s) for s in
+                                                               stmt.body) or len(range_args) == 3)
         trips = self.start_trips(stmt) if counted else None
         self.loops.append(loop)
         try:
@@ -432,8 +448,50 @@ class Normalizer:
         node = ast.For(target=self.store(target), iter=iter_call, body=body, orelse=[],
                        type_comment=None)
         node.trips, node.range_args = trips, range_args
+        if marked:
+            node.checkpoint = snapshots
         self.emit(node, stmt, origin=stmt)
         self.loop_else(stmt, loop)
+
+    def checkpointed_range(self, stmt: ast.For) -> tuple[ast.Call, ast.expr] | None:
+        """(the range() call, the snapshots expression) of a loop written
+        ``for t in adjoint.checkpointed(range(...), snapshots=k):``, else None."""
+        it = stmt.iter
+        if not (isinstance(it, ast.Call) and self.names_checkpointed(it.func)):
+            return None
+        keywords = {k.arg: k.value for k in it.keywords}
+        args = list(it.args)
+        if "snapshots" in keywords:
+            args.append(keywords.pop("snapshots"))
+        if len(args) != 2 or keywords:
+            raise self.unsupported(it, "adjoint.checkpointed() without a range and snapshots=k",
+                                   "write adjoint.checkpointed(range(n), snapshots=k)")
+        if not is_call_to(args[0], "range"):
+            raise self.unsupported(args[0], "a checkpointed loop over something other than "
+                                   "range()", "loop over range(len(x)) and index inside the loop")
+        if not isinstance(stmt.target, ast.Name):
+            raise self.unsupported(stmt.target, "unpacking in the header of a checkpointed loop",
+                                   "loop over a single name: for i in checkpointed(range(n), ...)")
+        return args[0], args[1]
+
+    def names_checkpointed(self, func: ast.expr) -> bool:
+        """Does ``func`` (a name or dotted name) refer to ``adjoint.checkpointed``?"""
+        root = dotted_root(func)
+        if root is None or root in self.locals:
+            return False
+        parts = []
+        while isinstance(func, ast.Attribute):
+            parts.insert(0, func.attr)
+            func = func.value
+        if self.lookup is None:
+            return (parts[-1] if parts else root) == "checkpointed"
+        try:
+            obj = self.lookup(root)
+            for part in parts:
+                obj = getattr(obj, part)
+        except (KeyError, AttributeError):
+            return False
+        return obj is checkpointed
 
     def iteration(self, stmt: ast.For) -> tuple[str, list[ast.expr], list[ast.stmt]]:
         """(loop variable, range arguments, statements that bind the user's targets).

@@ -43,7 +43,8 @@ def derived_name(name: str, mapping: dict[str, str]) -> str:
     """``t3_stack`` (and the tangent ``t3_dot``) follow their temporary ``t3`` when it is
     renumbered."""
     base, sep, rest = name.partition("_")
-    if sep and base in mapping and rest.rstrip("0123456789") in ("stack", "saved", "dot"):
+    if sep and base in mapping and rest.rstrip("0123456789") in ("stack", "saved", "dot",
+                                                                 "snapshots"):
         return f"{mapping[base]}_{rest}"
     return name
 

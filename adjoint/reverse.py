@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from . import optimize
+from . import checkpoint, optimize
 from .analyze import activity, float_variables, scalar_variables
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer, names_in
@@ -96,6 +96,7 @@ class Chunk:
     header: list[ast.stmt] = field(default_factory=list)  # read by the backward header
     top: list[ast.stmt] = field(default_factory=list)  # loops: restores opening each iteration
     make: object = None
+    restores_first: bool = False  # a recomputed segment starts from its restored snapshot
 
     def reads(self, primal: set[str]) -> set[str]:
         found = primal_reads(self.code + self.header, primal)
@@ -192,10 +193,12 @@ class FunctionBuilder:
         self.retired: list[ast.stmt] = []
         self.memo_jumps: dict[int, int] = {}
         self.restored: set[str] = set()
+        self.rerun_arrays: dict[int, list[ast.stmt]] = {}  # allocated as a segment reruns
 
     # -- pipeline ----------------------------------------------------------------------------
     def build(self) -> AdjointFunction:
         self.prepare()
+        self.split_checkpointed_loops()
         for var in self.params + self.user_variables():
             self.adjoint(var)  # adjoint names in reading order, before anything else is named
         fn_name = self.function_name()
@@ -211,7 +214,7 @@ class FunctionBuilder:
     def prepare(self) -> None:
         """Normalize, resolve and analyze the function, and refuse what cannot be
         differentiated: everything both modes need before they generate code."""
-        norm = Normalizer(self.src.tree, self.namer, self.src.where).run()
+        norm = Normalizer(self.src.tree, self.namer, self.src.where, self.src.lookup).run()
         self.body, self.returned = norm.body[:-1], norm.body[-1].value
         self.locals = local_names(norm)
         self.check_wrt()
@@ -233,6 +236,14 @@ class FunctionBuilder:
         self.row_pts = self.points_to(rows=True)  # for saves: any index may give a view
         self.check_aliasing()
         self.check_side_effects()
+        self.locals |= assigned_in(self.body)
+
+    def split_checkpointed_loops(self) -> None:
+        """Reverse mode only: each checkpointed loop becomes a loop over segments whose body
+        runs one segment (see checkpoint.py); its loop bounds carry no derivative."""
+        self.body, added = checkpoint.expand(self.body, self.namer, self.src)
+        for stmt in added:
+            self.ops[id(stmt)] = Op("zero", "checkpoint bounds")
         self.locals |= assigned_in(self.body)
 
     def analyze(self) -> None:
@@ -666,6 +677,8 @@ class FunctionBuilder:
     def gen(self, stmt: ast.stmt) -> Chunk:
         if isinstance(stmt, ast.If):
             return self.gen_if(stmt)
+        if getattr(stmt, "recompute", False):
+            return self.gen_segment(stmt)
         if is_loop(stmt):
             return self.gen_loop(stmt)
         if is_element_write(stmt):
@@ -711,8 +724,9 @@ class FunctionBuilder:
         body = self.gen_block(stmt.body)
         tail = self.materialize(entry - self.live, entry)
         # an adjoint the body assumed it owns, but that the iteration shared: copy it back
+        # (detached, not np.copy: a float must stay a float, for Numba's type inference)
         for v in sorted((owned_entry - self.owned) & self.live):
-            tail.append(assign(self.adjoint(v), call("np.copy", name(self.adjoint(v)))))
+            tail.append(assign(self.adjoint(v), call("detached", name(self.adjoint(v)))))
         self.live, self.owned = set(entry), owned_entry
         target, iteration = self.backward_iteration(stmt)
 
@@ -726,6 +740,29 @@ class FunctionBuilder:
 
         header = pre + tail + [ast.Expr(value=copy.deepcopy(iteration))]
         return Chunk(stmt, children=[body], header=header, make=make)
+
+    def gen_segment(self, stmt: ast.For) -> Chunk:
+        """One segment of a checkpointed loop (see checkpoint.py). Its backward code restores
+        the segment's snapshot, runs the segment forward again, this time with saves, then
+        runs the usual backward loop, which consumes those saves."""
+        chunk = self.gen_loop(stmt)
+        # the rerun reads the carried state: the save analysis snapshots it before the loop
+        chunk.header += [ast.Expr(value=name(v)) for v in sorted(checkpoint.carried_state(stmt))]
+        chunk.restores_first = True
+        backward = chunk.make
+
+        def make(body_code: list[ast.stmt]) -> list[ast.stmt]:
+            code = backward(body_code)
+            if not any(isinstance(s, ast.For) for s in code):
+                return code  # nothing inside needs a derivative: no need to rerun it
+            body = checkpoint.without_prints(self.forward_block(stmt.body))
+            rerun = ast.For(target=copy.deepcopy(stmt.target), iter=copy.deepcopy(stmt.iter),
+                            body=body or [ast.Pass()], orelse=[], type_comment=None)
+            note = "run the segment again from its snapshot, saving what its backward sweep reads"
+            return [comment(note)] + self.rerun_arrays.get(id(stmt), []) + [rerun] + code
+
+        chunk.make = make
+        return chunk
 
     def loop_entry(self, body: list[ast.stmt], before: set[str]) -> set[str]:
         """Adjoints live at the start of every backward iteration: a fixed point, since an
@@ -763,6 +800,8 @@ class FunctionBuilder:
         """The loop header of the backward sweep: the same indices, last to first."""
         if isinstance(stmt, ast.While):
             return name(self.namer.fresh("_"), store=True), call("range", name(stmt.trips))
+        if getattr(stmt, "backward_range", None) is not None:  # a stepped checkpoint segment
+            return name(stmt.target.id, store=True), copy.deepcopy(stmt.backward_range)
         args = [copy.deepcopy(a) for a in stmt.range_args]
         target = name(stmt.target.id, store=True)
         one = ast.Constant(1)
@@ -814,7 +853,9 @@ class FunctionBuilder:
 
     def plan_save(self, chunk: Chunk, stmt: ast.stmt, var: str, defined: set[str],
                   loop: Chunk | None, k: int, read_before: set[str], loops: int) -> None:
-        slot = self.slot(loop, var) if loops == 1 and not is_element_write(stmt) else None
+        # a segment's saves are read right after it reruns: its slots are reused, any depth
+        once = loops == 1 or (loop is not None and getattr(loop.stmt, "recompute", False))
+        slot = self.slot(loop, var) if once and not is_element_write(stmt) else None
         if var in defined or is_element_write(stmt):
             if slot is not None:
                 array = self.slot_array(loop, var)
@@ -875,8 +916,13 @@ class FunctionBuilder:
                 and self.first_jump(stmt) == len(stmt.body))
 
     def slot_array(self, loop: Chunk, var: str) -> str:
-        """A float array with one entry per iteration, allocated just before the loop."""
+        """A float array with one entry per iteration, allocated just before the loop (for a
+        checkpoint segment, just before it reruns, with room for the longest segment)."""
         array = self.namer.fresh(f"{var}_saved")
+        if getattr(loop.stmt, "segment_length", None) is not None:
+            self.rerun_arrays.setdefault(id(loop.stmt), []).append(
+                assign(array, call("np.empty", copy.deepcopy(loop.stmt.segment_length))))
+            return array
         args = loop.stmt.range_args
         count = (copy.deepcopy(args[0]) if len(args) == 1
                  else minus(copy.deepcopy(args[1]), copy.deepcopy(args[0])))
@@ -922,9 +968,10 @@ class FunctionBuilder:
         chunk.restores.append(assign(place, restore))
         self.restored.add(var)
 
-    def keep(self, var: str, value: ast.expr, in_loop: bool) -> tuple[ast.stmt, ast.expr]:
+    def keep(self, var: str, value: ast.expr, in_loop: bool,
+             label: str = "stack") -> tuple[ast.stmt, ast.expr]:
         if in_loop:
-            stack = self.namer.fresh(f"{var}_stack")
+            stack = self.namer.fresh(f"{var}_{label}")
             self.stacks.append(stack)
             push = ast.Expr(value=ast.Call(func=ast.Attribute(value=name(stack), attr="append",
                                                               ctx=ast.Load()),
@@ -947,16 +994,23 @@ class FunctionBuilder:
         written = {assigned_name(s) for s in statements(stmt.body) if is_element_write(s)}
         rebound = {n for s in statements(stmt.body) if not is_element_write(s)
                    for n in assigned_names(s)}
-        for var in sorted(changed & later & defined):
+        saved, label = changed & later & defined, "stack"
+        if getattr(stmt, "recompute", False):
+            # a checkpoint segment restarts from all it carries, even values first bound in
+            # an earlier step (None until then, as the primal never reads them before)
+            carried = checkpoint.carried_state(stmt) - defined
+            self.unbound |= carried
+            saved, label = saved | carried, "snapshots"
+        for var in sorted(saved):
             whole = ast.Subscript(value=name(var), slice=ast.Constant(Ellipsis), ctx=ast.Store())
             if var in rebound or var not in written:
                 # the same object as before the loop, so views made earlier still see it
-                keep, restore = self.keep(var, name(var), loops > 0)
+                keep, restore = self.keep(var, name(var), loops > 0, label)
                 self.saves_before.setdefault(id(stmt), []).append(keep)
                 chunk.restores.append(assign(var, restore))
             if var in written:
                 # and its contents, restored in place
-                keep, restore = self.keep(var, call("np.copy", name(var)), loops > 0)
+                keep, restore = self.keep(var, call("np.copy", name(var)), loops > 0, label)
                 self.saves_before.setdefault(id(stmt), []).append(keep)
                 chunk.restores.append(assign(copy.deepcopy(whole), restore))
             self.restored.add(var)
@@ -1014,9 +1068,10 @@ class FunctionBuilder:
             fn.type_params = []
         return fn
 
-    def forward_block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+    def forward_block(self, stmts: list[ast.stmt], saves: bool = True) -> list[ast.stmt]:
         """The primal replayed, with saves, under a comment for each user statement that
-        became several."""
+        became several. Without ``saves``, the primal alone: a checkpoint segment saves
+        only when the backward sweep runs it again."""
         out, k = [], 0
         while k < len(stmts):
             origin, group = stmts[k].origin, []
@@ -1026,21 +1081,23 @@ class FunctionBuilder:
             if self.needs_forward_comment(origin, group):
                 out.append(comment(self.src.text_of(origin)))
             for stmt in group:
-                out += self.saves_before.get(id(stmt), [])
-                out.append(self.forward_statement(stmt))
-                out += self.saves_after.get(id(stmt), [])
+                out += self.saves_before.get(id(stmt), []) if saves else []
+                out.append(self.forward_statement(stmt, saves))
+                out += self.saves_after.get(id(stmt), []) if saves else []
         return out
 
-    def forward_statement(self, stmt: ast.stmt) -> ast.stmt:
+    def forward_statement(self, stmt: ast.stmt, saves: bool = True) -> ast.stmt:
+        saves = saves and not getattr(stmt, "recompute", False)
         if isinstance(stmt, ast.If):
-            return ast.If(test=stmt.test, body=self.forward_block(stmt.body) or [ast.Pass()],
-                          orelse=self.forward_block(stmt.orelse))
+            return ast.If(test=stmt.test,
+                          body=self.forward_block(stmt.body, saves) or [ast.Pass()],
+                          orelse=self.forward_block(stmt.orelse, saves))
         if isinstance(stmt, ast.For):
             return ast.For(target=stmt.target, iter=stmt.iter, orelse=[], type_comment=None,
-                           body=self.forward_block(stmt.body) or [ast.Pass()])
+                           body=self.forward_block(stmt.body, saves) or [ast.Pass()])
         if isinstance(stmt, ast.While):
-            return ast.While(test=stmt.test, body=self.forward_block(stmt.body) or [ast.Pass()],
-                             orelse=[])
+            return ast.While(test=stmt.test,
+                             body=self.forward_block(stmt.body, saves) or [ast.Pass()], orelse=[])
         return stmt
 
     def needs_forward_comment(self, origin: ast.stmt, group: list[ast.stmt]) -> bool:
@@ -1069,6 +1126,8 @@ class FunctionBuilder:
         blocks = [self.backward_block(b) for b in chunk.children]
         if chunk.top:
             blocks[0] = chunk.top + blocks[0]
+        if chunk.restores_first:
+            return chunk.restores + chunk.make(*blocks)
         return chunk.make(*blocks) + chunk.restores
 
 

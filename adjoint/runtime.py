@@ -317,3 +317,36 @@ def stop_gradient(x):
     Arrays come back as a copy, so writing into the result cannot change ``x`` behind the
     derivative's back; scalars come back as they are. Outside ``grad``, just the value."""
     return x.copy() if isinstance(x, np.ndarray) else x
+
+
+# -- checkpointed loops --------------------------------------------------------------------
+def _check_snapshots(snapshots):
+    if snapshots != int(snapshots) or snapshots < 1:
+        raise ValueError(f"adjoint.checkpointed: snapshots must be a whole number of at least "
+                         f"1, got {snapshots!r}")
+
+
+def checkpointed(iterable, snapshots):
+    """Mark a loop for checkpointing: ``for t in adjoint.checkpointed(range(n), snapshots=k):``.
+
+    The adjoint of such a loop keeps the loop's state at only about ``k`` points of the
+    forward sweep and recomputes the steps in between during the backward sweep. Called
+    directly, outside ``grad``, it simply returns ``iterable``.
+    """
+    _check_snapshots(snapshots)
+    return iterable
+
+
+def checkpoint_stride(steps, snapshots):
+    """Steps per segment of a checkpointed loop of ``steps`` steps that keeps ``snapshots``
+    states: ceil(steps / snapshots), at least 1 (so there are at most ``snapshots``)."""
+    _check_snapshots(snapshots)
+    return max(1, -(-steps // int(snapshots)))
+
+
+def checkpoint_segments(steps, stride):
+    """How many segments of ``stride`` steps cover ``steps`` steps: 0 for an empty loop."""
+    return max(0, -(-steps // stride))
+
+
+__all__ += ["checkpoint_segments", "checkpoint_stride"]  # called by generated code

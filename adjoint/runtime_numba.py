@@ -25,13 +25,33 @@ from numba.core import errors as numba_errors
 from numba.core.imputils import lower_constant
 from numba.extending import (
     models,
-    overload,
     register_model,
     typeof_impl,
 )
+from numba.extending import overload as numba_overload
 from numba.np.numpy_support import as_dtype
 
 from . import runtime
+
+
+def overload(func):
+    """Numba's ``overload``, with ``Optional`` argument types seen as the type they wrap.
+
+    The generated code sets a saved temporary to None before the loop whose branches assign
+    it, so Numba types it ``Optional(array)``. Without this, the choice between the scalar
+    and the array implementation took the scalar one for an optional array: ``tie_share``
+    failed at run time, and ``unbroadcast`` summed an array gradient to a scalar."""
+    def register(typing):
+        @functools.wraps(typing)
+        def unwrapped(*args, **kwargs):
+            return typing(*map(_unwrap, args), **{k: _unwrap(v) for k, v in kwargs.items()})
+        numba_overload(func)(unwrapped)
+        return typing
+    return register
+
+
+def _unwrap(t):
+    return t.type if isinstance(t, types.Optional) else t
 
 # The names of runtime helpers that have no Numba implementation at all.
 UNSUPPORTED = {
@@ -43,7 +63,6 @@ UNSUPPORTED = {
     "list_add_at": "reading from a list built with append",
     "list_entry": "a list literal holding differentiated values",
     "pop_adjoint": "list.append",
-    "must_not_be_array": "'+=' on a variable that shares memory with another",
 }
 
 
@@ -249,7 +268,7 @@ def _unbroadcast(g, like):
             return lambda g, like: np.sum(g)
         return lambda g, like: g
     if like.ndim == 0:
-        return None
+        _fail("0-d arrays are not supported under jit; pass a float (float(x)) instead")
     if not _is_array(g):
         return lambda g, like: np.full(like.shape, g)
     dtype = as_dtype(g.dtype)
@@ -476,6 +495,16 @@ def _add_at(adjoint, index, g):
     return basic
 
 
+@overload(runtime.must_not_be_array)
+def _must_not_be_array(value, message):
+    # decided by the type: a float is rebound (nothing to check), an array is refused
+    if _is_array(value):
+        text = getattr(message, "literal_value", None) or "an array changed in place shares " \
+            "memory with another variable; make a copy (b = a.copy())"
+        _fail(text)
+    return lambda value, message: None
+
+
 @overload(runtime.detached)
 def _detached(value):
     if _is_array(value):
@@ -539,3 +568,40 @@ def _zero_entries(g, index):
 
 def register() -> None:
     """Nothing to do: importing this module registered the overloads."""
+
+
+# -- checkpointed loops --------------------------------------------------------------------
+def _require_integer(t) -> None:
+    if not isinstance(t, types.Integer):
+        _fail(f"snapshots of adjoint.checkpointed must be an integer under jit, not {t}")
+
+
+@njit(cache=True)
+def _check_snapshots(snapshots):
+    if snapshots < 1:
+        raise ValueError("adjoint.checkpointed: snapshots must be at least 1")
+
+
+@overload(runtime.checkpointed)
+def _checkpointed(iterable, snapshots):
+    _require_integer(snapshots)
+
+    def identity(iterable, snapshots):
+        _check_snapshots(snapshots)
+        return iterable
+    return identity
+
+
+@overload(runtime.checkpoint_stride)
+def _checkpoint_stride(steps, snapshots):
+    _require_integer(snapshots)
+
+    def stride(steps, snapshots):
+        _check_snapshots(snapshots)
+        return max(1, -(-steps // snapshots))
+    return stride
+
+
+@overload(runtime.checkpoint_segments)
+def _checkpoint_segments(steps, stride):
+    return lambda steps, stride: max(0, -(-steps // stride))

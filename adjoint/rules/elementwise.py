@@ -138,7 +138,8 @@ def math_log10(y, x):
 
 @adjoint_of(math.sqrt)
 def math_sqrt(y, x):
-    d[x] += d[y] / (2.0 * y)
+    # at 0 Python floats raise ZeroDivisionError; IEEE (NumPy, jit) gives d[y] / +0.0
+    d[x] += d[y] / (2.0 * y) if y != 0.0 else d[y] * math.inf
 
 
 @adjoint_of(math.pow)
@@ -217,24 +218,26 @@ def expm1(y, x):
     d[x] += d[y] * (y + 1.0)
 
 
+# np.divide, not /: on a Python float x, / raises ZeroDivisionError at 0 where np.log
+# itself gives -inf (README: log at 0 follows IEEE arithmetic)
 @adjoint_of(np.log)
 def log(y, x):
-    d[x] += d[y] / x
+    d[x] += np.divide(d[y], x)
 
 
 @adjoint_of(np.log2)
 def log2(y, x):
-    d[x] += d[y] / (x * math.log(2.0))
+    d[x] += np.divide(d[y], x * math.log(2.0))
 
 
 @adjoint_of(np.log10)
 def log10(y, x):
-    d[x] += d[y] / (x * math.log(10.0))
+    d[x] += np.divide(d[y], x * math.log(10.0))
 
 
 @adjoint_of(np.log1p)
 def log1p(y, x):
-    d[x] += d[y] / (1.0 + x)
+    d[x] += np.divide(d[y], 1.0 + x)
 
 
 @adjoint_of(np.sqrt)

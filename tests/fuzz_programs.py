@@ -5,6 +5,11 @@ source twice: plainly, for ``grad`` to read from a real file, and *instrumented*
 float comparison and every kink (np.max, np.maximum, np.abs, masks) goes through a helper that
 records how close the input was to the non-differentiable point. The fuzzer skips programs
 that pass within ``MARGIN`` of such a point, so central differences are trustworthy.
+
+Values have one of three kinds: ``s`` (a float), ``a`` (an array of shape (3,)) and ``m`` (an
+array of shape (2, 3)), so broadcasting, axis reductions and products between them appear.
+Every construct can be switched off by name (``programs(exclude={"matrix"})``): a knob for
+isolating a bug the fuzzer found.
 """
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ MARGIN = 1e-3
 
 CONSTS = [0.5, 1.3, -0.7, 2.0, 0.25, -1.1, 0.9, 3.0, -0.3]
 WEIGHTS = [1.0, 0.5, -0.75, 1.25, -1.5, 0.3]
+VECTOR_WEIGHTS = "np.array([0.7, -1.2, 0.4])"
+MATRIX_WEIGHTS = "np.array([[0.7, -1.2, 0.4], [0.3, 0.9, -0.5]])"
+ROWS = ["0", "1", "-1"]  # row indices valid for a (2, 3) matrix
 
 # name -> template; {0} is the argument. Every template has a safe domain for any real input.
 UNARY_ANY = {
@@ -28,12 +36,16 @@ UNARY_ANY = {
     "np.exp": "np.exp(np.tanh({0}))",
     "np.log": "np.log(1.5 + {0} * {0})",
     "np.sqrt": "np.sqrt(1.5 + {0} * {0})",
+    "np.arctan": "np.arctan({0})",
 }
 UNARY_SCALAR = {
     "math.sin": "math.sin({0})",
     "math.cos": "math.cos({0})",
     "math.tanh": "math.tanh({0})",
     "math.exp": "math.exp(math.tanh({0}))",
+    "math.log": "math.log(1.5 + {0} * {0})",
+    "math.sqrt": "math.sqrt(1.5 + {0} * {0})",
+    "math.atan": "math.atan({0})",
 }
 
 
@@ -56,31 +68,71 @@ class Margins:
                 note(np.min(np.abs(np.asarray(lhs, float) - np.asarray(rhs, float))))
             return {">": lhs > rhs, "<": lhs < rhs, ">=": lhs >= rhs, "<=": lhs <= rhs}[op]
 
-        def kmax(a, fn):
-            flat = np.sort(np.ravel(np.asarray(a, float)))
-            if flat.size > 1:
-                note(flat[-1] - flat[-2] if fn == "max" else flat[1] - flat[0])
-            return np.max(a) if fn == "max" else np.min(a)
+        def kmax(a, fn, axis=None):
+            srt = np.sort(np.asarray(a, float), axis=axis)
+            if srt.size > 1 and axis is None:
+                note(srt[-1] - srt[-2] if fn == "max" else srt[1] - srt[0])
+            elif axis is not None:
+                gap = (np.take(srt, -1, axis) - np.take(srt, -2, axis) if fn == "max"
+                       else np.take(srt, 1, axis) - np.take(srt, 0, axis))
+                note(np.min(gap))
+            return np.max(a, axis=axis) if fn == "max" else np.min(a, axis=axis)
 
         def kmaximum(a, b, fn):
             note(np.min(np.abs(np.asarray(a, float) - np.asarray(b, float))))
-            return np.maximum(a, b) if fn == "maximum" else np.minimum(a, b)
+            return {"maximum": np.maximum, "minimum": np.minimum, "max": max, "min": min}[fn](a, b)
 
         def kabs(a):
             note(np.min(np.abs(np.asarray(a, float))))
-            return np.abs(a)
+            return abs(a)
+
+        def kclip(a):
+            note(np.min(np.abs(np.abs(np.asarray(a, float)) - 1.0)))
+            return np.clip(a, -1.0, 1.0)
+
+        def knorm(a):
+            note(np.linalg.norm(a))
+            return np.linalg.norm(a)
 
         return {"np": np, "math": math, "_cmp": cmp, "_kmax": kmax, "_kmaximum": kmaximum,
-                "_kabs": kabs}
+                "_kabs": kabs, "_kclip": kclip, "_knorm": knorm}
 
 
 # ---------------------------------------------------------------------------------------------
 # rendering
 # ---------------------------------------------------------------------------------------------
 
+# node tag -> template over the rendered operands {0}, {1}
+TEMPLATES = {
+    "square": "({0} ** 2)",
+    "cube": "({0} ** 3)",
+    "neg": "(-{0})",
+    "dot": "np.dot({0}, {1})",
+    "vecmat": "np.dot(np.array([0.5, -1.0]), {0})",
+    "matT": "({0}.T @ np.array([0.5, -1.0]))",
+    "matvec": "np.sum({0} @ {1})",
+    "cumsum": "np.cumsum({0})",
+    "prod": "np.prod({0})",
+    "ones": "(np.ones(3) * {0})",
+    "mones": "(np.ones((2, 3)) * {0})",
+    "bcast": "(np.ones((2, 1)) * {0})",
+}
+# kinks: node tag -> (instrumented template, plain template)
+KINKS = {
+    "abs": ("_kabs({0})", "np.abs({0})"),
+    "sabs": ("_kabs({0})", "abs({0})"),
+    "clip": ("_kclip({0})", "np.clip({0}, -1.0, 1.0)"),
+    "norm": ("_knorm({0})", "np.linalg.norm({0})"),
+}
+
+
 def rx(e, inst: bool) -> str:
     """Render an expression node."""
     tag = e[0]
+    if tag in TEMPLATES:
+        return TEMPLATES[tag].format(*(rx(a, inst) for a in e[1:]))
+    if tag in KINKS:
+        return KINKS[tag][0 if inst else 1].format(rx(e[1], inst))
     if tag == "var":
         return e[1]
     if tag == "const":
@@ -90,38 +142,40 @@ def rx(e, inst: bool) -> str:
     if tag == "div":
         d = rx(e[2], inst)
         return f"({rx(e[1], inst)} / (1.5 + {d} * {d}))"
-    if tag == "square":
-        return f"({rx(e[1], inst)} ** 2)"
-    if tag == "neg":
-        return f"(-{rx(e[1], inst)})"
     if tag == "unary":
         table = UNARY_ANY if e[1] in UNARY_ANY else UNARY_SCALAR
         return table[e[1]].format(rx(e[2], inst))
     if tag == "ifexp":
         return f"({rx(e[2], inst)} if {rc(e[1], inst)} else {rx(e[3], inst)})"
-    if tag == "index":  # arr[idx]; idx is a rendered int expression
+    if tag in ("index", "slice"):  # arr[idx]; idx is rendered already
         return f"{rx(e[1], inst)}[{e[2]}]"
-    if tag == "slice":
-        return f"{rx(e[1], inst)}[{e[2]}]"
-    if tag == "reduce":
-        fn, a = e[1], rx(e[2], inst)
-        if fn in ("max", "min"):
-            return f"_kmax({a}, {fn!r})" if inst else f"np.{fn}({a})"
-        if fn == "sum_method":
-            return f"{a}.sum()"
-        return f"np.{fn}({a})"
-    if tag == "dot":
-        return f"np.dot({rx(e[1], inst)}, {rx(e[2], inst)})"
-    if tag == "maximum":
+    if tag in ("reduce", "axis"):
+        return reduction(e, inst)
+    if tag in ("maximum", "smax"):
         fn, a, b = e[1], rx(e[2], inst), rx(e[3], inst)
-        return f"_kmaximum({a}, {b}, {fn!r})" if inst else f"np.{fn}({a}, {b})"
-    if tag == "abs":
-        return f"_kabs({rx(e[1], inst)})" if inst else f"np.abs({rx(e[1], inst)})"
-    if tag == "ones":
-        return f"(np.ones(3) * {rx(e[1], inst)})"
+        plain = f"np.{fn}" if tag == "maximum" else fn
+        return f"_kmaximum({a}, {b}, {fn!r})" if inst else f"{plain}({a}, {b})"
+    if tag == "where":
+        return f"np.where({rc(e[1], inst)}, {rx(e[2], inst)}, {rx(e[3], inst)})"
+    if tag == "stacked":  # the list built by append, as one array
+        return f"np.{e[1]}({e[2]})"
+    if tag == "tuple":
+        return f"({', '.join(rx(a, inst) for a in e[1])})"
     if tag == "call":
-        return f"{e[1]}({', '.join(rx(a, inst) for a in e[2])})"
+        args = [rx(a, inst) for a in e[2]] + [f"{k}={rx(v, inst)}" for k, v in e[3]]
+        return f"{e[1]}({', '.join(args)})"
     raise AssertionError(e)
+
+
+def reduction(e, inst: bool) -> str:
+    """np.sum/mean/max/min of an array or matrix ("reduce") or of a matrix over axis 0."""
+    fn, a = e[1], rx(e[2], inst)
+    axis = ", axis=0" if e[0] == "axis" else ""
+    if fn in ("max", "min") and inst:
+        return f"_kmax({a}, {fn!r}{', 0' if axis else ''})"
+    if fn == "sum_method":
+        return f"{a}.sum()"
+    return f"np.{fn}({a}{axis})"
 
 
 def rc(c, inst: bool) -> str:
@@ -147,6 +201,12 @@ def rs(s, inst: bool, ind: int, out: list[str]) -> None:
         out.append(f"{pad}{s[1]} = {rx(s[2], inst)}")
     elif tag == "raw":
         out.append(f"{pad}{s[1]}")
+    elif tag == "swap":
+        out.append(f"{pad}{s[1]}, {s[2]} = {s[2]}, {s[1]}")
+    elif tag == "tcall":  # a, b = pair(...)
+        out.append(f"{pad}{', '.join(s[1])} = {rx(s[2], inst)}")
+    elif tag == "append":
+        out.append(f"{pad}{s[1]}.append({rx(s[2], inst)})")
     elif tag == "aug":
         name, op, e = s[1], s[2], rx(s[3], inst)
         if op == "/=":
@@ -171,7 +231,8 @@ def rs(s, inst: bool, ind: int, out: list[str]) -> None:
             out.append(f"{pad}else:")
             block(orelse, inst, ind + 1, out)
     elif tag == "for":
-        out.append(f"{pad}for {s[1]} in {s[2]}:")
+        iterable = s[2] if isinstance(s[2], str) else rx(s[2], inst)
+        out.append(f"{pad}for {s[1]} in {iterable}:")
         block(s[3], inst, ind + 1, out)
         if s[4]:
             out.append(f"{pad}else:")
@@ -217,15 +278,26 @@ class Program:
     helpers: list[tuple[str, list[str], list]]  # (name, params, body)
     body: list
 
-    def render(self, inst: bool = False) -> str:
+    def render(self, inst: bool = False, dialect: str = "numpy") -> str:
+        """The program's source; ``dialect="autograd"`` makes it run on autograd.numpy, which
+        also stands in for math (autograd's boxes are not floats) and has no ``.copy()``.
+        There ``a += v`` becomes ``a = a + (v)``: autograd keeps references to the arrays an
+        operation read, so an in-place update afterwards corrupts its gradient (the
+        generated programs never alias an array they update, so the meaning is the same)."""
         out = ["import math", "", "import numpy as np", ""]
+        if dialect == "autograd":
+            out = ["import autograd.numpy as math", "import autograd.numpy as np", ""]
         for name, params, body in self.helpers:
             out += ["", f"def {name}({', '.join(params)}):"]
             block(body, inst, 1, out)
             out.append("")
         out += ["", f"def f({', '.join(self.params)}):"]
         block(self.body, inst, 1, out)
-        return "\n".join(out) + "\n"
+        text = "\n".join(out) + "\n"
+        if dialect == "autograd":
+            text = re.sub(r"\b(\w+)\.copy\(\)", r"np.array(\1)", text)
+            text = re.sub(r"(?m)^(\s*)(\w+) ([-+*/])= (.*)$", r"\1\2 = \2 \3 (\4)", text)
+        return text
 
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
         args = ", ".join(f"np.array({a.tolist()!r})" if isinstance(a, np.ndarray) else repr(a)
@@ -237,19 +309,55 @@ class Program:
 # generation
 # ---------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Helper:
+    """A generated function f may call: its argument kinds, whether its last parameter has a
+    default, and whether it returns a float ("s") or a pair of floats ("pair")."""
+
+    name: str
+    kinds: tuple[str, ...]
+    default: bool = False
+    returns: str = "s"
+
+
 @dataclass
 class Scope:
     scalars: list[str] = field(default_factory=list)
-    arrays: list[str] = field(default_factory=list)
+    arrays: list[str] = field(default_factory=list)  # shape (3,)
+    mats: list[str] = field(default_factory=list)  # shape (2, 3)
     writable: list[str] = field(default_factory=list)  # arrays created in f: element writes ok
     ints: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (lo, hi)
-    helpers: list[tuple[str, int]] = field(default_factory=list)  # (name, number of args)
+    helpers: list[Helper] = field(default_factory=list)
+    lists: dict[str, str] = field(default_factory=dict)  # built by append: name -> entry kind
     loops: int = 0  # how many loops enclose the current point
     iterated: set[str] = field(default_factory=set)  # arrays an enclosing loop iterates over
+    returns: str = "s"  # what the function being generated returns: "s" or "pair"
 
     def child(self) -> Scope:
-        return Scope(list(self.scalars), list(self.arrays), list(self.writable),
-                     dict(self.ints), self.helpers, self.loops, set(self.iterated))
+        return Scope(list(self.scalars), list(self.arrays), list(self.mats),
+                     list(self.writable), dict(self.ints), self.helpers, dict(self.lists),
+                     self.loops, set(self.iterated), self.returns)
+
+    def names(self, kind: str) -> list[str]:
+        return {"s": self.scalars, "a": self.arrays, "m": self.mats}[kind]
+
+
+# expression forms by result kind (the weights are repetitions)
+FORMS = {
+    "s": ["bin"] * 4 + ["div", "unary", "unary", "square", "neg", "ifexp", "reduce", "reduce",
+                        "index_expr", "dot", "call", "call", "smax", "sabs", "cube", "prod",
+                        "norm", "matvec", "list"],
+    "a": ["bin"] * 4 + ["div", "unary", "unary", "square", "neg", "ifexp", "maximum", "abs",
+                        "slice_rev", "row", "axis", "vecmat", "cumsum", "clip", "where"],
+    "m": ["bin"] * 4 + ["div", "unary", "unary", "square", "neg", "ifexp", "maximum", "abs",
+                        "clip", "where"],
+}
+# the knob that switches a form off, where it is not the form's own name
+KNOB = {"index_expr": "index", "slice_rev": "view", "smax": "maximum", "sabs": "abs",
+        "row": "matrix", "axis": "matrix", "vecmat": "matrix", "matvec": "matrix"}
+# how a form combines kinds for the binary operators, with broadcasting
+BROADCASTS = {"s": [("s", "s")], "a": [("a", "a"), ("a", "s"), ("s", "a")],
+              "m": [("m", "m"), ("m", "a"), ("a", "m"), ("m", "s"), ("s", "m")]}
 
 
 class Gen:
@@ -287,7 +395,7 @@ class Gen:
 
     def scalar_leaf(self, scope: Scope):
         options = ["const"] + ["var"] * 3
-        if scope.arrays:
+        if scope.arrays or scope.mats:
             options += ["index"] * 2
         if scope.ints:
             options.append("int")
@@ -295,72 +403,119 @@ class Gen:
         if kind == "var" and scope.scalars:
             return ("var", self.choice(scope.scalars))
         if kind == "index":
-            return ("index", ("var", self.choice(scope.arrays)), self.choice(
-                self.index_exprs(scope)))
+            name = self.choice(scope.arrays + scope.mats)
+            idx = self.choice(self.index_exprs(scope))
+            if name in scope.mats:
+                idx = f"{self.choice(ROWS)}, {idx}"
+            return ("index", ("var", name), idx)
         if kind == "int":
             return ("var", self.choice(sorted(scope.ints)))
         return ("const", self.choice(CONSTS))
 
-    def array_leaf(self, scope: Scope):
-        if scope.arrays and self.boolean(0.85):
-            return ("var", self.choice(scope.arrays))
-        return ("ones", self.scalar_leaf(scope))
+    def leaf(self, scope: Scope, kind: str):
+        if kind == "s":
+            return self.scalar_leaf(scope)
+        if scope.names(kind) and self.boolean(0.85):
+            return ("var", self.choice(scope.names(kind)))
+        if kind == "a" or self.boolean():
+            return ("ones" if kind == "a" else "mones", self.scalar_leaf(scope))
+        return ("bcast", self.leaf(scope, "a"))
 
     def expr(self, scope: Scope, kind: str, depth: int):
-        """An expression of kind 's' (float scalar) or 'a' (float array of shape (3,))."""
+        """An expression of kind 's' (float), 'a' (array (3,)) or 'm' (array (2, 3))."""
         if depth <= 0 or self.boolean(0.25):
-            return self.scalar_leaf(scope) if kind == "s" else self.array_leaf(scope)
-        options = ["bin"] * 4 + ["div", "unary", "unary", "square", "neg"]
-        if self.ok("ifexp") and (kind == "s" or self.ok("array_ifexp")):
-            options.append("ifexp")
-        if kind == "s":
-            options += ["reduce", "reduce", "index_expr"]
-            if self.ok("dot"):
-                options.append("dot")
-            if scope.helpers and self.ok("call"):
-                options += ["call", "call"]
-        else:
-            options += ["maximum", "abs"] + (["slice_rev"] if self.ok("view") else [])
+            return self.leaf(scope, kind)
+        options = [f for f in FORMS[kind] if self.ok(KNOB.get(f, f))]
+        if kind != "s" and not self.ok("array_ifexp"):
+            options = [f for f in options if f != "ifexp"]
         form = self.choice(options)
-        d = depth - 1
+        made = self.form(scope, kind, form, depth - 1)
+        return made if made is not None else self.leaf(scope, kind)
+
+    def form(self, scope: Scope, kind: str, form: str, d: int):
+        """One expression form, or None where the scope has nothing it needs."""
+        e = self.expr
         if form == "bin":
-            op = self.choice(["+", "-", "*"])
-            if kind == "a":  # broadcasting: one side may be a scalar
-                lk, rk = self.choice([("a", "a"), ("a", "s"), ("s", "a")])
-            else:
-                lk = rk = "s"
-            return ("bin", op, self.expr(scope, lk, d), self.expr(scope, rk, d))
+            lk, rk = self.choice(BROADCASTS[kind])
+            return ("bin", self.choice(["+", "-", "*"]), e(scope, lk, d), e(scope, rk, d))
         if form == "div":
-            rk = "s" if kind == "s" else self.choice(["s", "a"])
-            return ("div", self.expr(scope, kind, d), self.expr(scope, rk, d))
-        if form == "square":
-            return ("square", self.expr(scope, kind, d))
-        if form == "neg":
-            return ("neg", self.expr(scope, kind, d))
+            rk = "s" if kind == "s" else self.choice(["s", kind])
+            return ("div", e(scope, kind, d), e(scope, rk, d))
+        if form in ("square", "neg", "abs", "clip", "sabs", "cube"):
+            return (form, e(scope, kind, d))
         if form == "unary":
             names = list(UNARY_ANY) + (list(UNARY_SCALAR) if kind == "s" else [])
-            return ("unary", self.choice(names), self.expr(scope, kind, d))
+            return ("unary", self.choice(names), e(scope, kind, d))
         if form == "ifexp":
-            return ("ifexp", self.cond(scope, d), self.expr(scope, kind, d),
-                    self.expr(scope, kind, d))
+            return ("ifexp", self.cond(scope, d), e(scope, kind, d), e(scope, kind, d))
+        if form == "where":
+            mask = ("cmp", e(scope, kind, 1), self.choice([">", "<"]),
+                    ("const", self.choice(CONSTS)))
+            return ("where", mask, e(scope, kind, d), e(scope, self.choice(["s", kind]), d))
+        if form == "maximum":
+            other = self.choice([kind, "s"] + (["a"] if kind == "m" else []))
+            return ("maximum", self.choice(["maximum", "minimum"]), e(scope, kind, d),
+                    e(scope, other, d))
+        if form == "smax":
+            return ("smax", self.choice(["max", "min"]), e(scope, "s", d), e(scope, "s", d))
+        return self.array_form(scope, form, d) if kind != "s" else self.scalar_form(scope, form, d)
+
+    def array_form(self, scope: Scope, form: str, d: int):
+        e = self.expr
+        if form == "slice_rev":
+            return ("slice", e(scope, "a", d), "::-1")
+        if form == "row":
+            return ("index", e(scope, "m", d), self.choice(ROWS))
+        if form == "axis":
+            fns = ["sum", "mean"] + (["max", "min"] if self.ok("max") else [])
+            return ("axis", self.choice(fns), e(scope, "m", d))
+        if form == "vecmat":
+            return (self.choice(["vecmat", "matT"]), e(scope, "m", d))
+        if form == "cumsum":
+            return ("cumsum", e(scope, "a", d))
+        raise AssertionError(form)
+
+    def scalar_form(self, scope: Scope, form: str, d: int):
+        e = self.expr
         if form == "reduce":
             fns = ["sum", "mean", "sum_method"] + (["max", "min"] if self.ok("max") else [])
-            return ("reduce", self.choice(fns), self.expr(scope, "a", d))
+            over = "m" if self.ok("matrix") and self.boolean(0.25) else "a"
+            return ("reduce", self.choice(fns), e(scope, over, d))
         if form == "index_expr":
-            return ("index", self.expr(scope, "a", d), self.choice(self.index_exprs(scope)))
+            return ("index", e(scope, "a", d), self.choice(self.index_exprs(scope)))
         if form == "dot":
-            return ("dot", self.expr(scope, "a", d), self.expr(scope, "a", d))
+            return ("dot", e(scope, "a", d), e(scope, "a", d))
+        if form in ("prod", "norm"):
+            return (form, e(scope, "a", d))
+        if form == "matvec":
+            return ("matvec", e(scope, "m", d), e(scope, "a", d))
         if form == "call":
-            name, nargs = self.choice(scope.helpers)
-            return ("call", name, [self.expr(scope, "s", d) for _ in range(nargs)])
-        if form == "maximum" and self.ok("maximum"):
-            return ("maximum", self.choice(["maximum", "minimum"]), self.expr(scope, "a", d),
-                    self.expr(scope, self.choice(["a", "s"]), d))
-        if form == "abs" and self.ok("abs"):
-            return ("abs", self.expr(scope, "a", d))
-        if form == "slice_rev":
-            return ("slice", self.expr(scope, "a", d), "::-1")
-        return self.array_leaf(scope) if kind == "a" else self.scalar_leaf(scope)
+            return self.call(scope, d)
+        if form == "list" and scope.lists:
+            return self.list_read(scope)
+        return None
+
+    def call(self, scope: Scope, d: int):
+        """A call to a helper returning a float: positional, by keyword, or with the default
+        left out."""
+        helpers = [h for h in scope.helpers if h.returns == "s"]
+        if not helpers:
+            return None
+        h = self.choice(helpers)
+        args = [self.expr(scope, k, d) for k in h.kinds]
+        if not h.default:
+            return ("call", h.name, args, [])
+        how = self.choice(["positional", "keyword", "default"])
+        if how == "keyword":
+            return ("call", h.name, args[:-1], [(f"u{len(args) - 1}", args[-1])])
+        return ("call", h.name, args[:-1] if how == "default" else args, [])
+
+    def list_read(self, scope: Scope):
+        name = self.choice(sorted(scope.lists))
+        if scope.lists[name] == "s" and self.boolean():
+            return ("index", ("var", name), self.choice(["0", "-1"]))
+        stacked = ("stacked", "array" if scope.lists[name] == "s" else "stack", name)
+        return ("reduce", self.choice(["sum", "mean"]), stacked)
 
     def cond(self, scope: Scope, depth: int):
         form = self.choice(["cmp"] * 5 + ["icmp", "and", "or", "not"])
@@ -398,119 +553,197 @@ class Gen:
                 options.append("maskset")
         if nest > 0:
             options += ["if", "for", "while"]
-            if self.ok("rows"):
-                options.append("rows")
+            options += [k for k in ("rows", "list", "tuple_for") if self.ok(k)]
         if scope.loops and self.ok("jump"):
             options.append("jump")
+        if self.ok("early_return") and (scope.returns == "s" or self.ok("early_return_pair")):
+            options.append("early_return")
+        if self.ok("tuple"):
+            options.append("swap")
+            if any(h.returns == "pair" for h in scope.helpers):
+                options.append("tcall")
         form = self.choice(options)
-        d = self.draw(st.integers(1, 3))
-        if form == "assign":
-            kind = self.choice(["s", "s", "a"])
-            names = scope.scalars if kind == "s" else [
-                a for a in scope.arrays if a not in scope.writable]
-            e = self.expr(scope, kind, d)
-            if kind == "a" and e[0] in ("var", "slice", "ifexp"):  # aliases: writes refused
-                e = ("bin", "*", e, ("const", 1.0))
-            if names and self.boolean(0.4) and self.ok("reassign"):
-                target = self.choice(names)
-                if self.ok("self_update") or not reads(e, target):
-                    return [("assign", target, e)]
-            name = self.fresh("s" if kind == "s" else "v")
-            (scope.scalars if kind == "s" else scope.arrays).append(name)
-            return [("assign", name, e)]
-        if form == "aug":
-            kind = self.choice(["s", "s", "a"]) if scope.arrays else "s"
-            names = scope.scalars if kind == "s" else [
-                a for a in scope.arrays if (a in scope.writable or a.startswith("a"))
-                and (self.ok("mutate_iterated") or a not in scope.iterated)]
-            if not names:
-                return []
+        return getattr(self, f"stmt_{form}")(scope, nest, self.draw(st.integers(1, 3)))
+
+    def fresh_var(self, scope: Scope, kind: str) -> str:
+        name = self.fresh({"s": "s", "a": "v", "m": "w"}[kind])
+        scope.names(kind).append(name)
+        return name
+
+    def stmt_assign(self, scope: Scope, nest: int, d: int) -> list:
+        kind = self.choice(["s", "s", "a"] + (["m"] if scope.mats else []))
+        names = [n for n in scope.names(kind) if n not in scope.writable]
+        e = self.expr(scope, kind, d)
+        if kind != "s" and e[0] in ("var", "slice", "ifexp", "index"):
+            e = ("bin", "*", e, ("const", 1.0))  # views and aliases: later writes are refused
+        if names and self.boolean(0.4) and self.ok("reassign"):
             target = self.choice(names)
-            ek = "s" if kind == "s" else self.choice(["s", "a"])
-            ops = ["+=", "-=", "*=", "/="] if self.ok("self_update") else ["+=", "-=", "*="]
-            return [("aug", target, self.choice(ops), self.expr(scope, ek, d))]
-        if form == "setitem":
-            arr = self.choice(scope.writable)
-            if self.boolean(0.2) and self.ok("slice"):
-                idx = self.choice(["1:3", "0:2", ":"])
-                e = (self.expr(scope, "s", d) if self.boolean() or idx != ":"
-                     else self.expr(scope, "a", d))
-            else:
-                idx, e = self.choice(self.index_exprs(scope)), self.expr(scope, "s", d)
-            return [("setitem", arr, idx, self.choice(["=", "+=", "-=", "*="]), e)]
-        if form == "maskset":
-            arr = self.choice(scope.writable)
-            mask = ("cmp", self.expr(scope, "a", 1), self.choice([">", "<"]),
-                    ("const", self.choice(CONSTS)))
-            return [("maskset", arr, mask, self.choice(["=", "+="]), self.expr(scope, "s", d))]
-        if form == "jump":
-            return [("jump", self.cond(scope, 2), self.choice(["break", "continue"]))]
-        if form == "if":
-            cond = self.cond(scope, 2)
-            body = self.stmts(scope.child(), 3, nest - 1)
-            orelse = []
-            if self.boolean(0.6):
-                orelse = (self.stmt(scope.child(), nest) if self.boolean(0.3) and self.ok("elif")
-                          else self.stmts(scope.child(), 3, nest - 1))
-            return [("if", cond, body, orelse)]
-        if form == "for":
-            inner = scope.child()
-            inner.loops += 1
-            var = self.fresh("i")
-            kind = self.choice(["k", "k", "start", "down", "n"] if "n" in scope.ints
-                               else ["k", "k", "start", "down"])
-            if kind == "k":
-                k = self.draw(st.integers(1, 4))
-                rng, lohi = f"range({k})", (0, k - 1)
-            elif kind == "start":
-                k = self.draw(st.integers(2, 4))
-                rng, lohi = f"range(1, {k})", (1, k - 1)
-            elif kind == "down":
-                rng, lohi = "range(3, 0, -1)", (1, 3)
-            else:
-                rng, lohi = "range(n)", scope.ints["n"]
-                lohi = (0, max(lohi[1] - 1, 0))
-            inner.ints[var] = lohi
-            body = self.stmts(inner, 3, nest - 1)
-            orelse = self.stmts(self.else_scope(scope), 2, 0) if self.boolean(0.15) else []
-            return [("for", var, rng, body, orelse)]
-        if form == "rows":
-            if not scope.arrays:
-                return []
-            inner = scope.child()
-            inner.loops += 1
-            how = self.choice(["plain", "enumerate", "zip"])
-            a = self.choice(scope.arrays)
-            inner.iterated.add(a)
-            v = self.fresh("r")
-            inner.scalars.append(v)
-            if how == "plain":
-                head = f"{v} in {a}"
-            elif how == "enumerate":
-                j = self.fresh("j")
-                inner.ints[j] = (0, 2)
-                head = f"{j}, {v} in enumerate({a})"
-            else:
-                w = self.fresh("w")
-                inner.scalars.append(w)
-                b = self.choice(scope.arrays)
-                inner.iterated.add(b)
-                head = f"{v}, {w} in zip({a}, {b})"
-            target, iterable = head.split(" in ", 1)
-            return [("for", target, iterable, self.stmts(inner, 3, nest - 1), [])]
-        if form == "while":
-            inner = scope.child()
-            inner.loops += 1
-            counter = self.fresh("c")
-            bound = self.draw(st.integers(1, 4))
-            inner.ints[counter] = (1, bound)
-            extra = None
-            if self.boolean(0.4) and self.ok("while_data"):
-                extra = ("cmp", self.expr(scope, "s", 1), "<", ("const", self.choice(CONSTS)))
-            body = self.stmts(inner, 3, nest - 1)
-            orelse = self.stmts(self.else_scope(scope), 2, 0) if self.boolean(0.15) else []
-            return [("while", counter, bound, extra, body, orelse)]
-        return []
+            if self.ok("self_update") or not reads(e, target):
+                return [("assign", target, e)]
+        return [("assign", self.fresh_var(scope, kind), e)]
+
+    def stmt_aug(self, scope: Scope, nest: int, d: int) -> list:
+        kind = self.choice(["s", "s", "a", "m"])
+        names = scope.scalars if kind == "s" else [
+            a for a in scope.names(kind) if (a in scope.writable or is_parameter(a))
+            and (self.ok("mutate_iterated") or a not in scope.iterated)]
+        if not names:
+            return []
+        target = self.choice(names)
+        ek = self.choice({"s": ["s"], "a": ["s", "a"], "m": ["s", "a", "m"]}[kind])
+        ops = ["+=", "-=", "*=", "/="] if self.ok("self_update") else ["+=", "-=", "*="]
+        return [("aug", target, self.choice(ops), self.expr(scope, ek, d))]
+
+    def stmt_setitem(self, scope: Scope, nest: int, d: int) -> list:
+        arr = self.choice(scope.writable)
+        op = self.choice(["=", "+=", "-=", "*="])
+        if arr in scope.mats:
+            how = self.choice(["row", "entry", "column"])
+            if how == "row":
+                return [("setitem", arr, self.choice(ROWS), op,
+                         self.expr(scope, self.choice(["a", "s"]), d))]
+            idx = self.choice(self.index_exprs(scope))
+            idx = f"{self.choice(ROWS)}, {idx}" if how == "entry" else f":, {idx}"
+            return [("setitem", arr, idx, op, self.expr(scope, "s", d))]
+        if self.boolean(0.2) and self.ok("slice"):
+            idx = self.choice(["1:3", "0:2", ":"])
+            e = (self.expr(scope, "s", d) if self.boolean() or idx != ":"
+                 else self.expr(scope, "a", d))
+        else:
+            idx, e = self.choice(self.index_exprs(scope)), self.expr(scope, "s", d)
+        return [("setitem", arr, idx, op, e)]
+
+    def stmt_maskset(self, scope: Scope, nest: int, d: int) -> list:
+        arr = self.choice(scope.writable)
+        kind = "m" if arr in scope.mats else "a"
+        mask = ("cmp", self.expr(scope, kind, 1), self.choice([">", "<"]),
+                ("const", self.choice(CONSTS)))
+        return [("maskset", arr, mask, self.choice(["=", "+="]), self.expr(scope, "s", d))]
+
+    def stmt_jump(self, scope: Scope, nest: int, d: int) -> list:
+        return [("jump", self.cond(scope, 2), self.choice(["break", "continue"]))]
+
+    def stmt_early_return(self, scope: Scope, nest: int, d: int) -> list:
+        return [("if", self.cond(scope, 2), [self.return_stmt(scope)], [])]
+
+    def return_stmt(self, scope: Scope):
+        """The function's return: a float that depends on every live variable, or a pair."""
+        last = final_return(self, scope)
+        if scope.returns == "s":
+            return last
+        return ("return", ("tuple", [last[1], self.expr(scope, "s", 2)]))
+
+    def stmt_swap(self, scope: Scope, nest: int, d: int) -> list:
+        if len(scope.scalars) < 2:
+            return []
+        a, b = self.draw(st.lists(st.sampled_from(scope.scalars), min_size=2, max_size=2,
+                                  unique=True))
+        return [("swap", a, b)]
+
+    def stmt_tcall(self, scope: Scope, nest: int, d: int) -> list:
+        h = self.choice([h for h in scope.helpers if h.returns == "pair"])
+        call = ("call", h.name, [self.expr(scope, k, d) for k in h.kinds], [])
+        return [("tcall", [self.fresh_var(scope, "s"), self.fresh_var(scope, "s")], call)]
+
+    def stmt_if(self, scope: Scope, nest: int, d: int) -> list:
+        cond = self.cond(scope, 2)
+        body = self.stmts(scope.child(), 3, nest - 1)
+        orelse = []
+        if self.boolean(0.6):
+            orelse = (self.stmt(scope.child(), nest) if self.boolean(0.3) and self.ok("elif")
+                      else self.stmts(scope.child(), 3, nest - 1))
+        return [("if", cond, body, orelse)]
+
+    def loop_range(self, scope: Scope) -> tuple[str, tuple[int, int]]:
+        kind = self.choice(["k", "k", "start", "down", "n"] if "n" in scope.ints
+                           else ["k", "k", "start", "down"])
+        if kind == "k":
+            k = self.draw(st.integers(1, 4))
+            return f"range({k})", (0, k - 1)
+        if kind == "start":
+            k = self.draw(st.integers(2, 4))
+            return f"range(1, {k})", (1, k - 1)
+        if kind == "down":
+            return "range(3, 0, -1)", (1, 3)
+        return "range(n)", (0, max(scope.ints["n"][1] - 1, 0))
+
+    def stmt_for(self, scope: Scope, nest: int, d: int) -> list:
+        inner = scope.child()
+        inner.loops += 1
+        var = self.fresh("i")
+        rng, inner.ints[var] = self.loop_range(scope)
+        body = self.stmts(inner, 3, nest - 1)
+        orelse = self.stmts(self.else_scope(scope), 2, 0) if self.boolean(0.15) else []
+        return [("for", var, rng, body, orelse)]
+
+    def stmt_rows(self, scope: Scope, nest: int, d: int) -> list:
+        """for over the entries of an array or the rows of a matrix, plain, enumerated or
+        zipped with another of the same length."""
+        if not (scope.arrays or scope.mats):
+            return []
+        inner = scope.child()
+        inner.loops += 1
+        a = self.choice(scope.arrays + scope.mats)
+        kind = "a" if a in scope.mats else "s"  # what one step yields
+        same = scope.mats if a in scope.mats else scope.arrays
+        inner.iterated.add(a)
+        v = self.fresh_var(inner, kind)
+        how = self.choice(["plain", "enumerate", "zip"])
+        if how == "plain":
+            head = f"{v} in {a}"
+        elif how == "enumerate":
+            j = self.fresh("j")
+            inner.ints[j] = (0, len(ROWS) - 2 if a in scope.mats else 2)
+            head = f"{j}, {v} in enumerate({a})"
+        else:
+            w = self.fresh_var(inner, kind)
+            b = self.choice(same)
+            inner.iterated.add(b)
+            head = f"{v}, {w} in zip({a}, {b})"
+        target, iterable = head.split(" in ", 1)
+        return [("for", target, iterable, self.stmts(inner, 3, nest - 1), [])]
+
+    def stmt_tuple_for(self, scope: Scope, nest: int, d: int) -> list:
+        inner = scope.child()
+        inner.loops += 1
+        v = self.fresh_var(inner, "s")
+        items = ("tuple", [self.expr(scope, "s", 1) for _ in range(2)])
+        return [("for", v, items, self.stmts(inner, 2, nest - 1), [])]
+
+    def stmt_list(self, scope: Scope, nest: int, d: int) -> list:
+        """hs = []; a loop that appends to it (at least once: no jumps); later reads of it."""
+        name = self.fresh("hs")
+        inner = scope.child()
+        inner.loops = 0  # a break before the append could leave the list empty
+        var = self.fresh("i")
+        k = self.draw(st.integers(1, 3))
+        inner.ints[var] = (0, k - 1)
+        body = self.stmts(inner, 2, nest - 1)
+        kind = self.choice(["s", "a"])
+        e = self.expr(inner, kind, d)
+        if kind == "a" and e[0] in ("var", "slice", "ifexp", "index"):
+            e = ("bin", "*", e, ("const", 1.0))  # an entry must not alias a later-written array
+        scope.lists[name] = kind
+        return [("raw", f"{name} = []"),
+                ("for", var, f"range({k})", body + [("append", name, e)], [])]
+
+    def stmt_while(self, scope: Scope, nest: int, d: int) -> list:
+        inner = scope.child()
+        inner.loops += 1
+        counter = self.fresh("c")
+        bound = self.draw(st.integers(1, 4))
+        inner.ints[counter] = (1, bound)
+        extra = None
+        if self.boolean(0.4) and self.ok("while_data"):
+            extra = ("cmp", self.expr(scope, "s", 1), "<", ("const", self.choice(CONSTS)))
+        body = self.stmts(inner, 3, nest - 1)
+        orelse = self.stmts(self.else_scope(scope), 2, 0) if self.boolean(0.15) else []
+        return [("while", counter, bound, extra, body, orelse)]
+
+
+def is_parameter(name: str) -> bool:
+    """f's own array parameters (a0, m1): in-place updates of them are supported."""
+    return name[0] in "am" and name[1:].isdigit()
 
 
 def final_return(gen: Gen, scope: Scope):
@@ -518,10 +751,10 @@ def final_return(gen: Gen, scope: Scope):
     terms = []
     for name in scope.scalars:
         terms.append(("bin", "*", ("const", gen.choice(WEIGHTS)), ("var", name)))
-    for name in scope.arrays:
+    for name in scope.arrays + scope.mats:
         how = gen.choice(["sum", "mean", "weighted"])
         if how == "weighted":
-            w = ("var", "np.array([0.7, -1.2, 0.4])")
+            w = ("var", MATRIX_WEIGHTS if name in scope.mats else VECTOR_WEIGHTS)
             terms.append(("reduce", "sum", ("bin", "*", w, ("var", name))))
         else:
             terms.append(("reduce", how, ("var", name)))
@@ -531,11 +764,36 @@ def final_return(gen: Gen, scope: Scope):
     return ("return", e)
 
 
+def make_helpers(gen: Gen) -> tuple[list, list[Helper]]:
+    """Up to three functions for f to call: floats to a float (maybe with a default
+    argument), an array and a float to a float, floats to a pair of floats."""
+    rendered, helpers = [], []
+    candidates = [("helper", "s"), ("vhelper", "a"), ("pair", "pair")]
+    for name, what in candidates:
+        if not gen.ok("call") or not gen.boolean(0.5 if name == "helper" else 0.2):
+            continue
+        if what == "pair" and not gen.ok("tuple"):
+            continue
+        kinds = ("a", "s") if what == "a" else ("s",) * gen.draw(st.integers(1, 2))
+        params = [f"u{k}" for k in range(len(kinds))]
+        returns = "pair" if what == "pair" else "s"
+        hscope = Scope(scalars=[p for p, k in zip(params, kinds) if k == "s"],
+                       arrays=[p for p, k in zip(params, kinds) if k == "a"], returns=returns)
+        body = gen.stmts(hscope, 2, 1 if gen.ok("call_control") else 0)
+        default = len(kinds) == 2 and what == "s" and gen.boolean()
+        if default:
+            params[-1] += "=0.5"
+        rendered.append((name, params, body + [gen.return_stmt(hscope)]))
+        helpers.append(Helper(name, kinds, default, returns))
+    return rendered, helpers
+
+
 @st.composite
 def programs(draw, exclude=frozenset()):
     gen = Gen(draw, exclude)
     ns = draw(st.integers(1, 3))
     na = draw(st.integers(0, 2))
+    nm = draw(st.integers(0, 1)) if gen.ok("matrix") and draw(st.booleans()) else 0
     use_n = draw(st.booleans()) and gen.ok("int_param")
 
     def value(k):  # distinct, "generic" values even after shrinking
@@ -551,32 +809,30 @@ def programs(draw, exclude=frozenset()):
         params.append(f"a{k}")
         args.append(np.array([value(10 + 3 * k + j) for j in range(3)]))
         scope.arrays.append(f"a{k}")
+    for k in range(nm):
+        params.append(f"m{k}")
+        args.append(np.array([[value(20 + 6 * k + 3 * i + j) for j in range(3)]
+                              for i in range(2)]))
+        scope.mats.append(f"m{k}")
     wrt = tuple(range(len(params)))
     if use_n:
         params.append("n")
         args.append(draw(st.integers(0, 3)))
         scope.ints["n"] = (0, 3)
 
-    helpers = []
-    if gen.ok("call") and draw(st.booleans()):
-        nargs = draw(st.integers(1, 2))
-        hp = [f"u{k}" for k in range(nargs)]
-        hscope = Scope(scalars=list(hp))
-        hbody = gen.stmts(hscope, 2, 1 if gen.ok("call_control") else 0)
-        ret = hscope.scalars[0] if len(hscope.scalars) == 1 else None
-        e = ("var", ret) if ret else final_return(gen, hscope)[1]
-        helpers.append(("helper", hp, hbody + [("return", e)]))
-        scope.helpers.append(("helper", nargs))
+    helpers, scope.helpers = make_helpers(gen)
 
     body = []
     # arrays created inside f, written element by element
     for _ in range(draw(st.integers(0, 2))):
-        name = gen.fresh("out")
-        how = gen.choice(["np.zeros(3)", "np.ones(3)"] + [f"np.zeros_like({a})"
-                                                          for a in scope.arrays]
-                         + [f"{a}.copy()" for a in scope.arrays])
+        kind = "m" if scope.mats and gen.boolean(0.3) else "a"
+        like = scope.names(kind)
+        name = gen.fresh("out" if kind == "a" else "outm")
+        fresh = ["np.zeros(3)", "np.ones(3)"] if kind == "a" else ["np.zeros((2, 3))"]
+        how = gen.choice(fresh + [f"np.zeros_like({a})" for a in like]
+                         + [f"{a}.copy()" for a in like])
         body.append(("raw", f"{name} = {how}"))
-        scope.arrays.append(name)
+        scope.names(kind).append(name)
         scope.writable.append(name)
     body += gen.stmts(scope, 6, 2)
     body.append(final_return(gen, scope))

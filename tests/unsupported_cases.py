@@ -1,6 +1,4 @@
 """Functions using syntax adjoint refuses; each case names the construct it exercises."""
-import functools
-
 import numpy as np
 
 STATE = 0.0
@@ -109,4 +107,89 @@ def recursive(x):
     return recursive(x)
 
 
-partial_fn = functools.partial(helper_two_args, b=2.0)
+
+def uses_match(x):
+    match x:
+        case 0.0:
+            y = x
+        case _:
+            y = x * 2
+    return y
+
+
+def uses_set_comprehension(x):
+    ys = {x * i for i in range(3)}
+    return len(ys) * x
+
+
+def uses_dict_comprehension(x):
+    ys = {i: x * i for i in range(3)}
+    return ys[1]
+
+
+def uses_generator_expression(x):
+    return sum(x * i for i in range(3))
+
+
+def uses_raise(x):
+    if x < 0:
+        raise ValueError("negative")
+    return x
+
+
+async def uses_async(x):
+    return x
+
+
+def uses_yield_from(x):
+    yield from [x]
+
+
+def uses_star_call(x):
+    args = (x, x)
+    return helper_two_args(*args)
+
+
+def uses_dict_literal(x):
+    d = {"a": x}
+    return d["a"]
+
+
+def uses_attribute_assignment(x):
+    STATE_BOX.value = x
+    return x
+
+
+class _Box:
+    value = 0.0
+
+
+STATE_BOX = _Box()
+
+
+def sorts_in_place(x):
+    y = x * 2.0
+    y.sort()
+    return np.sum(y * np.arange(3.0))
+
+
+def copies_into(x):
+    y = np.zeros(3)
+    np.copyto(y, x)
+    return np.sum(y * y)
+
+
+def polar(x, y):
+    return np.hypot(x, y), np.arctan2(y, x)
+
+
+def keeps_a_returned_tuple(x):
+    pair = polar(x, 1.0)
+    return pair[0]
+
+
+def writes_into_an_alias(x):
+    a = x * 2.0
+    b = a
+    a[0] = 5.0
+    return np.sum(b * x)

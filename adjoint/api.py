@@ -214,6 +214,11 @@ class GradientFunction:
         return (value, result) if self.preserve_result else result
 
     def _check_scalar(self, value: Any) -> None:
+        if not isinstance(value, (SCALAR_TYPES, np.ndarray, tuple, list)) or (
+                isinstance(value, np.ndarray) and value.dtype.kind not in "fiu"):
+            raise NonScalarOutputError(
+                f"{self.fn.__name__} returns {type(value).__name__} {value!r:.40}, not a number",
+                _where(self.fn), "return the scalar (a float) you want to differentiate")
         if np.ndim(value) != 0:
             raise NonScalarOutputError(
                 f"{self.fn.__name__} returns an array of shape {np.shape(value)}, not a scalar",

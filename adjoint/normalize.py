@@ -75,9 +75,12 @@ class Loop:
 
 @dataclass
 class Early:
-    """Names used when a function returns from inside a branch or loop."""
+    """Names used when a function returns from inside a branch or loop: ``result``, or one
+    name per element when every return gives a tuple of the same length (a tuple held in a
+    variable would carry no adjoint)."""
 
     result: str
+    parts: list[str] | None = None
 
 
 def contains_return(stmt: ast.stmt) -> bool:
@@ -195,13 +198,14 @@ class Normalizer:
         if any(contains_return(stmt) for stmt in body[:-1]):
             # return inside branches or loops: every return assigns the result and raises
             # a flag; what follows a return is guarded by it, loops are left with break
-            self.early = Early(self.namer.fresh("result"))
+            self.early = Early(self.namer.fresh("result"), self.tuple_results(body))
         self.copy_arguments_written_in_place()
         new_body = self.out + self.block(body)
         if self.early:
             self.origin = body[-1]
-            new_body.append(ast.copy_location(ast.Return(value=self.load(self.early.result)),
-                                              body[-1]))
+            value = (ast.Tuple(elts=[self.load(p) for p in self.early.parts], ctx=ast.Load())
+                     if self.early.parts else self.load(self.early.result))
+            new_body.append(ast.copy_location(ast.Return(value=value), body[-1]))
             new_body[-1].origin = body[-1]
         if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
             last = body[-1] if body else self.fn
@@ -351,9 +355,21 @@ class Normalizer:
             body[0].origin = GUARD
         self.emit(ast.If(test=test, body=body, orelse=orelse), stmt, origin=stmt)
 
+    def tuple_results(self, body: list[ast.stmt]) -> list[str] | None:
+        """One result name per element if every return gives a tuple display of one length."""
+        values = [n.value for s in body for n in walk_own(s) if isinstance(n, ast.Return)]
+        sizes = {len(v.elts) if isinstance(v, ast.Tuple) else -1 for v in values}
+        if len(sizes) != 1 or sizes == {-1}:
+            return None
+        return [self.namer.fresh(f"result{i + 1}") for i in range(sizes.pop())]
+
     def early_return(self, stmt: ast.Return) -> None:
-        self.emit(ast.Assign(targets=[self.store(self.early.result)], value=self.op(stmt.value)),
-                  stmt)
+        if self.early.parts:
+            for part, elt in zip(self.early.parts, stmt.value.elts):
+                self.emit(ast.Assign(targets=[self.store(part)], value=self.op(elt)), stmt)
+        else:
+            self.emit(ast.Assign(targets=[self.store(self.early.result)],
+                                 value=self.op(stmt.value)), stmt)
         self.raise_flags(stmt, every_loop=True)
         for loop in self.loops:  # a return leaves every loop: none of their else blocks runs
             if loop.broke:
@@ -525,12 +541,18 @@ class Normalizer:
                 "enumerate", "zip", "reversed", "sorted"):
             raise self.unsupported(it, f"looping over {it.func.id}(...) in this form",
                                    "loop over range(len(x)) and index inside the loop")
-        seq = self.atom(it, force_temp=not isinstance(it, ast.Name) or it.id in assigned)
+        seq = self.sequence(it, assigned) if isinstance(it, ast.Tuple) else self.atom(
+            it, force_temp=not isinstance(it, ast.Name) or it.id in assigned)
         index = self.namer.temp()
         return index, [self.length(seq)], [self.bind(target, seq, index, stmt)]
 
     def sequence(self, seq: ast.expr, assigned: set[str]) -> ast.expr:
-        """The sequence a loop walks, evaluated once (a copy if the body rebinds its name)."""
+        """The sequence a loop walks, evaluated once (a copy if the body rebinds its name).
+        A tuple display is walked as a list display: the same values, and lists of
+        differentiated values have adjoints (entry by entry)."""
+        if isinstance(seq, ast.Tuple):
+            seq = ast.copy_location(ast.List(elts=seq.elts, ctx=ast.Load()), seq)
+            return self.atom(seq, force_temp=True)
         return self.atom(seq, force_temp=isinstance(seq, ast.Name) and seq.id in assigned)
 
     def length(self, seq: ast.expr) -> ast.expr:

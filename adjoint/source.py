@@ -59,8 +59,20 @@ class Source:
         raise KeyError(name)
 
 
+def _defined_at(obj) -> Location:
+    """Where the function behind a partial or a method was defined, when that is known."""
+    inner = getattr(obj, "func", None) or getattr(obj, "__func__", None) or obj
+    code = getattr(inner, "__code__", None)
+    if code is None:
+        return Location("<adjoint>", 0)
+    import linecache
+
+    line = linecache.getline(code.co_filename, code.co_firstlineno)
+    return Location(code.co_filename, code.co_firstlineno, len(line) - len(line.lstrip()), line)
+
+
 def _unwrap(fn) -> types.FunctionType:
-    where = Location("<adjoint>", 0)
+    where = _defined_at(fn)
     if isinstance(fn, functools.partial):
         raise UnsupportedSyntaxError(
             f"cannot differentiate functools.partial object {fn!r}", where,
@@ -111,9 +123,11 @@ def parse(fn) -> Source:
     file_lines = _file_lines(filename, text, first_line)
     tree = module.body[0] if module.body else None
     if not isinstance(tree, ast.FunctionDef):
-        kind = "lambda" if fn.__name__ == "<lambda>" else type(tree).__name__
+        kind = "a lambda" if fn.__name__ == "<lambda>" else {
+            "AsyncFunctionDef": "an async function", "ClassDef": "a class"}.get(
+            type(tree).__name__, f"a {type(tree).__name__}")
         raise UnsupportedSyntaxError(
-            f"cannot differentiate a {kind}: only functions defined with def are supported",
+            f"cannot differentiate {kind}: only functions defined with def are supported",
             Location(filename, first_line, indent, lines[0] if lines else ""),
             "rewrite it as a def statement",
         )

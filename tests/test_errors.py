@@ -33,7 +33,7 @@ UNSUPPORTED = [
     (cases.uses_dict_comprehension, "a dict comprehension", "for loop"),
     (cases.uses_generator_expression, "a generator expression", "NumPy reduction"),
     (cases.uses_raise, "a raise statement", "validate inputs"),
-    (cases.uses_async, "AsyncFunctionDef", "def statement"),
+    (cases.uses_async, "an async function", "def statement"),
     (cases.uses_yield_from, "yield from", "generators"),
     (cases.uses_star_call, r"star-unpacking \(\*args\)", "one by one"),
     (cases.uses_dict_literal, "a dict literal", "separate variables"),

@@ -37,11 +37,9 @@ CI_JIT_PERCENT = 13  # of the 150 programs: about 20 Numba compiles, ~2 s each
 LONG_EXAMPLES = int(os.environ.get("ADJOINT_FUZZ_EXAMPLES", "0"))
 LONG_JIT_PERCENT = int(os.environ.get("ADJOINT_FUZZ_JIT", "100"))
 # Constructs switched off in the generator because adjoint refuses them with an
-# UnsupportedSyntaxError: "mutate_iterated" (an array changed by += while a loop iterates over
-# it) by design (bug 3 below); "tuple_for" (``for c in (x0, x1 * 2.0):``) and
-# "early_return_pair" (a function returning a tuple from more than one place) today, see the
-# strict xfail test at the bottom: switch them back on when it passes.
-EXCLUDE = frozenset({"mutate_iterated", "tuple_for", "early_return_pair"})
+# UnsupportedSyntaxError by design: "mutate_iterated" (an array changed by += while a loop
+# iterates over it, bug 3 below).
+EXCLUDE = frozenset({"mutate_iterated"})
 
 _counter = itertools.count()
 
@@ -609,8 +607,7 @@ def test_regression_numba_internal_error_is_a_jit_error():
 
 
 # ---------------------------------------------------------------------------------------------
-# supported-looking constructs the generator found refused (switched off in EXCLUDE); strict
-# xfails, so that the day they work the knob is switched back on
+# constructs the generator found refused, now supported (tuples of differentiated values)
 # ---------------------------------------------------------------------------------------------
 
 def loop_over_a_tuple(x0, x1):
@@ -631,8 +628,6 @@ def unpacks_a_pair_with_early_exit(x0, x1):
     return a + b * b
 
 
-@pytest.mark.xfail(strict=True, raises=UnsupportedSyntaxError,
-                   reason="a tuple holding differentiated values, stored in a variable")
 @pytest.mark.parametrize("fn, expected", [
     (loop_over_a_tuple, (2.0, 16.0)),
     (unpacks_a_pair_with_early_exit, (2.0, 4.0)),

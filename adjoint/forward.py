@@ -354,10 +354,20 @@ class ForwardBuilder(FunctionBuilder):
         return [assign(self.tangent(n), call("zeros_like", name(n))) for n in targets]
 
     def shares_operand_tangent(self, expr: ast.expr, op: Op, target: str) -> bool:
-        """``y = x + c`` with only x varying has ``y_dot = x_dot``: the same array, where the
-        primal made a new one. Harmless unless y is then changed in place."""
-        return (isinstance(expr, ast.Name) and target in self.mutated
-                and op.label not in ALIASING_OPS)
+        """``y = x + c`` (or ``y = x * 1.0``) with only x varying has ``y_dot = x_dot``: the
+        same array, where the primal made a new one. Harmless unless y or x is then changed
+        in place."""
+        if not isinstance(expr, ast.Name) or op.label in ALIASING_OPS:
+            return False
+        source = next((v for v, t in self.tangent_names.items() if t == expr.id), None)
+        return target in self.mutated or source in self.mutated
+
+    def check_aliasing(self) -> None:
+        """User code is checked as in reverse mode. Generated adjoint code (hvp) is not: it
+        changes in place only adjoint arrays that it alone refers to, and views of them
+        have views of their tangents."""
+        if not self.src.filename.startswith("<adjoint "):
+            super().check_aliasing()
 
     def pop_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         """``v = stack.pop()``: the tangent stack is popped in step, used or not."""

@@ -28,7 +28,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from numba.core.errors import NumbaPerformanceWarning
 
-from adjoint import JitError, UnsupportedSyntaxError, grad, value_and_grad
+from adjoint import (
+    JitError,
+    MissingRuleError,
+    UnsupportedSyntaxError,
+    grad,
+    hvp,
+    jvp,
+    value_and_grad,
+)
 
 from .fuzz_programs import MARGIN, Margins, programs
 
@@ -106,6 +114,9 @@ class FuzzStats:
     jit_refused: Counter = field(default_factory=Counter)  # reason -> programs
     autograd_compared: int = 0
     autograd_skipped: Counter = field(default_factory=Counter)  # autograd's error -> programs
+    forward_compared: int = 0  # jvp against the adjoint
+    second_order_compared: int = 0  # hvp against differences of the adjoint
+    second_order_refused: Counter = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
         if not self.programs:
@@ -115,7 +126,11 @@ class FuzzStats:
                f"{self.jit_compared} compared with jit=True, "
                f"{sum(self.jit_refused.values())} refused by jit=True with JitError, "
                f"{self.autograd_compared} compared with autograd, "
-               f"{sum(self.autograd_skipped.values())} not differentiable by autograd"]
+               f"{sum(self.autograd_skipped.values())} not differentiable by autograd, "
+               f"{self.forward_compared} compared with forward mode (jvp), "
+               f"{self.second_order_compared} checked at second order (hvp), "
+               f"{sum(self.second_order_refused.values())} refused by hvp"]
+        out += [f"  hvp refused {n}x: {why}" for why, n in self.second_order_refused.items()]
         out += [f"  jit refused {n}x: {why}" for why, n in self.jit_refused.most_common()]
         out += [f"  autograd failed {n}x: {why}"
                 for why, n in self.autograd_skipped.most_common(5)]
@@ -146,6 +161,58 @@ def check_program(program, directory, *, jit_percent: int = 0, tol: float = 1e-5
     if sampled(source, jit_percent):
         check_jit(f, program, primal, ad)
     check_against_autograd(program, ad)
+    check_forward_mode(f, program, primal, ad)
+    if sampled(source[::-1], SECOND_ORDER_PERCENT):
+        check_second_order(f, program, ad)
+
+
+SECOND_ORDER_PERCENT = 25  # hvp transforms the generated adjoint: a heavier build
+
+
+def random_direction(program, seed: int = 5) -> tuple:
+    rng = np.random.default_rng(seed)
+    return tuple(rng.normal(size=np.shape(program.args[w])) if np.ndim(program.args[w])
+                 else float(rng.normal()) for w in program.wrt)
+
+
+def check_forward_mode(f, program, primal, ad) -> None:
+    """jvp's value is the primal and its tangent along v is <gradient, v>."""
+    v = random_direction(program)
+    value, tangent = jvp(f, wrt=program.wrt)(*copies(program.args), v)
+    expected = sum(float(np.sum(np.asarray(g) * d)) for g, d in zip(ad, v))
+    assert value == pytest.approx(primal, rel=1e-12, abs=1e-12), program.render()
+    scale = max(1.0, abs(expected), *(float(np.max(np.abs(g), initial=0.0)) for g in ad))
+    assert abs(tangent - expected) <= 1e-9 * scale, (
+        f"jvp tangent {tangent!r} != <gradient, v> {expected!r}\n{program.render()}")
+    STATS.forward_compared += 1
+
+
+def check_second_order(f, program, ad, eps: float = 1e-5) -> None:
+    """hvp (forward over the generated adjoint) against central differences of the
+    adjoint along v, when the differences agree with themselves at two steps."""
+    v = random_direction(program, seed=6)
+    try:
+        hv = as_tuple(hvp(f, wrt=program.wrt)(*copies(program.args), v))
+    except MissingRuleError as exc:  # documented: np.prod, lists, the matrix 2-norm
+        STATS.second_order_refused[str(exc).split(";")[0].split(": ", 1)[-1]] += 1
+        return
+    g = grad(f, wrt=program.wrt)
+
+    def along(step):
+        moved = copies(program.args)
+        for w, d in zip(program.wrt, v):
+            moved[w] = moved[w] + step * d
+        return [np.asarray(x) for x in as_tuple(g(*moved))]
+
+    plus, minus, plus2, minus2 = along(eps), along(-eps), along(2 * eps), along(-2 * eps)
+    fd = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
+    fd2 = [(p - m) / (4 * eps) for p, m in zip(plus2, minus2)]
+    if max(errors(fd, fd2)) > 1e-6:
+        return  # a kink or a branch within reach of the step: not a usable reference
+    errs = errors(hv, fd)
+    assert max(errs) <= 1e-5, mismatch("differences of the gradient (hvp)", program, hv, fd,
+                                       errs, 1e-5)
+    STATS.second_order_compared += 1
 
 
 def instrumented_value(program) -> float:

@@ -367,3 +367,36 @@ def test_stop_gradient_returns_a_copy_of_an_array():
     y = adjoint.stop_gradient(x)
     y[0] = 5.0
     assert x[0] == 1.0 and adjoint.stop_gradient(2.5) == 2.5
+
+
+# -- regressions found by the fuzzer ----------------------------------------------------------
+def scaled_copy_then_written(x0, m0):
+    out1 = np.zeros(3)
+    v2 = out1 * 1.0  # v2's tangent must not be out1's array, which the next line changes
+    out1[1:3] = x0
+    return 1.0 * x0 + np.sum(out1) + np.sum(v2) + np.sum(m0)
+
+
+def accumulates_into_columns(x0, m0):
+    out = np.zeros((2, 3))
+    out[1, 0] += -0.7 * x0
+    for i in range(2):
+        out[:, 1] += m0 @ np.ones(3) * x0
+    return np.sum(out * out) + np.sum(m0 * m0) * x0
+
+
+def test_regression_tangent_of_a_folded_copy_is_not_shared():
+    m0 = np.ones((2, 3))
+    _, t = jvp(scaled_copy_then_written, wrt=(0, 1))(0.0123, m0, (1.0, np.zeros((2, 3))))
+    assert t == pytest.approx(3.0)
+
+
+def test_regression_hvp_of_adjoint_code_with_in_place_accumulation():
+    x0, m0 = 0.3, np.arange(6.0).reshape(2, 3) / 10
+    v = (0.5, np.ones((2, 3)))
+    hv = hvp(accumulates_into_columns, wrt=(0, 1))(x0, m0, v)
+    g = grad(accumulates_into_columns, wrt=(0, 1))
+    plus, minus = g(x0 + 1e-5 * v[0], m0 + 1e-5 * v[1]), g(x0 - 1e-5 * v[0], m0 - 1e-5 * v[1])
+    for h, p, m in zip(hv, plus, minus):
+        np.testing.assert_allclose(h, (np.asarray(p) - np.asarray(m)) / 2e-5, rtol=1e-6,
+                                   atol=1e-6)

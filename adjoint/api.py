@@ -37,6 +37,13 @@ class Built:
     module: AdjointModule
     source: str
     function: Callable
+    frozen: str | None = None  # jit=True: the values of the globals compiled in
+
+    def is_fresh(self) -> bool:
+        """Current (see below), and for compiled code, compiled with the globals' current
+        values: checked when a gradient function is made, not on every call."""
+        return self.is_current() and (
+            self.frozen is None or self.frozen == jit_.globals_fingerprint(self.module))
 
     def is_current(self) -> bool:
         """False once a function the code calls has been redefined under the same name."""
@@ -67,13 +74,19 @@ def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
     with _LOCK:
         per_fn = _CACHE.setdefault(fn, {})
         key = (wrt, jit, scalars, floats)
-        if key not in per_fn or not per_fn[key].is_current():
+        if key not in per_fn or not per_fn[key].is_fresh():
             module = build_module(fn, wrt, scalars, floats)
             text = emit.to_source(module)
-            build = jit_.build_jit if jit else compile_.build
-            functions = build(text, module)
-            per_fn[key] = Built(module, text, functions[module.main.name])
+            per_fn[key] = compiled(module, text, jit)
         return per_fn[key]
+
+
+def compiled(module, text: str, jit: bool) -> Built:
+    """Run (jit=False) or compile with Numba (jit=True) the generated text."""
+    if not jit:
+        return Built(module, text, compile_.build(text, module)[module.main.name])
+    functions = jit_.build_jit(text, module)
+    return Built(module, text, functions[module.main.name], jit_.globals_fingerprint(module))
 
 
 def _where(fn) -> Location:

@@ -78,9 +78,13 @@ def jitted(value):
 
     if isinstance(value, types.FunctionType) and not (value.__module__ or "").startswith(
             ("numpy", "math", "adjoint.runtime")):
-        if value not in _JITTED:
-            _JITTED[value] = numba.njit(value)
-        return _JITTED[value]
+        # Numba freezes the function's globals when it compiles: a changed global needs a
+        # new dispatcher, not the one compiled with the old value
+        current = fingerprint(value)
+        cached = _JITTED.get(value)
+        if cached is None or cached[0] != current:
+            _JITTED[value] = (current, numba.njit(value))
+        return _JITTED[value][1]
     return value
 
 
@@ -147,6 +151,27 @@ def helpers_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def frozen_globals(module: AdjointModule) -> dict[str, dict]:
+    """For each generated function, the globals (and closure values) it reads: Numba
+    compiles their current values into the machine code."""
+    from . import runtime, runtime_tangent
+
+    defined = (_GENERATED_NAMES | set(runtime.__all__) | set(runtime_tangent.__all__)
+               | {fn.name for fn in module.functions})
+    resolved: dict[str, dict] = {}
+    for fn in module.functions:
+        resolved[fn.name] = {name: fn.source.lookup(name) for name in free_names(fn, defined)
+                             if name in fn.source.closure or name in fn.source.globals}
+    return resolved
+
+
+def globals_fingerprint(module: AdjointModule) -> str:
+    """The values of the frozen globals, as text: compiled code is current while it holds."""
+    return "\n".join(f"{fn}.{name}={fingerprint(value)}"
+                     for fn, values in frozen_globals(module).items()
+                     for name, value in values.items())
+
+
 def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     """Compile each generated function with ``numba.njit(cache=True)`` from a cached file.
 
@@ -155,26 +180,16 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     """
     import numba
 
-    from . import __version__, runtime, runtime_numba, runtime_tangent
+    from . import __version__, runtime_numba
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)
     from . import runtime_tangent_numba  # noqa: F401 - and of the forward-mode helpers
 
     check_jit_support(text, module)
-    defined = (_GENERATED_NAMES | set(runtime.__all__) | set(runtime_tangent.__all__)
-               | {fn.name for fn in module.functions})
-    resolved: dict[str, dict] = {}
-    for fn in module.functions:
-        values = {}
-        for name in free_names(fn, defined):
-            if name in fn.source.closure or name in fn.source.globals:
-                values[name] = fn.source.lookup(name)
-        resolved[fn.name] = values
+    resolved = frozen_globals(module)
     key_text = "\n".join(
         [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}",
-         f"options {JIT_OPTIONS} helpers {helpers_digest()}"] +
-        [f"{fn}.{name}={fingerprint(value)}"
-         for fn, values in resolved.items() for name, value in values.items()])
+         f"options {JIT_OPTIONS} helpers {helpers_digest()}", globals_fingerprint(module)])
     key = hashlib.sha256(key_text.encode()).hexdigest()
     path = write_cached(text, key)
     code = compile(text, path, "exec")

@@ -21,9 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import compile as compile_
 from . import emit
-from . import jit as jit_
 from .api import (
     FLOAT_TYPES,
     SCALAR_TYPES,
@@ -33,6 +31,7 @@ from .api import (
     as_gradient,
     build_adjoint,
     check_argument,
+    compiled,
     resolve_wrt,
 )
 from .errors import ArgumentError
@@ -52,7 +51,7 @@ def build_tangent(fn: Callable, wrt: tuple[str, ...], kinds: tuple = (frozenset(
     with _LOCK:
         per_fn = _CACHE.setdefault(fn, {})
         key = ("jvp", wrt, jit, scalars, floats)
-        if key not in per_fn or not per_fn[key].is_current():
+        if key not in per_fn or not per_fn[key].is_fresh():
             module = build_tangent_module(fn, wrt, scalars=scalars, floats=floats)
             per_fn[key] = _compiled(module, jit)
         return per_fn[key]
@@ -67,7 +66,7 @@ def build_second_order(fn: Callable, wrt: tuple[str, ...], kinds: tuple, *,
         per_fn = _CACHE.setdefault(fn, {})
         key = ("hvp", wrt, jit, scalars, floats)
         cached = per_fn.get(key)
-        if cached is None or cached[0] is not adjoint or not cached[1].is_current():
+        if cached is None or cached[0] is not adjoint or not cached[1].is_fresh():
             src = parse_any(adjoint.function)
             module = build_tangent_module(adjoint.function, wrt, src, scalars, floats)
             module.dependencies += adjoint.module.dependencies
@@ -76,9 +75,7 @@ def build_second_order(fn: Callable, wrt: tuple[str, ...], kinds: tuple, *,
 
 
 def _compiled(module, jit: bool) -> Built:
-    text = emit.to_source(module)
-    build = jit_.build_jit if jit else compile_.build
-    return Built(module, text, build(text, module)[module.main.name])
+    return compiled(module, emit.to_source(module), jit)
 
 
 def _kinds(arguments: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
@@ -99,6 +96,7 @@ class _Transform:
         self.wrt, self.single = resolve_wrt(fn, wrt)
         self._signature = inspect.signature(fn)
         self._last: Built | None = None
+        self._last_kinds: tuple | None = None
         functools.update_wrapper(self, fn)
 
     def _arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -123,6 +121,15 @@ class _Transform:
 
     def _build(self, arguments: dict[str, Any]) -> Built:
         raise NotImplementedError
+
+    def _for_call(self, arguments: dict[str, Any]) -> Built:
+        """The build for this call's argument kinds: the last one while it is current (the
+        cheap check), else looked up in the cache (which also checks frozen globals)."""
+        kinds = _kinds(arguments)
+        if self._last is None or self._last_kinds != kinds or not self._last.is_current():
+            self._build(arguments)
+            self._last_kinds = kinds
+        return self._last
 
     def __repr__(self) -> str:
         return f"<{self.kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
@@ -167,7 +174,7 @@ class JVP(_Transform):
                                                self.fn))
 
     def run(self, arguments: dict[str, Any], tangents: tuple) -> tuple[Any, Any]:
-        built = self._build(arguments)  # cached per argument kinds
+        built = self._for_call(arguments)
         main = built.module.main
         extra = {main.tangents[w]: _check_like(self.fn, w, t, arguments[w], "tangent")
                  for w, t in zip(self.wrt, tangents)}
@@ -198,7 +205,7 @@ class VJP(_Transform):
 
     def __call__(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
-        built = self._build(arguments)
+        built = self._for_call(arguments)
         value = self.fn(*args, **kwargs)
         return value, functools.partial(self.pullback, built, arguments, value)
 
@@ -313,7 +320,7 @@ class HVP(_Transform):
                                                self.fn))
 
     def run(self, arguments: dict[str, Any], vectors: tuple):
-        built = self._build(arguments)
+        built = self._for_call(arguments)
         main = built.module.main
         extra = {main.tangents[w]: _check_like(self.fn, w, v, arguments[w], "vector")
                  for w, v in zip(self.wrt, vectors)}

@@ -380,7 +380,7 @@ def scaled_copy_then_written(x0, m0):
 def accumulates_into_columns(x0, m0):
     out = np.zeros((2, 3))
     out[1, 0] += -0.7 * x0
-    for i in range(2):
+    for _ in range(2):
         out[:, 1] += m0 @ np.ones(3) * x0
     return np.sum(out * out) + np.sum(m0 * m0) * x0
 

@@ -16,9 +16,10 @@ import pytest
 
 pytest.importorskip("numba")
 
-from adjoint import JitError, grad, value_and_grad  # noqa: E402
+from adjoint import JitError, grad, jvp, value_and_grad  # noqa: E402
 from adjoint import jit as jit_  # noqa: E402
 
+from . import helper_module  # noqa: E402
 from .helper_module import scaled_tanh  # noqa: E402
 from .test_background import sigmoid_chain  # noqa: E402
 
@@ -254,3 +255,19 @@ def test_cache_key_includes_global_values():
     assert a == jit_.fingerprint(recurrence)
     assert jit_.fingerprint(np.arange(3.0)) != jit_.fingerprint(np.arange(1.0, 4.0))
     assert jit_.fingerprint(scaled_tanh) != jit_.fingerprint(layer)
+
+
+def uses_a_module_constant(x):
+    return np.sum(scaled_tanh(x)) * 2.0  # scaled_tanh reads helper_module.GAIN
+
+
+def test_a_new_compiled_gradient_sees_a_changed_global(monkeypatch):
+    """Numba freezes globals into the machine code; a gradient made after a global changed
+    must be compiled again rather than served from the in-process cache."""
+    x = np.array([0.1, -0.2])
+    before = grad(uses_a_module_constant, jit=True)(x)
+    monkeypatch.setattr(helper_module, "GAIN", 5.0)
+    after = grad(uses_a_module_constant, jit=True)(x)
+    np.testing.assert_allclose(after, before * 5.0 / 3.0, rtol=1e-12)
+    _, t = jvp(uses_a_module_constant, jit=True)(x, np.ones(2))
+    assert t == pytest.approx(float(np.sum(after)), rel=1e-12)

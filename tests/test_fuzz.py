@@ -32,6 +32,7 @@ from adjoint import (
     JitError,
     MissingRuleError,
     UnsupportedSyntaxError,
+    check_grad,
     grad,
     hvp,
     jvp,
@@ -339,8 +340,14 @@ def check_against_autograd(program, ad, tol: float = 1e-8) -> None:
     except Exception as exc:  # noqa: BLE001 - any autograd failure means "cannot compare"
         STATS.autograd_skipped[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
         return
-    STATS.autograd_compared += 1
     errs = errors(ad, expected)
+    if max(errs) > tol and re.search(r"\]\s*[-+*/]?=", program.render()):
+        # autograd keeps references to the arrays an operation read; an array the program
+        # writes into afterwards (not a differentiated one: autograd refuses those) changes
+        # its record. The adjoint already agreed with central differences.
+        STATS.autograd_skipped["autograd keeps arrays the program later writes in place"] += 1
+        return
+    STATS.autograd_compared += 1
     if max(errs) > tol:
         raise AssertionError(mismatch("autograd", program, ad, expected, errs, tol))
 
@@ -701,3 +708,28 @@ def unpacks_a_pair_with_early_exit(x0, x1):
 ])
 def test_tuples_of_differentiated_values(fn, expected):
     assert grad(fn, wrt=(0, 1))(1.0, 2.0) == expected
+
+
+def reads_an_array_then_writes_it(x0, a0):
+    out2 = np.zeros(3)
+    s = np.dot(a0, out2) * x0
+    out2[1:3] = 0.5
+    return s + np.sum(a0) + np.sum(out2)
+
+
+def same_with_autograd_numpy(x0, a0):
+    anp = autograd.numpy
+    out2 = anp.zeros(3)
+    s = anp.dot(a0, out2) * x0
+    out2[1:3] = 0.5
+    return s + anp.sum(a0) + anp.sum(out2)
+
+
+def test_autograd_disagreement_after_an_in_place_write_is_autograds():
+    """Why check_against_autograd skips such programs: autograd's np.dot keeps out2 and
+    differentiates with the array as it is after the write; the adjoint is right."""
+    x0, a0 = 0.5, np.array([0.2, 0.3, 0.4])
+    assert check_grad(reads_an_array_then_writes_it, x0, a0, wrt=(0, 1)) < 1e-8
+    np.testing.assert_allclose(grad(reads_an_array_then_writes_it, wrt=1)(x0, a0), [1, 1, 1])
+    theirs = autograd.grad(same_with_autograd_numpy, 1)(x0, a0)
+    np.testing.assert_allclose(theirs, [1.0, 1.25, 1.25])

@@ -400,3 +400,32 @@ def test_regression_hvp_of_adjoint_code_with_in_place_accumulation():
     for h, p, m in zip(hv, plus, minus):
         np.testing.assert_allclose(h, (np.asarray(p) - np.asarray(m)) / 2e-5, rtol=1e-6,
                                    atol=1e-6)
+
+
+def test_bad_adjoint_templates_are_refused_at_registration():
+    with pytest.raises(AdjointError, match="takes 2 argument"):
+        @adjoint.register_adjoint(softplus)
+        def two_args(y, x, z):
+            d[x] += d[y]  # noqa: F821
+
+    with pytest.raises(AdjointError, match="unknown name 'undefined_helper'"):
+        @adjoint.register_adjoint(softplus)
+        def unknown(y, x):
+            d[x] += undefined_helper(d[y])  # noqa: F821
+
+    assert softplus not in adjoint.rules.REVERSE  # nothing half-registered
+
+
+def test_a_registered_adjoint_appears_filled_in_in_the_source():
+    @adjoint.register_adjoint(softplus)
+    def softplus_adjoint(y, x):
+        d[x] += d[y] / (1.0 + np.exp(-x))  # noqa: F821
+
+    try:
+        src = grad(softplus_user).source
+        assert "dx = dx + dt1 / (1.0 + np.exp(-x))" in src and "def dsoftplus(" not in src
+        x = np.array([0.3, -0.4])
+        np.testing.assert_allclose(grad(softplus_user)(x),
+                                   softplus(x) + x / (1.0 + np.exp(-x)), rtol=1e-12)
+    finally:
+        adjoint.rules.REVERSE.pop(softplus, None)

@@ -9,7 +9,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from . import compile as compile_
 from . import emit
 from . import jit as jit_
+from . import rules as rules_
 from .errors import (
     AdjointError,
     ArgumentError,
@@ -38,6 +39,7 @@ class Built:
     source: str
     function: Callable
     frozen: str | None = None  # jit=True: the values of the globals compiled in
+    rules: int = field(default_factory=lambda: rules_.GENERATION[0])  # user rules seen
 
     def is_fresh(self) -> bool:
         """Current (see below), and for compiled code, compiled with the globals' current
@@ -46,7 +48,10 @@ class Built:
             self.frozen is None or self.frozen == jit_.globals_fingerprint(self.module))
 
     def is_current(self) -> bool:
-        """False once a function the code calls has been redefined under the same name."""
+        """False once a function the code calls has been redefined under the same name, or
+        a user rule has been registered since the build."""
+        if self.rules != rules_.GENERATION[0]:
+            return False
         for src, path, fn in self.module.dependencies:
             try:
                 obj = src.lookup(path[0])

@@ -29,6 +29,8 @@ class Rule:
 # (math.log(x) and math.log(x, base) are two templates).
 REVERSE: dict[Hashable, list[Rule]] = {}
 ZERO_GRADIENT: set[Hashable] = set()
+# Bumped by every user registration: code built under older rules is rebuilt.
+GENERATION = [0]
 
 
 def _key(key: Hashable) -> Hashable:
@@ -89,6 +91,7 @@ def register_adjoint(func: Callable) -> Callable:
                              template.body, rule_func.__globals__)
             REVERSE.pop(func, None)  # a user rule replaces any earlier one for func
             adjoint_of(func)(rule_func)
+            GENERATION[0] += 1
         except (TemplateError, OSError, TypeError) as exc:
             raise AdjointError(f"invalid adjoint rule {getattr(rule_func, '__name__', rule_func)}"
                                f" for {getattr(func, '__name__', func)}: {exc}") from exc

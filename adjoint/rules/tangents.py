@@ -37,7 +37,7 @@ from ..runtime_tangent import (
     reciprocal_or_zero,
 )
 from ..template import TemplateError
-from . import REVERSE, check_arity, check_free_names
+from . import GENERATION, REVERSE, check_arity, check_free_names
 
 
 @dataclass(frozen=True)
@@ -234,6 +234,7 @@ def register_tangent(func: Callable) -> Callable:
             raise AdjointError(f"invalid tangent rule {getattr(rule_func, '__name__', rule_func)}"
                                f" for {getattr(func, '__name__', func)}: {exc}") from exc
         TANGENTS[func] = template
+        GENERATION[0] += 1
         return rule_func
 
     return register

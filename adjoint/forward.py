@@ -22,7 +22,7 @@ import types
 from dataclasses import dataclass, field
 
 from . import optimize, runtime_tangent
-from .errors import MissingRuleError, UnsupportedSyntaxError
+from .errors import MissingRuleError
 from .names import Namer
 from .normalize import GUARD
 from .resolve import Op, Resolver, assigned_names, atom_names
@@ -30,6 +30,7 @@ from .reverse import (
     ALIASING_OPS,
     FunctionBuilder,
     assign,
+    build_once,
     call,
     comment,
     is_element_write,
@@ -101,24 +102,9 @@ class TangentModule:
     def tangent_of(self, fn: types.FunctionType, wrt: tuple[str, ...], call_site=None,
                    src: Source | None = None, scalars: frozenset[str] = frozenset(),
                    floats: frozenset[str] = frozenset()) -> TangentFunction:
-        key = (fn, wrt, scalars, floats)
-        if key in self._by_key:
-            return self._by_key[key]
-        if fn in self._building:
-            raise UnsupportedSyntaxError(
-                f"recursive call to {fn.__name__}: recursion is not supported",
-                call_site, "write the recursion as a loop")
-        self._building.append(fn)
-        try:
-            slot = len(self.functions)
-            self.functions.append(None)  # keep the caller first in the module
-            built = ForwardBuilder(src or parse_any(fn), wrt, self, scalars,
-                                   floats).build_tangent()
-            self.functions[slot] = built
-            self._by_key[key] = built
-            return built
-        finally:
-            self._building.pop()
+        return build_once(self, (fn, wrt, scalars, floats), fn, call_site,
+                          lambda: ForwardBuilder(src or parse_any(fn), wrt, self, scalars,
+                                                 floats).build_tangent())
 
 
 def parse_any(fn: types.FunctionType) -> Source:

@@ -138,24 +138,31 @@ class AdjointModule:
                    returns_value: bool, call_site=None,
                    scalars: frozenset[str] = frozenset(),
                    floats: frozenset[str] = frozenset()) -> AdjointFunction:
-        key = (fn, wrt, returns_value, scalars, floats)
-        if key in self._by_key:
-            return self._by_key[key]
-        if fn in self._building:
-            raise UnsupportedSyntaxError(
-                f"recursive call to {fn.__name__}: recursion is not supported",
-                call_site, "write the recursion as a loop")
-        self._building.append(fn)
-        try:
-            src = parse(fn)
-            slot = len(self.functions)
-            self.functions.append(None)  # keep the caller first in the module
-            built = FunctionBuilder(src, wrt, returns_value, self, scalars, floats).build()
-            self.functions[slot] = built
-            self._by_key[key] = built
-            return built
-        finally:
-            self._building.pop()
+        return build_once(self, (fn, wrt, returns_value, scalars, floats), fn, call_site,
+                          lambda: FunctionBuilder(parse(fn), wrt, returns_value, self, scalars,
+                                                  floats).build())
+
+
+def build_once(module, key, fn: types.FunctionType, call_site, make):
+    """The generated function for ``key`` in ``module`` (an adjoint or a tangent module),
+    made by ``make()`` the first time. Callers come before callees in the module, and a
+    function that reaches itself again while being built is recursion: refused."""
+    if key in module._by_key:
+        return module._by_key[key]
+    if fn in module._building:
+        raise UnsupportedSyntaxError(
+            f"recursive call to {fn.__name__}: recursion is not supported",
+            call_site, "write the recursion as a loop")
+    module._building.append(fn)
+    try:
+        slot = len(module.functions)
+        module.functions.append(None)  # keep the caller first in the module
+        built = make()
+        module.functions[slot] = built
+        module._by_key[key] = built
+        return built
+    finally:
+        module._building.pop()
 
 
 def build_module(fn: types.FunctionType, wrt: tuple[str, ...],

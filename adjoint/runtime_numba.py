@@ -204,6 +204,16 @@ def _unbroadcast_flat(g, gd, out, ld):
 
 
 @njit(cache=True)
+def _reduced_dims(xd, reduced):
+    """The dims of a reduction's result with keepdims: 1 on the reduced axes."""
+    rd = xd.copy()
+    for d in range(xd.size):
+        if reduced[d]:
+            rd[d] = 1
+    return rd
+
+
+@njit(cache=True)
 def _expanded_dims(gd, reduced):
     """The dims of a reduction's result in x's layout: 1 on the reduced axes."""
     n = reduced.size
@@ -346,12 +356,8 @@ def _extremum_adjoint(g, x, y, axis=None, keepdims=False):
 
     def impl(g, x, y, axis=None, keepdims=False):
         winners = (x == runtime.unreduce(y, x, axis, keepdims)) * 1.0
-        reduced = mask(axis, x.ndim)
         xd = _dims(x.shape, x.ndim)
-        rd = xd.copy()
-        for d in range(x.ndim):
-            if reduced[d]:
-                rd[d] = 1
+        rd = _reduced_dims(xd, mask(axis, x.ndim))
         counts = np.zeros(_prod(rd))
         _gather(winners.ravel(), xd, counts, rd)
         full = np.empty(x.shape)

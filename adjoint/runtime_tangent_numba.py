@@ -6,7 +6,16 @@ import numpy as np
 from numba.extending import overload
 
 from . import runtime, runtime_tangent
-from .runtime_numba import _axis_mask, _dims, _fail, _gather, _is_array, _prod, _spread
+from .runtime_numba import (
+    _axis_mask,
+    _dims,
+    _fail,
+    _gather,
+    _is_array,
+    _prod,
+    _reduced_dims,
+    _spread,
+)
 
 
 @overload(runtime_tangent.broadcast_tangent)
@@ -44,12 +53,8 @@ def _reduction_tangent(slope_of):
             ones = np.ones_like(np.asarray(y), dtype=np.float64)
             values = (slope_of(ones if not scalar_result else 1.0, x, y, axis, keepdims, ord)
                       * t)
-            reduced = mask(axis, x.ndim)
             xd = _dims(x.shape, x.ndim)
-            rd = xd.copy()
-            for d in range(x.ndim):
-                if reduced[d]:
-                    rd[d] = 1
+            rd = _reduced_dims(xd, mask(axis, x.ndim))
             out = np.zeros(_prod(rd))
             _gather(np.ascontiguousarray(values).ravel(), xd, out, rd)
             return out.reshape(np.asarray(y).shape)

@@ -289,6 +289,8 @@ class ForwardBuilder(FunctionBuilder):
                               orelse=[])]
         if isinstance(stmt, ast.Expr) and hasattr(stmt, "appends_to"):
             return [stmt] + self.append_tangent(stmt)
+        if isinstance(stmt, ast.Expr) and popped_list(stmt.value):
+            return [stmt] + self.discarded_pop_tangent(popped_list(stmt.value))
         if isinstance(stmt, ast.Assign) and id(stmt) in self.ops:
             op = self.ops[id(stmt)]
             if op.kind == "call" and self.active_parameters(op) and any(
@@ -366,6 +368,19 @@ class ForwardBuilder(FunctionBuilder):
         if self.is_active(target):
             return [assign(self.tangent(target), popped)]
         return [ast.Expr(value=popped)]
+
+    def discarded_pop_tangent(self, lst: str) -> list[ast.stmt]:
+        """``stack.pop()`` for its effect (adjoint code shrinking a list): the tangent
+        stack shrinks with it."""
+        if not self.is_active(lst):
+            return []
+        pop = ast.Attribute(value=name(self.tangent(lst)), attr="pop", ctx=ast.Load())
+        return [ast.Expr(value=ast.Call(func=pop, args=[], keywords=[]))]
+
+    def allowed_effect(self, stmt: ast.Expr) -> bool:
+        """Generated adjoint code may drop a list's last entry (``hs.pop()``): forward
+        mode follows it on the tangent list."""
+        return self.src.filename.startswith("<adjoint ") and popped_list(stmt.value) is not None
 
     def element_write_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         var = op.bound["x"].id
@@ -520,6 +535,15 @@ class ForwardBuilder(FunctionBuilder):
                 return zero_for(node.like)
 
         return Fill().visit(expr)
+
+
+def popped_list(value: ast.expr) -> str | None:
+    """``hs`` for the call ``hs.pop()``."""
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "pop" and isinstance(value.func.value, ast.Name)
+            and not value.args and not value.keywords):
+        return value.func.value.id
+    return None
 
 
 def zero_for(like: ast.expr | None) -> ast.expr:

@@ -378,7 +378,7 @@ class FunctionBuilder:
         for stmt in statements(self.body):
             if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
                 continue
-            if hasattr(stmt, "appends_to"):
+            if hasattr(stmt, "appends_to") or self.allowed_effect(stmt):
                 continue
             func = stmt.value.func
             if isinstance(func, ast.Name) and func.id in ("print", "must_not_be_array"):
@@ -393,6 +393,10 @@ class FunctionBuilder:
                 raise UnsupportedSyntaxError(
                     f"the call {what!r} changes a value that carries a gradient in place",
                     self.src.where(stmt), hint)
+
+    def allowed_effect(self, stmt: ast.Expr) -> bool:
+        """A call made for its effect that this builder knows how to follow (none here)."""
+        return False
 
     def alias_source(self, stmt: ast.stmt, rows: bool = False) -> str | None:
         """The variable whose memory an assignment's result may share: plain copies, views

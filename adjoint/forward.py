@@ -60,7 +60,8 @@ SEED = "__seed__"  # stands for the upstream adjoint while an elementwise rule i
 # linear in each listed argument, ("all", ...) for functions linear in them jointly.
 ZERO_WHEN = {
     "np.dot": ("any", 0, 1), "np.outer": ("any", 0, 1), "np.matmul": ("any", 0, 1),
-    "pow_exponent_adjoint": ("any", 0), "norm_adjoint": ("any", 0),
+    "pow_exponent_adjoint": ("any", 0), "norm_adjoint": ("any", 0), "prod_adjoint": ("any", 0),
+    "prod_adjoint_tangent": ("any", 2),
     "extremum_tangent": ("any", 0), "prod_tangent": ("any", 0), "norm_tangent": ("any", 0),
     "norm_adjoint_tangent": ("all", 3, 4), "broadcast_tangent": ("any", 0),
 }

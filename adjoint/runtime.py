@@ -93,15 +93,27 @@ def prod_adjoint(g, x, axis=None, keepdims=False):
     x = np.asarray(x)
     if x.ndim == 0:
         return g
+    flat, restore = _reduced_last(x, axis)
+    return unreduce(g, x, axis, keepdims) * restore(_others(flat))
+
+
+def _reduced_last(x, axis):
+    """``x`` with the reduced axes moved last and flattened into one, and the function that
+    puts an array of that layout back in ``x``'s."""
     axes = _axes(axis, x.ndim)
     last = tuple(range(x.ndim - len(axes), x.ndim))
     moved = np.moveaxis(x, axes, last)
     flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
+    return flat, lambda a: np.moveaxis(a.reshape(moved.shape), last, axes)
+
+
+def _others(flat):
+    """Along the last axis, the product of the other entries (prefix times suffix products,
+    so exact with zeros)."""
+    ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    others = np.moveaxis((left * right).reshape(moved.shape), last, axes)
-    return unreduce(g, x, axis, keepdims) * others
+    return left * right
 
 
 def cumsum_adjoint(g, x, axis=None):

@@ -108,3 +108,8 @@ def _stop_gradient(x):
     if _is_array(x):
         return lambda x: x.copy()
     return lambda x: x
+
+
+@overload(runtime_tangent.prod_adjoint_tangent)
+def _prod_adjoint_tangent(g, x, x_dot, axis=None, keepdims=False):
+    _fail("second derivatives of np.prod are not supported under jit")

@@ -429,3 +429,28 @@ def test_a_registered_adjoint_appears_filled_in_in_the_source():
                                    softplus(x) + x / (1.0 + np.exp(-x)), rtol=1e-12)
     finally:
         adjoint.rules.REVERSE.pop(softplus, None)
+
+
+def product_of_entries(x):
+    return np.prod(x)
+
+
+def product_along_rows(x):
+    return np.sum(np.prod(x, axis=1) ** 2)
+
+
+@pytest.mark.parametrize("x", [[0.5, -1.5, 2.0, 0.7], [0.0, -1.5, 2.0, 0.7],
+                               [0.0, -1.5, 0.0, 0.7]], ids=["no zero", "one zero", "two zeros"])
+def test_hessian_of_a_product_is_exact_with_zeros(x):
+    x = np.array(x)
+    expected = np.array([[0.0 if i == j else np.prod(np.delete(x, [i, j])) for j in range(4)]
+                         for i in range(4)])
+    np.testing.assert_allclose(hessian(product_of_entries)(x), expected, atol=1e-15)
+
+
+def test_hvp_of_a_product_along_an_axis():
+    x = np.array([[0.5, -1.5, 2.0], [0.0, 0.3, -0.8]])
+    v = np.array([[1.0, 0.5, -0.5], [0.2, 1.0, 0.1]])
+    g = grad(product_along_rows)
+    expected = (g(x + 1e-6 * v) - g(x - 1e-6 * v)) / 2e-6
+    np.testing.assert_allclose(hvp(product_along_rows)(x, v), expected, rtol=1e-6, atol=1e-8)

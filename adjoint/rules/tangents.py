@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import runtime
-from ..runtime import norm_adjoint, pow_exponent_adjoint
+from ..runtime import norm_adjoint, pow_exponent_adjoint, prod_adjoint
 from ..runtime_tangent import (
     extremum_tangent,
     norm_adjoint_tangent,
     norm_tangent,
+    prod_adjoint_tangent,
     prod_tangent,
     reciprocal_or_zero,
 )
@@ -184,7 +185,6 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
 declare(Linear(("g",)), runtime.unbroadcast, runtime.unreduce, runtime.mean_adjoint,
         runtime.cumsum_adjoint, runtime.split_like, runtime.unstack, runtime.unindex,
         runtime.zero_entries, runtime.extremum_adjoint)
-declare(Linear(("g",), refused={"x": "second derivatives of np.prod"}), runtime.prod_adjoint)
 declare(Linear(("adjoint", "g")), runtime.add_at)
 declare(Linear(("adjoint",)), runtime.clear_at)
 declare(Linear(("value",)), runtime.detached)
@@ -201,6 +201,12 @@ def pow_exponent(r, g, x, z):
     # r = g * z * ln x  (0 where x == 0)
     t[r] = (pow_exponent_adjoint(t[g], x, z) + pow_exponent_adjoint(g, x, t[z])
             + g * z * reciprocal_or_zero(x) * t[x])
+
+
+@tangent_of(runtime.prod_adjoint)
+def prod_second(r, g, x, axis=None, keepdims=False):
+    t[r] = (prod_adjoint(t[g], x, axis, keepdims)
+            + prod_adjoint_tangent(g, x, t[x], axis, keepdims))
 
 
 @tangent_of(runtime.norm_adjoint)

@@ -25,10 +25,18 @@ class LiveNamespace(dict):
         return self.fallback[key]
 
 
+GENERATED_PREFIX = "<adjoint "
+
+
+def is_generated(filename: str) -> bool:
+    """Whether a function's file is generated code registered by ``register_source``."""
+    return filename.startswith(GENERATED_PREFIX)
+
+
 def register_source(text: str, label: str) -> str:
     """Put the text in linecache under a stable name derived from its content."""
     digest = hashlib.sha1(text.encode()).hexdigest()[:10]
-    filename = f"<adjoint {label} {digest}>"
+    filename = f"{GENERATED_PREFIX}{label} {digest}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     return filename
 

@@ -22,6 +22,7 @@ import types
 from dataclasses import dataclass, field
 
 from . import optimize, runtime_tangent
+from .compile import is_generated
 from .errors import MissingRuleError
 from .names import Namer
 from .normalize import GUARD
@@ -355,7 +356,7 @@ class ForwardBuilder(FunctionBuilder):
         """User code is checked as in reverse mode. Generated adjoint code (hvp) is not: it
         changes in place only adjoint arrays that it alone refers to, and views of them
         have views of their tangents."""
-        if not self.src.filename.startswith("<adjoint "):
+        if not is_generated(self.src.filename):
             super().check_aliasing()
 
     def pop_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
@@ -381,7 +382,7 @@ class ForwardBuilder(FunctionBuilder):
     def allowed_effect(self, stmt: ast.Expr) -> bool:
         """Generated adjoint code may drop a list's last entry (``hs.pop()``): forward
         mode follows it on the tangent list."""
-        return self.src.filename.startswith("<adjoint ") and popped_list(stmt.value) is not None
+        return is_generated(self.src.filename) and popped_list(stmt.value) is not None
 
     def element_write_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         var = op.bound["x"].id

@@ -154,7 +154,26 @@ def _check_like(fn, name: str, value, like, what: str):
     return as_gradient(value, like)
 
 
-class JVP(_Transform):
+class _AlongDirection(_Transform):
+    """Transforms called as ``t(f)(*args, direction)``: the function's arguments, then one
+    direction (a tangent or a vector) per wrt argument, a tuple of them for several."""
+
+    direction = "direction"
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            raise ArgumentError(f"{self.kind} needs the {self.direction} as its last "
+                                "positional argument", _where(self.fn), self.usage)
+        *args, directions = args
+        arguments = self._arguments(tuple(args), kwargs)
+        return self.run(arguments, _directions(directions, self.wrt, self.single,
+                                               self.direction, self.fn))
+
+    def run(self, arguments: dict[str, Any], directions: tuple):
+        raise NotImplementedError
+
+
+class JVP(_AlongDirection):
     """``jvp(f, wrt)(*args, tangents)`` -> ``(value, tangent)``: forward mode, one sweep."""
 
     kind = "jvp"
@@ -164,14 +183,7 @@ class JVP(_Transform):
         self._last = build_tangent(self.fn, self.wrt, _kinds(arguments), jit=self.jit)
         return self._last
 
-    def __call__(self, *args, **kwargs):
-        if not args:
-            raise ArgumentError("jvp needs the tangent as its last positional argument",
-                                _where(self.fn), self.usage)
-        *args, tangents = args
-        arguments = self._arguments(tuple(args), kwargs)
-        return self.run(arguments, _directions(tangents, self.wrt, self.single, "tangent",
-                                               self.fn))
+    direction = "tangent"
 
     def run(self, arguments: dict[str, Any], tangents: tuple) -> tuple[Any, Any]:
         built = self._for_call(arguments)
@@ -299,7 +311,7 @@ class Jacobian(_Transform):
                 f"mode={self.requested}{used}>")
 
 
-class HVP(_Transform):
+class HVP(_AlongDirection):
     """``hvp(f, wrt)(*args, v)`` -> the Hessian of scalar ``f`` times ``v``, by forward
     mode over the generated adjoint of ``f``."""
 
@@ -310,14 +322,7 @@ class HVP(_Transform):
         self._last = build_second_order(self.fn, self.wrt, _kinds(arguments), jit=self.jit)
         return self._last
 
-    def __call__(self, *args, **kwargs):
-        if not args:
-            raise ArgumentError("hvp needs the vector as its last positional argument",
-                                _where(self.fn), self.usage)
-        *args, vectors = args
-        arguments = self._arguments(tuple(args), kwargs)
-        return self.run(arguments, _directions(vectors, self.wrt, self.single, "vector",
-                                               self.fn))
+    direction = "vector"
 
     def run(self, arguments: dict[str, Any], vectors: tuple):
         built = self._for_call(arguments)

@@ -52,6 +52,9 @@ class Namer:
     def temporaries(self) -> list[str]:
         return list(self._temporaries)
 
+    def is_temporary(self, name: str) -> bool:
+        return name.startswith("t") and name in self._temporaries
+
     def adjoint_if_any(self, var: str) -> str | None:
         return self._adjoints.get(var)
 

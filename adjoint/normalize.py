@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer, names_in
 from .runtime import checkpointed
+from .views import ViewTable, compose
 
 # Statements with no derivative meaning that we refuse, each with what to write instead.
 UNSUPPORTED_STATEMENTS: dict[type, tuple[str, str]] = {
@@ -137,6 +138,34 @@ def written_in_place(body: list[ast.stmt]) -> set[str]:
     return found
 
 
+def list_names(fn: ast.FunctionDef) -> set[str]:
+    """Names bound to a list or tuple display, or appended to: their entries are not views."""
+    found = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple)):
+            found |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr == "append" and isinstance(node.func.value, ast.Name):
+            found.add(node.func.value.id)
+    return found
+
+
+def augmented_names(body: list[ast.stmt]) -> set[str]:
+    """Names changed by augmented assignment (``x += v``): in place, if they hold arrays."""
+    return {node.target.id for stmt in body for node in ast.walk(stmt)
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)}
+
+
+def loop_assigned(stmt: ast.For | ast.While, prelude: list[ast.stmt]) -> set[str]:
+    """Names a loop binds in its header or body (and its prelude's targets)."""
+    targets = [stmt.target] if isinstance(stmt, ast.For) else []
+    found = {n.id for part in targets for n in ast.walk(part) if isinstance(n, ast.Name)}
+    for s in list(stmt.body) + list(prelude):
+        found |= {n.id for n in ast.walk(s)
+                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return found
+
+
 def walk_own(node: ast.AST):
     """Like ast.walk, but not into nested function or class definitions."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
@@ -171,7 +200,7 @@ class Normalizer:
 
     def __init__(self, fn: ast.FunctionDef, namer: Namer,
                  where: Callable[[ast.AST], Location],
-                 lookup: Callable[[str], object] | None = None):
+                 lookup: Callable[[str], object] | None = None, track_views: bool = True):
         self.fn = fn
         self.namer = namer
         self.where = where
@@ -184,6 +213,10 @@ class Normalizer:
         self.loops: list[Loop] = []
         self.early: Early | None = None
         self.flags: list[tuple[str, int]] = []  # jump flags of the enclosing statements
+        # r = A[i]: writes through r are written into A (temporaries are never written)
+        lists = list_names(fn)
+        self.views = ViewTable(lambda n: not track_views or self.namer.is_temporary(n)
+                               or n in lists)
 
     # -- errors -------------------------------------------------------------------------
     def unsupported(self, node: ast.AST, what: str, hint: str) -> UnsupportedSyntaxError:
@@ -199,8 +232,9 @@ class Normalizer:
             # return inside branches or loops: every return assigns the result and raises
             # a flag; what follows a return is guarded by it, loops are left with break
             self.early = Early(self.namer.fresh("result"), self.tuple_results(body))
-        self.copy_arguments_written_in_place()
-        new_body = self.out + self.block(body)
+        main = self.block(body)
+        self.guard_arguments_written_in_place(main)
+        new_body = self.out + main
         if self.early:
             self.origin = body[-1]
             value = (ast.Tuple(elts=[self.load(p) for p in self.early.parts], ctx=ast.Load())
@@ -226,15 +260,31 @@ class Normalizer:
                 raise self.unsupported(star, f"a {what} parameter",
                                        "name each parameter the function takes")
 
-    def copy_arguments_written_in_place(self) -> None:
+    def guard_arguments_written_in_place(self, body: list[ast.stmt]) -> None:
         """``x[i] = v`` on a parameter writes into our own copy: the caller's array and the
-        gradient of the function as written both stay intact."""
+        gradient of the function as written both stay intact. A parameter changed in place
+        (``x[i] = v``, ``x += v``) must not share memory with another one (``f(a, a)``):
+        NumPy would change both, so that is checked when the function runs."""
         params = [a.arg for a in self.fn.args.posonlyargs + self.fn.args.args +
                   self.fn.args.kwonlyargs]
-        written = written_in_place(self.fn.body)
+        written = written_in_place(body)
+        changed = written | augmented_names(self.fn.body)
+        self.origin = self.fn
         for param in params:
+            if param not in changed:
+                continue
+            for other in params:
+                if other == param:
+                    continue
+                message = (f"{self.where(self.fn)}: {self.fn.name} changes its argument "
+                           f"{param} in place, and the argument {other} shares memory with it "
+                           f"(the same array passed twice?); NumPy would change both. Pass "
+                           f"a copy: {self.fn.name}(..., {other}.copy(), ...)")
+                check = ast.Call(func=self.load("must_not_share"),
+                                 args=[self.load(param), self.load(other),
+                                       ast.Constant(message)], keywords=[])
+                self.emit(ast.Expr(value=check), self.fn)
             if param in written:
-                self.origin = self.fn
                 copy_call = ast.Call(func=ast.Attribute(value=self.load(param), attr="copy",
                                                         ctx=ast.Load()), args=[], keywords=[])
                 self.emit(ast.Assign(targets=[self.store(param)], value=copy_call), self.fn)
@@ -243,6 +293,8 @@ class Normalizer:
         ast.copy_location(stmt, like)
         stmt.origin = origin or self.origin
         self.out.append(stmt)
+        if isinstance(stmt, ast.Assign):
+            self.views.assigned(stmt)
 
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
         """Normalize a list of statements. Inside a loop, the statements after one that may
@@ -267,7 +319,9 @@ class Normalizer:
             if flag and inner_return:
                 self.leave_after_inner_return(stmt, flag)
             if flag and i + 1 < len(stmts):
+                before = self.views.snapshot()
                 rest = self.block(stmts[i + 1:])
+                self.views.join(before)  # the rest may not have run
                 if rest:
                     test = ast.UnaryOp(op=ast.Not(), operand=self.load(flag))
                     self.emit(ast.If(test=test, body=rest, orelse=[]), stmts[i + 1],
@@ -347,7 +401,12 @@ class Normalizer:
 
     def if_statement(self, stmt: ast.If) -> None:
         test = self.condition(stmt.test)
-        body, orelse = self.block(stmt.body), self.block(stmt.orelse)
+        before = self.views.snapshot()
+        body = self.block(stmt.body)
+        after_body = self.views.snapshot()
+        self.views.restore(before)
+        orelse = self.block(stmt.orelse)
+        self.views.join(after_body)
         self.origin = stmt
         test = self.recorded(test, body + orelse)
         if not body:  # 'if c: pass': keep a statement the passes can walk
@@ -455,10 +514,14 @@ class Normalizer:
                                                                stmt.body) or len(range_args) == 3)
         trips = self.start_trips(stmt) if counted else None
         self.loops.append(loop)
+        rebound = loop_assigned(stmt, prelude) | {target}
+        self.views.forget(rebound)  # names rebound in the loop: any iteration's binding
+        self.views.ints.add(target)  # the counter of a range() loop
         try:
             body = self.loop_prelude(loop, stmt, trips) + self.block(prelude + stmt.body)
         finally:
             self.loops.pop()
+        self.views.forget(rebound)
         self.origin = stmt
         iter_call = ast.Call(func=self.load("range"), args=range_args, keywords=[])
         node = ast.For(target=self.store(target), iter=iter_call, body=body, orelse=[],
@@ -570,10 +633,13 @@ class Normalizer:
         loop = self.enter_loop(stmt)
         trips = self.start_trips(stmt)
         self.loops.append(loop)
+        rebound = loop_assigned(stmt, [])
+        self.views.forget(rebound)
         try:
             body = self.loop_prelude(loop, stmt, trips) + self.block(stmt.body)
         finally:
             self.loops.pop()
+        self.views.forget(rebound)
         self.origin = stmt
         node = ast.While(test=stmt.test, body=body, orelse=[])
         node.trips = trips
@@ -588,7 +654,8 @@ class Normalizer:
         elif isinstance(first, (ast.Tuple, ast.List)):
             self.unpack(first, value, stmt)
         elif isinstance(first, ast.Subscript):
-            self.emit(ast.Assign(targets=[self.element(first)], value=self.atom(value)), stmt)
+            target = self.element(first)
+            self.write(target, self.atom(value), stmt)
         else:
             raise self.unsupported(first, "assigning to an attribute",
                                    "keep the value in a local variable")
@@ -615,14 +682,101 @@ class Normalizer:
             self.out[-1].element_read = True  # read only to be updated: not an alias
             value = ast.BinOp(left=self.load(current), op=stmt.op, right=self.atom(stmt.value))
             updated = self.atom(ast.copy_location(value, stmt), force_temp=True)
-            self.emit(ast.Assign(targets=[target], value=updated), stmt)
+            self.write(target, updated, stmt)
             return
         if not isinstance(stmt.target, ast.Name):
             raise self.unsupported(stmt.target, "augmented assignment to an attribute",
                                    "keep the value in a local variable")
+        if self.views.get(stmt.target.id):
+            return self.augmented_view(stmt)
         value = ast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=self.atom(stmt.value))
         self.emit(ast.Assign(targets=[self.store(stmt.target.id)],
                              value=ast.copy_location(value, stmt)), stmt)
+
+    # -- writes through views (see views.py) ----------------------------------------------
+    def write(self, target: ast.Subscript, value: ast.expr, stmt: ast.stmt) -> None:
+        """``target = value``; when target's array is a view ``base[index]``, the write goes
+        into the base and the views of it are taken again."""
+        root = self.views.root(target.value.id)
+        # A[i] may be a number (a copy, which keeps its value) or a row (a view): which one
+        # is asked before the write, so that the write is the last to touch the old views
+        undecided = {var: self.is_array_test(var, stmt) for var, _ in
+                     self.views.descendants(root)
+                     if var not in self.views.arrays and var != target.value.id}
+        self.write_into_base(target, value, stmt)
+        self.views.arrays.add(target.value.id)  # the write ran: it is an array
+        self.refresh(root, stmt, undecided)
+
+    def is_array_test(self, var: str, stmt: ast.stmt) -> ast.expr:
+        ndim = ast.Call(func=ast.Attribute(value=self.load("np"), attr="ndim", ctx=ast.Load()),
+                        args=[self.load(var)], keywords=[])
+        return self.condition(ast.copy_location(
+            ast.Compare(left=ndim, ops=[ast.Gt()], comparators=[ast.Constant(0)]), stmt))
+
+    def write_into_base(self, target: ast.Subscript, value: ast.expr, stmt: ast.stmt) -> None:
+        view = self.views.get(target.value.id)
+        if view is None:
+            self.emit(ast.Assign(targets=[target], value=value), stmt)
+            return
+        index = compose(view.index, target.slice)
+        if index is None:  # the view has slices: change a copy of it, then write it back
+            whole = self.namer.temp()
+            copy_call = ast.Call(func=ast.Attribute(value=self.load(target.value.id),
+                                                    attr="copy", ctx=ast.Load()),
+                                 args=[], keywords=[])
+            self.emit(ast.Assign(targets=[self.store(whole)], value=copy_call), stmt)
+            self.emit(ast.Assign(targets=[ast.Subscript(value=self.load(whole),
+                                                        slice=target.slice, ctx=ast.Store())],
+                                 value=value), stmt)
+            value, index = self.load(whole), copy.deepcopy(view.index)
+        base = ast.Subscript(value=self.load(view.base), slice=index, ctx=ast.Store())
+        self.write_into_base(base, value, stmt)
+
+    def refresh(self, root: str, stmt: ast.stmt, undecided: dict[str, ast.expr]) -> None:
+        """Take every view of ``root`` again after a write into it: its binding now reads
+        the new values (and the analysis sees that it does). Those that may be numbers
+        (``undecided``: the test says whether each is an array) are taken again only if
+        they are arrays."""
+        for var, view in self.views.descendants(root):
+            read = ast.Subscript(value=self.load(view.base), slice=copy.deepcopy(view.index),
+                                 ctx=ast.Load())
+            if var not in undecided:
+                self.emit(ast.Assign(targets=[self.store(var)], value=read), stmt)
+                self.out[-1].view_refresh = True
+                self.views.arrays.add(var)
+                continue
+            saved, self.out = self.out, []
+            self.emit(ast.Assign(targets=[self.store(var)], value=read), stmt)
+            self.out[-1].view_refresh = True
+            taken, self.out = self.out, saved
+            self.emit(ast.If(test=undecided[var], body=taken, orelse=[]), stmt)
+            self.out[-1].view_refresh = True
+            self.views.views[var] = view  # either way: a view of it, or a number
+
+    def augmented_view(self, stmt: ast.AugAssign) -> None:
+        """``r += v`` where ``r = A[i]``: NumPy adds into ``A`` when ``r`` is an array (a
+        view), and rebinds ``r`` when it is a number (``A[i]`` of a vector)."""
+        var = stmt.target.id
+        view = self.views.get(var)
+        value = ast.BinOp(left=self.load(var), op=stmt.op, right=self.atom(stmt.value))
+        updated = self.atom(ast.copy_location(value, stmt), force_temp=True)
+        ndim = ast.Call(func=ast.Attribute(value=self.load("np"), attr="ndim", ctx=ast.Load()),
+                        args=[self.load(var)], keywords=[])
+        test = self.condition(ast.copy_location(
+            ast.Compare(left=ndim, ops=[ast.Gt()], comparators=[ast.Constant(0)]), stmt))
+        saved, self.out = self.out, []
+        before = self.views.snapshot()
+        target = ast.Subscript(value=self.load(view.base), slice=copy.deepcopy(view.index),
+                               ctx=ast.Store())
+        self.views.arrays.add(var)  # in this branch it is
+        self.write(target, updated, stmt)
+        through, self.out = self.out, []
+        self.views.restore(before)
+        self.emit(ast.Assign(targets=[self.store(var)], value=updated), stmt)
+        self.out[-1].view_refresh = True
+        rebound, self.out = self.out, saved
+        self.views.restore(before)  # either way, var is base[index] or a number
+        self.emit(ast.If(test=test, body=through, orelse=rebound), stmt)
 
     def unpack(self, target: ast.Tuple | ast.List, value: ast.expr, stmt: ast.stmt) -> None:
         if not all(isinstance(t, ast.Name) for t in target.elts):
@@ -712,11 +866,15 @@ class Normalizer:
         test = self.condition(e.test)
         result = self.namer.temp()
         sides = []
+        before, after = self.views.snapshot(), []
         for side in (e.body, e.orelse):
             saved, self.out = self.out, []
+            self.views.restore(before)
             self.emit(ast.Assign(targets=[self.store(result)], value=self.op(side)), side)
             sides.append(self.out)
+            after.append(self.views.snapshot())
             self.out = saved
+        self.views.join(after[0])
         self.emit(ast.If(test=test, body=sides[0], orelse=sides[1]), e)
         return ast.copy_location(self.load(result), e)
 
@@ -744,6 +902,10 @@ class Normalizer:
         if isinstance(e, ast.Tuple):
             return ast.copy_location(
                 ast.Tuple(elts=[self.index(x) for x in e.elts], ctx=ast.Load()), e)
+        if isinstance(e, ast.List):  # x[[0, 0, 1]] indexes like x[np.array([0, 0, 1])]
+            as_array = ast.Call(func=ast.Attribute(value=self.load("np"), attr="array",
+                                                   ctx=ast.Load()), args=[e], keywords=[])
+            return self.atom(ast.copy_location(as_array, e))
         return self.atom(e)
 
     @staticmethod

@@ -20,6 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import checkpoint, optimize
+from .aliasing import (
+    ALIASING_OPS,
+    MemoryModel,
+    check_writes,
+    insert_guards,
+)
 from .analyze import activity, float_variables, scalar_variables
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer, names_in
@@ -221,7 +227,11 @@ class FunctionBuilder:
     def prepare(self) -> None:
         """Normalize, resolve and analyze the function, and refuse what cannot be
         differentiated: everything both modes need before they generate code."""
-        norm = Normalizer(self.src.tree, self.namer, self.src.where, self.src.lookup).run()
+        from .compile import is_generated  # noqa: I001 - compile imports this module
+
+        # generated adjoint code (under hvp) takes its views again itself
+        norm = Normalizer(self.src.tree, self.namer, self.src.where, self.src.lookup,
+                          track_views=not is_generated(self.src.filename)).run()
         self.body, self.returned = norm.body[:-1], norm.body[-1].value
         self.locals = local_names(norm)
         self.check_wrt()
@@ -313,56 +323,22 @@ class FunctionBuilder:
     def check_aliasing(self) -> None:
         """An array changed in place (``a[i] = v``, ``a += v``, ``hs.append(h)``) must not be
         reachable, after the change, through another variable: NumPy would change both, and
-        a gradient computed variable by variable would silently be wrong."""
+        a gradient computed variable by variable would silently be wrong (see aliasing.py)."""
         for s in statements(self.body):
             if is_element_write(s) and assigned_name(s) in self.lists:
                 raise UnsupportedSyntaxError(
                     f"assigning into an element of the list {assigned_name(s)}",
                     self.src.where(s.origin), "build the list with append only, or use an array")
-        pts = self.points_to()
-        self.pts = pts
-        order = list(statements(self.body))
-        index = {id(s): i for i, s in enumerate(order)}
-        reads = [header_reads(s) for s in order]
-        loops = loop_spans(self.body)
-        bound_at: dict[str, list[int]] = {}
-        for j, s in enumerate(order):
-            for n in assigned_names(s):
-                bound_at.setdefault(n, []).append(j)
-        for s in order:
-            mutated = (assigned_name(s) if is_element_write(s) or is_augmented_name(s)
-                       else getattr(s, "appends_to", None))
-            if mutated is None:
-                continue
-            i = index[id(s)]
-            spans = [(a, b) for a, b in loops if a < i <= b]
-            around = set().union(*[range(a, b + 1) for a, b in spans])
-            # objects the variable may hold when it is changed: made before, or in a loop
-            # around the change (an earlier iteration), or passed in
-            current = {o for o in pts.get(mutated, set()) if o[0] == "argument" or (
-                (index[o[1]] < i or index[o[1]] in around)
-                and order[index[o[1]]].origin is not s.origin)}  # not the new value itself
-            others = {n for n, objects in pts.items() if n != mutated and objects & current
-                      and (n in self.params or any(j < i or j in around
-                                                   for j in bound_at.get(n, ())))}
-            live = sorted(n for n in others
-                          if still_read(n, i, spans, reads, bound_at.get(n, [])))
-            if live:
-                self.refuse_shared(s, mutated, live)
+        model = MemoryModel(self.body, self.ops, self.params, self.lists)
 
-    def refuse_shared(self, stmt: ast.stmt, var: str, others: list[str]) -> None:
-        temporaries = set(self.namer.temporaries())
-        shown = [n for n in others if n not in temporaries] or ["a value the loop or "
-                                                                 "expression still reads"]
-        what = (f"{var} is changed in place here, but {', '.join(shown)} share memory with it "
-                "and are read afterwards")
-        hint = "make an independent copy, e.g. b = a.copy(), or write a = a + v"
-        error = UnsupportedSyntaxError(what, self.src.where(stmt.origin), hint)
-        if not is_augmented_name(stmt):  # element writes and appends only happen to arrays
-            raise error
-        # '+=' rebinds a float but changes an array in place: check when it runs
-        check = ast.Expr(value=call("must_not_be_array", name(var), ast.Constant(str(error))))
-        self.saves_before.setdefault(id(stmt), []).append(check)
+        def describe(other: str, var: str) -> str:
+            origin = model.link(other, var)
+            if origin is None or origin is GUARD or not hasattr(origin, "lineno"):
+                return f"{other} may be the same array as {var}, or a view of it"
+            return f"through `{self.src.text_of(origin).strip()}`"
+
+        guards = check_writes(model, self.src.where, set(self.namer.temporaries()), describe)
+        self.body = insert_guards(self.body, guards)
 
     def sharing(self, names: set[str]) -> set[str]:
         """Names plus the arrays changed in place that may share memory with them: reading a
@@ -381,7 +357,7 @@ class FunctionBuilder:
             if hasattr(stmt, "appends_to") or self.allowed_effect(stmt):
                 continue
             func = stmt.value.func
-            if isinstance(func, ast.Name) and func.id in ("print", "must_not_be_array"):
+            if isinstance(func, ast.Name) and func.id in GUARDS:
                 continue
             involved = [n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)]
             if any(self.facts.is_active(n) or n in self.facts.varied for n in involved):
@@ -622,13 +598,32 @@ class FunctionBuilder:
         dvar = name(self.adjoint(var))
         in_place = var in self.owned
         picked = ast.Subscript(value=dvar, slice=copy.deepcopy(target.slice), ctx=ast.Load())
-        if in_place:  # cleared in place next: x[i] of a 2-D array is a view, so detach it
+        if self.may_repeat(target.slice):  # x[[0, 0, 1]] = v: only the last write is kept
+            picked = call("written_part", copy.deepcopy(dvar), index_expression(target.slice))
+        elif in_place:  # cleared in place next: x[i] of a 2-D array is a view, so detach it
             picked = call("detached", picked)
-        code = self.accumulate(stmt.value, call("unbroadcast", picked, copy.deepcopy(stmt.value)))
         helper = "clear_at" if in_place else "zero_entries"
         cleared = call(helper, copy.deepcopy(dvar), index_expression(target.slice))
+        if var in atom_names(stmt.value):
+            # x[i] = x: the entries are cleared first, then x (as read) receives them
+            taken = self.namer.temp()
+            if not (isinstance(picked, ast.Call) and picked.func.id in ("written_part",
+                                                                          "detached")):
+                picked = call("detached", picked)
+            code = [assign(taken, picked), assign(self.adjoint(var), cleared)]
+            self.owned.add(var)
+            return code + self.accumulate(stmt.value, call("unbroadcast", name(taken),
+                                                           copy.deepcopy(stmt.value)))
+        code = self.accumulate(stmt.value, call("unbroadcast", picked, copy.deepcopy(stmt.value)))
         self.owned.add(var)  # zero_entries returns a copy; clear_at keeps our own array
         return code + [assign(self.adjoint(var), cleared)]
+
+    def may_repeat(self, index: ast.expr) -> bool:
+        """Can the index name one entry twice (an integer array)? Not when it is made of
+        slices, constants and names known to be numbers."""
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        return not all(isinstance(p, (ast.Slice, ast.Constant)) or self.is_scalar(p)
+                       for p in parts)
 
     def owns(self, atom: ast.expr) -> bool:
         return (isinstance(atom, ast.Name) and self.is_active(atom.id)
@@ -1143,43 +1138,9 @@ class FunctionBuilder:
 
 
 # Operations whose result may share memory with their operand (views and plain copies).
-ALIASING_OPS = {"=", ".T", ".reshape()", ".ravel()", ".transpose()", ".squeeze()",
-                "np.reshape", "np.ravel", "np.transpose", "np.squeeze", "np.expand_dims",
-                "np.asarray", "np.atleast_1d", "np.atleast_2d"}
+# forward-only calls: printing, and the checks that refuse in-place writes to shared memory
+GUARDS = ("print", "must_not_be_array", "must_not_share")
 
-
-def still_read(var: str, i: int, spans: list[tuple[int, int]], reads: list[set[str]],
-               bound: list[int]) -> bool:
-    """Is the object ``var`` holds at position i read afterwards, before ``var`` is bound
-    again? Later statements count, and so do earlier ones of an enclosing loop (the next
-    iteration) unless the loop rebinds ``var`` first."""
-    for j in range(i + 1, len(reads)):
-        if var in reads[j] and not any(i < b < j for b in bound):
-            return True
-        if any(b == j for b in bound) and not any(a <= j <= e for a, e in spans):
-            return False  # bound again outside the loops around i: the old object is gone
-    for start, end in spans:
-        if any(i < b <= end for b in bound):
-            continue  # rebound later in this iteration
-        for j in range(start, i + 1):
-            if var in reads[j] and not any(start <= b < j for b in bound):
-                return True
-    return False
-
-
-def header_reads(stmt: ast.stmt) -> set[str]:
-    """Names a statement reads itself (a loop's or branch's header, not its body)."""
-    found = set()
-    for part, value in ast.iter_fields(stmt):
-        if part in ("body", "orelse"):
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, ast.AST):
-                found |= {n.id for n in ast.walk(item)
-                          if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
-        found.add(stmt.targets[0].value.id)
-    return found
 
 
 def loop_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
@@ -1227,13 +1188,6 @@ def list_variables(body: list[ast.stmt]) -> frozenset[str]:
 
 def is_list(atom: ast.expr, lists: frozenset[str]) -> bool:
     return isinstance(atom, ast.Name) and atom.id in lists
-
-
-def is_augmented_name(stmt: ast.stmt) -> bool:
-    """``a = a + v`` that came from ``a += v``: NumPy would have changed ``a`` in place."""
-    origin = getattr(stmt, "origin", None)
-    return (isinstance(origin, ast.AugAssign) and isinstance(origin.target, ast.Name)
-            and origin.target.id == assigned_name(stmt))
 
 
 def is_view_index(bound: dict[str, ast.expr]) -> bool:

@@ -12,7 +12,7 @@ __all__ = [
     "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
     "pow_exponent_adjoint", "prod_adjoint", "split_like", "tie_share", "unbroadcast",
     "add_at", "clear_at", "detached", "list_add", "list_add_at", "list_entry", "list_zeros",
-    "must_not_be_array", "pop_adjoint",
+    "must_not_be_array", "must_not_share", "pop_adjoint", "written_part",
     "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
 ]
 
@@ -245,19 +245,48 @@ def unindex(g, x, index):
 def zero_entries(g, index):
     """A copy of the adjoint ``g`` with ``g[index] = 0``: the adjoint of ``x[index] = v``
     for the overwritten entries, whose old values no longer reach the output."""
-    if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and \
-            np.unique(index).size != index.size:
-        raise ValueError("x[index] = v with repeated integer indices keeps only the last write; "
-                         "its adjoint is ambiguous, so write each entry once")
     g = np.array(g, copy=True)
     g[index] = 0
     return g
+
+
+def _repeats(index) -> bool:
+    """Can ``index`` name one entry twice? Only integer index arrays (or lists) can."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu"
+               and np.asarray(p).size > 1 for p in parts)
+
+
+def written_part(g, index):
+    """``g[index]``, the adjoint reaching the values written by ``x[index] = v``, with the
+    entries of repeated indices that a later one overwrote set to 0: NumPy keeps one write
+    per entry (the last), so only that value reaches the output. Which one NumPy keeps is
+    found by making the same write with each value's position."""
+    picked = np.array(g[index], dtype=float, copy=True)
+    if not _repeats(index):
+        return picked
+    position = np.arange(picked.size).reshape(picked.shape)
+    kept = np.full(np.shape(g), -1)
+    kept[index] = position
+    picked[kept[index] != position] = 0.0
+    return picked
 
 
 def must_not_be_array(value, message):
     """Guard placed before ``a += v`` when ``a`` shares memory with another variable: fine
     for floats (rebinding), refused for arrays (NumPy would change both)."""
     if isinstance(value, np.ndarray):
+        from .errors import UnsupportedSyntaxError
+
+        raise UnsupportedSyntaxError(message)
+
+
+def must_not_share(value, other, message):
+    """Guard placed before a write into ``value`` (``value[i] = v``, ``value += v``) when
+    ``other``, read later, may share memory with it: NumPy would change both, which a
+    gradient computed variable by variable cannot follow. Refused when they do overlap."""
+    if isinstance(value, np.ndarray) and isinstance(other, np.ndarray) and \
+            np.may_share_memory(value, other):
         from .errors import UnsupportedSyntaxError
 
         raise UnsupportedSyntaxError(message)
@@ -314,10 +343,6 @@ def detached(value):
 
 def clear_at(adjoint, index):
     """``adjoint[index] = 0`` in place: ``zero_entries`` for an adjoint nothing else shares."""
-    if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and \
-            np.unique(index).size != index.size:
-        raise ValueError("x[index] = v with repeated integer indices keeps only the last write; "
-                         "its adjoint is ambiguous, so write each entry once")
     adjoint[index] = 0
     return adjoint
 

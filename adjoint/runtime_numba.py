@@ -501,14 +501,18 @@ def _add_at(adjoint, index, g):
     return basic
 
 
-@overload(runtime.must_not_be_array)
+@numba_overload(runtime.must_not_be_array, prefer_literal=True)
 def _must_not_be_array(value, message):
     # decided by the type: a float is rebound (nothing to check), an array is refused
-    if _is_array(value):
-        text = getattr(message, "literal_value", None) or "an array changed in place shares " \
-            "memory with another variable; make a copy (b = a.copy())"
-        _fail(text)
-    return lambda value, message: None
+    if not _is_array(_unwrap(value)):
+        return lambda value, message: None
+    text = getattr(message, "literal_value", None) or "an array changed in place shares " \
+        "memory with another variable; make a copy (b = a.copy())"
+    from .errors import UnsupportedSyntaxError
+
+    def refuse(value, message):
+        raise UnsupportedSyntaxError(text)
+    return refuse
 
 
 @overload(runtime.detached)
@@ -554,22 +558,84 @@ def _unindex(g, x, index):
 def _zero_entries(g, index):
     if not _is_array(g):
         _fail("zero_entries of a scalar is not supported under jit")
-    if _int_array(index):
-        def checked(g, index):
-            if np.unique(index).size != index.size:
-                raise ValueError("x[index] = v with repeated integer indices keeps only the "
-                                 "last write; its adjoint is ambiguous, so write each entry "
-                                 "once")
-            out = g.copy()
-            out[index] = 0
-            return out
-        return checked
 
-    def basic(g, index):
+    def zeroed(g, index):
         out = np.ascontiguousarray(g).copy()
         out[index] = 0
         return out
-    return basic
+    return zeroed
+
+
+@overload(runtime.written_part)
+def _written_part(g, index):
+    if not _is_array(g):
+        _fail("writing into a scalar is not supported under jit")
+    if _int_array(index):
+        if index.ndim != 1 or g.ndim != 1:
+            _fail("a write through an integer index array is supported under jit for "
+                  "vectors and 1-D index arrays only")
+
+        def last_write_wins(g, index):
+            kept = np.full(g.shape, -1, np.int64)
+            for k in range(index.size):
+                kept[index[k]] = k
+            out = np.empty(index.size, np.float64)
+            for k in range(index.size):
+                out[k] = g[index[k]] if kept[index[k]] == k else 0.0
+            return out
+        return last_write_wins
+
+    def picked(g, index):
+        return np.asarray(g[index]).astype(np.float64)
+    return picked
+
+
+@numba_overload(runtime.must_not_share, prefer_literal=True)
+def _must_not_share(value, other, message):
+    value, other = _unwrap(value), _unwrap(other)
+    if not (_is_array(value) and _is_array(other)):
+        return lambda value, other, message: None
+    text = getattr(message, "literal_value", None) or "an array changed in place shares " \
+        "memory with another variable; make a copy (b = a.copy())"
+    from .errors import UnsupportedSyntaxError
+
+    def check(value, other, message):
+        if _bounds_overlap(value, other):
+            raise UnsupportedSyntaxError(text)
+    return check
+
+
+@njit(cache=True)
+def _extent(a):
+    """The lowest and one past the highest byte address an array's elements occupy."""
+    low = high = a.ctypes.data
+    if a.size == 0:
+        return low, low
+    for axis in range(a.ndim):
+        reach = (a.shape[axis] - 1) * a.strides[axis]
+        if reach < 0:
+            low += reach
+        else:
+            high += reach
+    return low, high + a.itemsize
+
+
+@njit(cache=True)
+def _bounds_overlap(a, b):
+    a_low, a_high = _extent(a)
+    b_low, b_high = _extent(b)
+    return a_low < b_high and b_low < a_high
+
+
+@overload(np.ndim)
+def _ndim(value):
+    # np.ndim is used by the generated code to tell a view (an array) from a number
+    if _is_array(value):
+        n = value.ndim
+        return lambda value: n
+    if _is_number(value):
+        return lambda value: 0
+    return None
 
 
 def register() -> None:

@@ -241,7 +241,7 @@ def test_non_numeric_outputs_are_refused(fn):
         grad(fn)(1.0)
 
 
-# -- element writes with repeated indices (README, "Not supported yet") ---------------------
+# -- element writes with repeated indices: NumPy keeps the last write, and so does the adjoint
 def repeated_write(x, idx):
     out = np.zeros(3)
     out[idx] = x
@@ -249,11 +249,12 @@ def repeated_write(x, idx):
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_repeated_indices_in_a_write_raise_when_they_happen(jit):
+def test_repeated_indices_in_a_write_follow_the_last_write(jit):
     g = grad(repeated_write, jit=jit)
     np.testing.assert_array_equal(g(np.array([1.0, 2.0]), np.array([0, 2])), [0.0, 2.0])
-    with pytest.raises(ValueError, match="repeated integer indices keeps only the last write"):
-        g(np.array([1.0, 2.0]), np.array([2, 2]))
+    np.testing.assert_array_equal(g(np.array([1.0, 2.0]), np.array([2, 2])), [0.0, 2.0])
+    np.testing.assert_array_equal(g(np.array([1.0, 2.0, 3.0]), np.array([1, 2, 1])),
+                                  [0.0, 2.0, 1.0])
 
 
 # -- NaN and inf propagate as the primal's arithmetic dictates -------------------------------

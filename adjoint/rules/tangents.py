@@ -80,7 +80,7 @@ TANGENTS: dict[Hashable, Spec] = {}
 # Runtime helpers of generated adjoint code, for forward mode over an adjoint (hvp).
 HELPERS: dict[Callable, Spec] = {}
 ZERO_HELPERS: set[Callable] = {runtime.zeros_like, runtime.tie_share, runtime.inverse_axes,
-                               runtime.must_not_be_array}
+                               runtime.must_not_be_array, runtime.must_not_share}
 
 
 def is_tangent_ref(node: ast.AST) -> bool:

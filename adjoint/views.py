@@ -1,0 +1,170 @@
+"""Views the normalizer can see, so that a write through a view becomes a write into its base.
+
+NumPy's basic indexing returns a view: after ``r = A[0]``, ``r *= 2.0`` and ``r[1] = v``
+change ``A``. A gradient computed variable by variable would miss that, so the normalizer
+rewrites such writes as writes into the base array, which the engine differentiates like any
+other element write, and then takes the view again:
+
+    r = A[0]            r = A[0]
+    r[1] = v      ->    A[0, 1] = v
+                        r = A[0]
+
+The table below records, for each variable, the ``base[index]`` it was last bound to, as long
+as that is certainly a view (or a scalar read: ``A[0]`` of a vector) and ``base`` has not
+been rebound since. Anything it cannot prove is left out; the aliasing analysis
+(``aliasing.py``) then checks, or refuses, the writes that were not rewritten.
+
+>>> import ast
+>>> table = ViewTable()
+>>> table.assigned(ast.parse("r = A[k]").body[0], known_ints={"k"})
+>>> table.get("r").base
+'A'
+>>> table.assigned(ast.parse("A = B + 1").body[0], known_ints=set())
+>>> table.get("r") is None
+True
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class View:
+    base: str
+    index: ast.expr  # the normalized index: atoms, slices and tuples of them
+
+    def same_as(self, other: View | None) -> bool:
+        return other is not None and self.base == other.base and \
+            ast.dump(self.index) == ast.dump(other.index)
+
+
+def index_parts(index: ast.expr) -> list[ast.expr]:
+    return list(index.elts) if isinstance(index, ast.Tuple) else [index]
+
+
+def is_int_constant(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def is_basic_part(part: ast.expr, known_ints: set[str]) -> bool:
+    """An index part that certainly makes basic indexing: an integer, a slice, None, ``...``
+    (a name counts only when it certainly holds an integer: a loop counter, say)."""
+    if isinstance(part, ast.Slice) or is_int_constant(part):
+        return True
+    if isinstance(part, ast.Constant):
+        return part.value is None or part.value is Ellipsis
+    return isinstance(part, ast.Name) and part.id in known_ints
+
+
+def compose(outer: ast.expr, inner: ast.expr) -> ast.expr | None:
+    """The index into the base that ``base[outer][inner]`` reads, when ``outer`` is made of
+    integers only (each takes away one leading axis, so ``A[i][j] is A[i, j]``); else None."""
+    parts = index_parts(outer)
+    if not all(is_int_constant(p) or isinstance(p, ast.Name) for p in parts):
+        return None
+    return ast.Tuple(elts=[copy.deepcopy(p) for p in parts + index_parts(inner)],
+                     ctx=ast.Load())
+
+
+INTEGER_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+
+
+class ViewTable:
+    """Which variables are views ``base[index]`` at the current point of the normalized code,
+    and which names certainly hold Python integers (loop counters and arithmetic on them)."""
+
+    def __init__(self, untracked: Callable[[str], bool] = lambda name: False) -> None:
+        self.views: dict[str, View] = {}
+        self.ints: set[str] = set()
+        # views known to be arrays: taken with a slice, or written into (``r[j] = v`` only
+        # runs on an array); ``A[i]`` alone may be a number, which is a copy, not a view
+        self.arrays: set[str] = set()
+        # temporaries (never written through) and lists (their entries are not views)
+        self.untracked = untracked
+
+    def get(self, var: str) -> View | None:
+        return self.views.get(var)
+
+    def assigned(self, stmt: ast.Assign, known_ints: set[str] | None = None) -> None:
+        """Update the table after ``stmt`` (element writes change no binding)."""
+        ints = self.ints if known_ints is None else known_ints
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript):
+            return
+        names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+        self.forget(names)
+        if not isinstance(target, ast.Name):
+            return
+        value = stmt.value
+        if self.is_integer(value, ints):
+            self.ints.add(target.id)
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name) and \
+                value.value.id != target.id and not self.untracked(target.id) and \
+                not self.untracked(value.value.id) and \
+                all(is_basic_part(p, ints) for p in index_parts(value.slice)):
+            self.views[target.id] = View(value.value.id, copy.deepcopy(value.slice))
+            if any(not is_int_constant(p) and not isinstance(p, ast.Name)
+                   for p in index_parts(value.slice)):
+                self.arrays.add(target.id)
+
+    def is_integer(self, value: ast.expr, ints: set[str]) -> bool:
+        def integer(atom: ast.expr) -> bool:
+            return is_int_constant(atom) or isinstance(atom, ast.Name) and atom.id in ints
+        if isinstance(value, ast.BinOp) and isinstance(value.op, INTEGER_OPS):
+            return integer(value.left) and integer(value.right)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and \
+                value.func.id == "len":
+            return True
+        return integer(value)
+
+    def forget(self, names) -> None:
+        """``names`` are rebound: they are no longer views, and views of them, or taken with
+        them as an index, are gone."""
+        gone = set(names)
+        self.ints -= gone
+        self.arrays -= gone
+        changed = True
+        while changed:
+            changed = False
+            for var, view in list(self.views.items()):
+                used = {n.id for n in ast.walk(view.index) if isinstance(n, ast.Name)}
+                if var in gone or view.base in gone or used & gone:
+                    del self.views[var]
+                    self.arrays.discard(var)
+                    gone.add(var)
+                    changed = True
+
+    def descendants(self, root: str) -> list[tuple[str, View]]:
+        """The views of ``root``, then views of those, in order: parents before children."""
+        found, frontier = [], [root]
+        while frontier:
+            base = frontier.pop(0)
+            for var, view in self.views.items():
+                if view.base == base and var not in [f for f, _ in found]:
+                    found.append((var, view))
+                    frontier.append(var)
+        return found
+
+    def root(self, var: str) -> str:
+        seen = set()
+        while var in self.views and var not in seen:
+            seen.add(var)
+            var = self.views[var].base
+        return var
+
+    # -- control flow ---------------------------------------------------------------------
+    def snapshot(self) -> tuple[dict[str, View], set[str], set[str]]:
+        return dict(self.views), set(self.ints), set(self.arrays)
+
+    def restore(self, state: tuple[dict[str, View], set[str], set[str]]) -> None:
+        self.views, self.ints, self.arrays = dict(state[0]), set(state[1]), set(state[2])
+
+    def join(self, other: tuple[dict[str, View], set[str], set[str]]) -> None:
+        """Keep what holds on both paths into a join point."""
+        views, ints, arrays = other
+        self.views = {v: view for v, view in self.views.items() if view.same_as(views.get(v))}
+        self.ints &= ints
+        self.arrays &= arrays

@@ -1,0 +1,172 @@
+"""Writes through views and aliases: the right value and gradient, or a located refusal.
+
+Every function of aliasing_cases.py that is accepted must give, in both jit modes, the value
+the function itself returns (bit for bit) and a gradient that central differences confirm;
+jvp and hvp must agree with them. The refused ones must raise an AdjointError at the line of
+the write."""
+import inspect
+
+import numpy as np
+import pytest
+
+from adjoint import AdjointError, grad, hvp, jvp, value_and_grad
+
+from . import aliasing_cases as cases
+
+RNG = np.random.default_rng(7)
+A = RNG.normal(size=(3, 4))
+
+# (function, arguments); the gradient is taken with respect to the first argument
+ACCEPTED = [
+    (cases.row_view, (A,)),
+    (cases.row_view_element, (A,)),
+    (cases.row_view_slice_write, (A,)),
+    (cases.row_view_read_after, (A,)),
+    (cases.row_loop, (A,)),
+    (cases.row_loop_enumerate, (A,)),
+    (cases.row_loop_zip, (A, RNG.normal(size=(3, 4)))),
+    (cases.row_loop_copy, (A,)),
+    (cases.row_loop_elements, (A,)),
+    (cases.vector_loop_scalars, (A[0],)),
+    (cases.slice_view, (A[1],)),
+    (cases.view_of_view, (A,)),
+    (cases.row_write_in_branch, (A, 1.5)),
+    (cases.row_write_in_branch, (A, -0.5)),
+    (cases.heat_double_buffer, (np.sin(np.arange(8.0)), 0.2)),
+    (cases.swap_buffers, (A[0],)),
+    (cases.repeated_list_index, (np.array([1.0, 2.0, 3.0]),)),
+    (cases.repeated_list_index_add, (np.array([1.0, 2.0, 3.0]),)),
+    (cases.repeated_array_index, (np.array([1.0, 2.0, 3.0]),)),
+    (cases.repeated_scalar_write, (np.array([1.0, 2.0, 3.0]), 0.7)),
+    (cases.list_index_read, (np.array([1.0, -2.0, 3.0]),)),
+    (cases.helper_copy, (A[2],)),
+    (cases.calls_a_writing_helper_last, (np.array([1.0, 2.0, 3.0]),)),
+    (cases.calls_scaling_on_a_float, (np.array([1.0, 2.0, 3.0]),)),
+    (cases.scalar_read_then_write, (A,)),
+    (cases.vector_entry_then_write, (A[0],)),
+    (cases.row_or_number_then_write, (A,)),
+    (cases.row_or_number_then_write, (A[0],)),
+    (cases.element_scaled_through_row, (1.5, A[:2, :3])),
+    (cases.element_scaled_through_row_wrt_matrix, (A[:2, :3], 1.5)),
+    (cases.written_with_itself, (A[0, :3],)),
+    (cases.permuted_with_itself, (A[0, :3],)),
+    (cases.repeated_with_itself, (A[0, :3],)),
+    (cases.sliced_with_itself, (A[0, :3],)),
+]
+
+# (function, arguments, words the message must contain)
+REFUSED = [
+    (cases.list_alias, (np.array([1.0, 2.0, 3.0]),), "the list hs holds it"),
+    (cases.helper_view, (np.array([1.0, 2.0, 3.0]),), "z = first_half(y)"),
+    (cases.reshape_alias, (np.arange(4.0),), "y = x.reshape(2, 2)"),
+    (cases.calls_a_scaling_helper, (np.array([1.0, 2.0, 3.0]),),
+     "scale_in_place changes its argument y in place"),
+    (cases.calls_a_writing_helper, (np.array([1.0, 2.0, 3.0]),),
+     "set_first changes its argument y in place"),
+]
+
+SAME_ARRAY_TWICE = [cases.written_twice, cases.augmented_twice]
+
+
+def copies(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def central_differences(fn, args, eps=1e-6):
+    x = np.array(args[0], dtype=float)
+    g = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[k] += eps
+        down[k] -= eps
+        g[k] = (fn(up, *copies(args[1:])) - fn(down, *copies(args[1:]))) / (2 * eps)
+    return g
+
+
+def case_id(case):
+    return case[0].__name__ + "-" + "x".join(map(str, np.shape(case[1][0])))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("case", ACCEPTED, ids=case_id)
+def test_value_is_the_functions_and_gradient_is_right(case, jit):
+    fn, args = case
+    expected_value = fn(*copies(args))
+    value, gradient = value_and_grad(fn, jit=jit)(*copies(args))
+    if jit:  # Numba's np.sum adds in another order than NumPy's pairwise sum
+        np.testing.assert_allclose(value, expected_value, rtol=1e-13)
+    else:  # bit for bit: the same operations in the same order
+        assert value == expected_value
+    np.testing.assert_allclose(gradient, central_differences(fn, args), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=case_id)
+def test_forward_mode_and_second_order_agree(case):
+    fn, args = case
+    direction = RNG.normal(size=np.shape(args[0]))
+    gradient = grad(fn)(*copies(args))
+    value, tangent = jvp(fn)(*copies(args), direction)
+    assert value == fn(*copies(args))
+    np.testing.assert_allclose(tangent, np.sum(gradient * direction), rtol=1e-7, atol=1e-9)
+    eps = 1e-5
+    up = [args[0] + eps * direction, *args[1:]]
+    down = [args[0] - eps * direction, *args[1:]]
+    expected = (grad(fn)(*copies(up)) - grad(fn)(*copies(down))) / (2 * eps)
+    np.testing.assert_allclose(hvp(fn)(*copies(args), direction), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def line_of_write(fn):
+    """The line of the function's in-place write (the first ``[...] =`` or ``op=``, or the
+    call of a helper that writes)."""
+    lines, start = inspect.getsourcelines(fn)
+    for k, text in enumerate(lines):
+        if any(w in text for w in ("] =", "*=", "+=", "scale_in_place(", "set_first(")):
+            return start + k
+    raise AssertionError("no write")
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("case", REFUSED, ids=case_id)
+def test_shared_memory_written_is_refused_at_the_write(case, jit):
+    fn, args, words = case
+    with pytest.raises(AdjointError) as info:
+        value_and_grad(fn, jit=jit)(*copies(args))
+    message = str(info.value)
+    assert f"aliasing_cases.py:{line_of_write(fn)}:" in message
+    assert words in message
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=case_id)
+def test_shared_memory_written_is_refused_in_forward_mode(case):
+    fn, args, words = case
+    with pytest.raises(AdjointError, match="aliasing_cases.py"):
+        jvp(fn)(*copies(args), np.ones_like(args[0]))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("fn", SAME_ARRAY_TWICE, ids=lambda f: f.__name__)
+def test_the_same_array_passed_twice_to_a_function_that_writes_is_refused(fn, jit):
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(AdjointError, match="the same array passed twice"):
+        value_and_grad(fn, jit=jit)(x, x)
+    other = x.copy()
+    value, gradient = value_and_grad(fn, jit=jit)(x, other)  # distinct arrays: fine
+    assert value == fn(x.copy(), other.copy())
+    np.testing.assert_allclose(gradient, central_differences(fn, (x, other)), rtol=1e-6)
+
+
+def test_a_view_passed_with_its_base_is_refused():
+    x = np.arange(4.0)
+    with pytest.raises(AdjointError, match="shares memory"):
+        grad(cases.written_twice)(x[:3], x[1:])
+
+
+def test_row_view_writes_read_as_writes_into_the_base():
+    source = grad(cases.row_view_element).source
+    assert "A[0, 0] = " in source
+
+
+def test_double_buffering_has_no_runtime_checks():
+    source = grad(cases.heat_double_buffer).source
+    assert "must_not_share" not in source

@@ -125,6 +125,9 @@ def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
 
 def compiled(module, text: str, jit: bool) -> Built:
     """Run (jit=False) or compile with Numba (jit=True) the generated text."""
+    # the table of functions built, by (function, ...) key, is needed while building only:
+    # kept in a cache it would keep the user's function, and its closure, alive for ever
+    module._by_key.clear()
     if not jit:
         built = Built(module, text, compile_.build(text, module)[module.main.name])
     else:

@@ -101,7 +101,7 @@ def write_cached(text: str, key: str) -> str | None:
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".adjoint_", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            write_text(f, text)
         os.replace(tmp, path)
         return path
     except OSError as exc:
@@ -113,6 +113,12 @@ def write_cached(text: str, key: str) -> str | None:
             except OSError:
                 pass
         return None
+
+
+def write_text(f, text: str) -> None:
+    """The one place the cache writes a generated module (a full disk fails here)."""
+    f.write(text)
+    f.flush()  # a full disk shows here at the latest (a torn file is rewritten next time)
 
 
 # -- Numba's cache, kept in our directory and guarded -------------------------------------

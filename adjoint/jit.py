@@ -208,14 +208,17 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     for ns in spaces.values():
         ns.update(dispatchers)
     functions = {name: JitFunction(d, text, path, module) for name, d in dispatchers.items()}
-    # the modules go when the build does: they hold the values of the user's globals
-    weakref.finalize(functions[module.main.name], _forget_modules, names)
+    # the modules go when the build does: they hold the values of the user's globals, and
+    # Numba never frees what it compiled (its environments keep these namespaces)
+    weakref.finalize(functions[module.main.name], _forget_modules, names, list(spaces.values()))
     return functions
 
 
-def _forget_modules(names: list[str]) -> None:
+def _forget_modules(names: list[str], spaces: list[dict]) -> None:
     for name in names:
         sys.modules.pop(name, None)
+    for ns in spaces:
+        ns.clear()
 
 
 class JitFunction:

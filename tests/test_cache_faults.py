@@ -116,6 +116,19 @@ def test_a_read_only_file_system(cache_root, monkeypatch):
     assert list(cache_root.rglob("*.py")) == [] and list(cache_root.rglob("*.nb*")) == []
 
 
+def test_a_cache_path_under_a_file(tmp_path, cache_root, monkeypatch):
+    """A directory that cannot be made, whoever runs the test: no temporary directory
+    instead (there used to be one per build), one warning, the right gradient."""
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("ADJOINT_CACHE_DIR", str(tmp_path / "a_file" / "cache"))
+    before = set(os.listdir(tempfile.gettempdir()))
+    _, found = run(expect_warning=True)
+    assert "cannot create the cache directory" in str(found[0].message)
+    run(expect_warning=False)
+    assert {p for p in set(os.listdir(tempfile.gettempdir())) - before
+            if p.startswith("adjoint")} == set()
+
+
 @pytest.mark.skipif(ROOT_CAN_WRITE_ANYWHERE, reason="root ignores file modes")
 def test_a_cache_directory_that_cannot_be_made(tmp_path, cache_root, monkeypatch):
     locked = tmp_path / "locked"

@@ -250,6 +250,20 @@ def check_arguments(fn: Callable, arguments: dict[str, Any], wrt: tuple[str, ...
             check_passed(fn, name, value)
 
 
+def primal_copy(value):
+    """A copy of an argument for running the user's function: it may write into arrays
+    (``x[0] = ...``), and neither the caller's values nor a later sweep may see that."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+        return type(value)(*(primal_copy(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(primal_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: primal_copy(v) for k, v in value.items()}
+    return value
+
+
 class GradientFunction:
     """What ``grad(f)`` returns: call it like ``f``; ``.source`` is the generated code."""
 
@@ -304,7 +318,9 @@ class GradientFunction:
         except AdjointError:
             raise
         except Exception:
-            self._check_scalar(self.fn(*args, **kwargs))  # a clearer error, when it applies
+            # a clearer error, when it applies (from a run on copies: f may write into them)
+            self._check_scalar(self.fn(*map(primal_copy, args),
+                                       **{k: primal_copy(v) for k, v in kwargs.items()}))
             raise
         self._check_scalar(value)
         grads = (grads,) if len(self.wrt) == 1 else grads

@@ -32,6 +32,7 @@ from .api import (
     build_adjoint,
     check_arguments,
     compiled,
+    primal_copy,
     resolve_wrt,
     signature,
 )
@@ -78,18 +79,6 @@ def build_second_order(fn: Callable, wrt: tuple[str, ...], kinds: tuple, *,
 
 def _compiled(module, jit: bool) -> Built:
     return compiled(module, emit.to_source(module), jit)
-
-
-def primal_copy(value):
-    """A copy of an argument for running the user's function: it may write into arrays
-    (``x[0] = ...``), and neither the caller's values nor a later sweep may see that."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, (list, tuple)):
-        return type(value)(primal_copy(v) for v in value)
-    if isinstance(value, dict):
-        return {k: primal_copy(v) for k, v in value.items()}
-    return value
 
 
 def run_primal(fn: Callable, arguments: dict[str, Any], sig: inspect.Signature):

@@ -23,8 +23,10 @@ from .reverse import AdjointFunction, AdjointModule
 # -- jit=True: the same text, compiled by Numba in nopython mode ---------------------------
 # The text is written to a file in the cache directory named by a hash of the text and of
 # every global value it reads (constants are frozen into the machine code), so Numba can
-# cache the machine code beside it and a second run of a script loads it instead of
-# compiling again. A file whose content differs from the text is rewritten, never run.
+# cache the machine code for it (in the cache's numba subdirectory) and a second run of a
+# script loads it instead of compiling again. A file whose content differs from the text is
+# rewritten, never run. cache.py says how the cache protects itself; when it cannot be used
+# the build is compiled in memory.
 
 
 def cache_dir() -> str | None:
@@ -67,11 +69,33 @@ def jitted(value):
         current = fingerprint(value)
         cached = value.__dict__.get(_NJIT_ATTRIBUTE)
         # a functools.wraps wrapper copies its function's __dict__: check whose it is
-        if cached is None or cached[0] != current or cached[1].py_func is not value:
-            cached = (current, numba.njit(value))
+        if cached is None or cached[0] != current or cached[2] is not value:
+            cached = (current, numba.njit(without_keyword_only(value)), value)
             value.__dict__[_NJIT_ATTRIBUTE] = cached
         return cached[1]
     return value
+
+
+def without_keyword_only(fn: types.FunctionType) -> types.FunctionType:
+    """``fn`` with its keyword-only parameters made ordinary ones (same order, same
+    defaults): Numba binds no keyword-only parameter, not even by keyword. Unchanged when
+    that would put a parameter without a default after one with a default."""
+    code = fn.__code__
+    if not code.co_kwonlyargcount:
+        return fn
+    positional = code.co_argcount
+    names = code.co_varnames[:positional + code.co_kwonlyargcount]
+    defaults = dict(zip(names[positional - len(fn.__defaults__ or ()):positional],
+                        fn.__defaults__ or ()))
+    defaults.update(fn.__kwdefaults__ or {})
+    first = next((k for k, n in enumerate(names) if n in defaults), len(names))
+    if any(n not in defaults for n in names[first:]):
+        return fn
+    plain = types.FunctionType(
+        code.replace(co_argcount=len(names), co_kwonlyargcount=0), fn.__globals__,
+        fn.__name__, tuple(defaults[n] for n in names[first:]) or None, fn.__closure__)
+    plain.__qualname__, plain.__module__ = fn.__qualname__, fn.__module__
+    return plain
 
 
 def fingerprint(value, seen: set | None = None) -> str:
@@ -160,7 +184,8 @@ def globals_fingerprint(module: AdjointModule) -> str:
 
 
 def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
-    """Compile each generated function with ``numba.njit(cache=True)`` from a cached file.
+    """Compile each generated function with ``numba.njit`` from a cached file, with Numba's
+    disk cache when it can be used safely (see cache.py), else in memory.
 
     Compilation itself happens at the first call (Numba compiles per argument types); the
     returned callables turn Numba's compile errors into ``JitError``.
@@ -200,6 +225,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
         spaces[fn.name] = ns
         py_func = ns[fn.name]
         compile_.use_live_defaults(py_func, fn.source.fn)
+        py_func = without_keyword_only(py_func)
         dispatcher = numba.njit(**JIT_OPTIONS)(py_func)
         disk = cache.numba_cache(py_func, path) if on_disk else None
         if disk is not None:

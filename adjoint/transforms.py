@@ -32,6 +32,7 @@ from .api import (
     build_adjoint,
     check_arguments,
     compiled,
+    live_inputs,
     primal_copy,
     resolve_wrt,
     signature,
@@ -73,7 +74,11 @@ def build_second_order(fn: Callable, wrt: tuple[str, ...], kinds: tuple, *,
             src = parse_any(adjoint.function)
             module = build_tangent_module(adjoint.function, wrt, src, scalars, floats)
             module.dependencies += adjoint.module.dependencies
-            per_fn[key] = (adjoint, _compiled(module, jit))
+            built = _compiled(module, jit)
+            # what the user's functions held (defaults, and for jit closure values): read
+            # through the adjoint, so checked like the adjoint's
+            built.read += live_inputs(adjoint.module, jit)
+            per_fn[key] = (adjoint, built)
         return per_fn[key][1]
 
 

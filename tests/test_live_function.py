@@ -23,6 +23,7 @@ from adjoint import (
     check_grad,
     grad,
     hessian,
+    hvp,
     jacobian,
     jvp,
     value_and_grad,
@@ -399,3 +400,37 @@ def test_jit_errors_name_the_users_line(fn, arg, line):
     offset = next(k for k, row in enumerate(rows) if row.strip() == line)
     assert message.startswith(f"{__file__}:{first + offset}:")
     assert line in message and "use jit=False" in message
+
+
+# -- second order reads the same live values --------------------------------------------------
+def cubed(x, s=2.0):
+    return s * x * x * x
+
+
+@JIT
+def test_hvp_sees_changed_defaults_and_closure_cells(jit):
+    h = hvp(cubed, jit=jit)
+    assert h(1.0, 1.0) == 12.0
+    cubed.__defaults__ = (3.0,)
+    try:
+        assert h(1.0, 1.0) == 18.0
+    finally:
+        cubed.__defaults__ = (2.0,)
+    f, set_k = make_scaled()  # k * x * x
+    h = hvp(f, jit=jit)
+    assert h(1.0, 1.0) == 4.0
+    set_k(3.0)
+    assert h(1.0, 1.0) == 6.0
+
+
+def keyword_only_helper(x, *, s=2.0):
+    return s * x * x
+
+
+def calls_keyword_only(x):
+    return keyword_only_helper(x) + keyword_only_helper(x, s=3.0)
+
+
+@JIT
+def test_keyword_only_parameters_of_a_helper(jit):
+    assert grad(calls_keyword_only, jit=jit)(1.0) == 10.0

@@ -1,5 +1,6 @@
 """PARSE: from a live function object to its AST, with the file's own line numbers."""
 from __future__ import annotations
+import __future__
 
 import ast
 import copy
@@ -265,7 +266,9 @@ def check_matches_code(fn: types.FunctionType, tree: ast.FunctionDef, filename: 
         body = [outer]
     wrapper = ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
     try:
-        code = compile(wrapper, filename, "exec", dont_inherit=True)
+        # with the __future__ features the module was compiled with (annotations as text)
+        code = compile(wrapper, filename, "exec", fn.__code__.co_flags & _FUTURE_FLAGS,
+                       dont_inherit=True)
     except (SyntaxError, ValueError):
         return  # not compilable on its own (e.g. a nonlocal of a name the wrapper lacks)
     compiled = _find_code(code, "_adjoint_checked")
@@ -278,6 +281,11 @@ def check_matches_code(fn: types.FunctionType, tree: ast.FunctionDef, filename: 
         "the text on disk is not the code that runs",
         node_location(tree, filename, file_lines),
         "re-import the module (or restart) so the function and the file agree")
+
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
 
 def _find_code(code: types.CodeType, name: str) -> types.CodeType | None:

@@ -434,3 +434,39 @@ def calls_keyword_only(x):
 @JIT
 def test_keyword_only_parameters_of_a_helper(jit):
     assert grad(calls_keyword_only, jit=jit)(1.0) == 10.0
+
+
+# -- the source check has no false positives ----------------------------------------------------
+def annotated_nested(x: float) -> float:
+    def inner(y: list[float]) -> float:  # annotations are text here (from __future__)
+        return y[0]
+    return x
+
+
+def test_a_nested_annotated_def_is_refused_for_what_it_is():
+    with pytest.raises(UnsupportedSyntaxError):
+        grad(annotated_nested)(1.0)
+
+
+@pytest.mark.parametrize("module", ["adjoint.reverse", "adjoint.normalize", "adjoint.runtime",
+                                    "tests.control_flow_cases", "tests.checkpoint_cases",
+                                    "tests.unsupported_cases"])
+def test_every_function_of_a_module_matches_its_file(module):
+    """Methods, closures, nested functions and classes, comprehensions, decorators,
+    __future__ annotations: an unedited file always matches its code."""
+    from adjoint.errors import AdjointError
+    from adjoint.source import parse
+
+    mod = importlib.import_module(module)
+    functions = [v for v in vars(mod).values() if inspect.isfunction(v)]
+    functions += [m for c in vars(mod).values() if inspect.isclass(c)
+                  for m in vars(c).values() if inspect.isfunction(m)]
+    functions = [f for f in functions if f.__module__ == mod.__name__]
+    assert len(functions) > 10
+    for fn in functions:
+        try:
+            parse(fn)
+        except SourceChangedError:
+            pytest.fail(f"{fn.__qualname__} reported as changed")
+        except AdjointError:
+            pass

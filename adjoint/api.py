@@ -6,7 +6,6 @@ import functools
 import inspect
 import linecache
 import threading
-import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from .errors import (
     UnsupportedSyntaxError,
 )
 from .reverse import AdjointModule, build_module
-from .source import parse
+from .source import as_function
 
 Wrt = int | str | tuple[int | str, ...]
 SCALAR_TYPES = (float, int, np.floating, np.integer)
@@ -40,6 +39,9 @@ class Built:
     function: Callable
     frozen: str | None = None  # jit=True: the values of the globals compiled in
     rules: int = field(default_factory=lambda: rules_.GENERATION[0])  # user rules seen
+    # what the build read from the live functions: their defaults, and for jit=True (whose
+    # machine code holds the values) the objects in their closure cells
+    read: list = field(default_factory=list)
 
     def is_fresh(self) -> bool:
         """Current (see below), and for compiled code, compiled with the globals' current
@@ -52,6 +54,13 @@ class Built:
         a user rule has been registered since the build."""
         if self.rules != rules_.GENERATION[0]:
             return False
+        for fn_ref, defaults, kwdefaults, cells in self.read:
+            fn = fn_ref()
+            if fn is None or fn.__defaults__ is not defaults or not _same_items(
+                    fn.__kwdefaults__ or {}, kwdefaults):
+                return False
+            if any(_cell_value(cell) is not value for cell, value in cells):
+                return False
         for src, path, fn in self.module.dependencies:
             try:
                 obj = src.lookup(path[0])
@@ -62,6 +71,33 @@ class Built:
             if obj is not fn:
                 return False
         return True
+
+
+_EMPTY = object()
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return _EMPTY
+
+
+def _same_items(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
+
+
+def live_inputs(module, jit: bool) -> list:
+    """What ``Built.read`` records: per generated function, the user function (weakly), its
+    defaults and, under jit, its closure cells with the objects they hold now."""
+    read = []
+    for gen in module.functions:
+        fn = gen.source.fn
+        if fn is None:
+            continue
+        cells = [(c, _cell_value(c)) for c in gen.source.cells.values()] if jit else []
+        read.append((gen.source.fn_ref, fn.__defaults__, dict(fn.__kwdefaults__ or {}), cells))
+    return read
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -81,6 +117,7 @@ def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
         key = (wrt, jit, scalars, floats)
         if key not in per_fn or not per_fn[key].is_fresh():
             module = build_module(fn, wrt, scalars, floats)
+            compile_.literal_defaults(module)
             text = emit.to_source(module)
             per_fn[key] = compiled(module, text, jit)
         return per_fn[key]
@@ -88,31 +125,42 @@ def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
 
 def compiled(module, text: str, jit: bool) -> Built:
     """Run (jit=False) or compile with Numba (jit=True) the generated text."""
+    # the table of functions built, by (function, ...) key, is needed while building only:
+    # kept in a cache it would keep the user's function, and its closure, alive for ever
+    module._by_key.clear()
     if not jit:
-        return Built(module, text, compile_.build(text, module)[module.main.name])
-    functions = jit_.build_jit(text, module)
-    return Built(module, text, functions[module.main.name], jit_.globals_fingerprint(module))
+        built = Built(module, text, compile_.build(text, module)[module.main.name])
+    else:
+        functions = jit_.build_jit(text, module)
+        built = Built(module, text, functions[module.main.name],
+                      jit_.globals_fingerprint(module))
+    built.read = live_inputs(module, jit)
+    return built
 
 
-def _where(fn) -> Location:
+def _where(fn) -> Location | None:
     code = getattr(fn, "__code__", None)
     if code is None:
-        return Location(repr(fn), 0)
+        return None
     line = linecache.getline(code.co_filename, code.co_firstlineno)
     return Location(code.co_filename, code.co_firstlineno, len(line) - len(line.lstrip()), line)
 
 
 def resolve_wrt(fn: Callable, wrt: Wrt) -> tuple[tuple[str, ...], bool]:
-    """Parameter names for ``wrt`` (indices or names) and whether a single one was asked."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return (), isinstance(wrt, (int, str))  # no signature: parse() reports the real problem
+    """Parameter names for ``wrt`` (indices or names) and whether a single one was asked.
+    Raises the precise error for anything that is not a plain Python function."""
+    user, fn = fn, as_function(fn)
+    params = list(signature(fn).parameters.values())
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             star = "*" if p.kind is p.VAR_POSITIONAL else "**"
+            hint = "name each parameter the function takes"
+            if getattr(user, "__wrapped__", None) is not None:
+                hint = ("it is a decorator's wrapper that does more than call the function it "
+                        "wraps: write the wrapper with named parameters, or differentiate "
+                        f"{user.__name__}.__wrapped__")
             raise UnsupportedSyntaxError(f"a {star}{p.name} parameter is not supported",
-                                         _where(fn), "name each parameter the function takes")
+                                         _where(fn), hint)
     names = [p.name for p in params]
     single = not isinstance(wrt, (tuple, list))
     items = (wrt,) if single else tuple(wrt)
@@ -138,6 +186,11 @@ def resolve_wrt(fn: Callable, wrt: Wrt) -> tuple[tuple[str, ...], bool]:
     return tuple(chosen), single
 
 
+def signature(fn) -> inspect.Signature:
+    """The signature of the function's own code (not of what ``__wrapped__`` names)."""
+    return inspect.signature(as_function(fn), follow_wrapped=False)
+
+
 def as_gradient(g: Any, like: Any) -> Any:
     """The gradient with the type, shape and dtype of its argument."""
     if isinstance(like, np.ndarray):
@@ -154,6 +207,8 @@ def as_gradient(g: Any, like: Any) -> Any:
 
 
 def check_argument(fn: Callable, name: str, value: Any) -> None:
+    """A differentiated argument: a real number or a real array (not a subclass)."""
+    check_plain_array(fn, name, value)
     ok = (isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(
         value, (bool, np.bool_))) or (isinstance(value, np.ndarray) and value.dtype.kind in "fiu")
     if not ok:
@@ -163,27 +218,68 @@ def check_argument(fn: Callable, name: str, value: Any) -> None:
             _where(fn), "differentiate with respect to float scalars or float arrays only")
 
 
+# ndarray subclasses whose operators are NumPy's own: np.memmap is an array on disk
+PLAIN_SUBCLASSES = (np.memmap,)
+
+
+def check_passed(fn: Callable, name: str, value: Any) -> None:
+    """Any argument: arrays whose operators mean something else (np.matrix, where ``*`` is
+    a matrix product; masked arrays; other subclasses) and object arrays are refused, since
+    the generated code's rules are those of plain ndarrays."""
+    check_plain_array(fn, name, value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        raise ArgumentError(f"argument {name!r} of {fn.__name__} is an object array",
+                            _where(fn), "pass an array of numbers (a float dtype)")
+
+
+def check_plain_array(fn: Callable, name: str, value: Any) -> None:
+    if isinstance(value, np.ndarray) and type(value) is not np.ndarray and not isinstance(
+            value, PLAIN_SUBCLASSES):
+        raise ArgumentError(
+            f"argument {name!r} of {fn.__name__} is a {type(value).__module__}."
+            f"{type(value).__qualname__}, an ndarray subclass whose operators may differ "
+            "from NumPy's", _where(fn), f"pass np.asarray({name}) (a plain ndarray)")
+
+
+def check_arguments(fn: Callable, arguments: dict[str, Any], wrt: tuple[str, ...]) -> None:
+    """Check every argument of a call: the differentiated ones, and arrays among the rest."""
+    for name, value in arguments.items():
+        if name in wrt:
+            check_argument(fn, name, value)
+        else:
+            check_passed(fn, name, value)
+
+
+def primal_copy(value):
+    """A copy of an argument for running the user's function: it may write into arrays
+    (``x[0] = ...``), and neither the caller's values nor a later sweep may see that."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+        return type(value)(*(primal_copy(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(primal_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: primal_copy(v) for k, v in value.items()}
+    return value
+
+
 class GradientFunction:
     """What ``grad(f)`` returns: call it like ``f``; ``.source`` is the generated code."""
 
     def __init__(self, fn: Callable, wrt: Wrt = 0, *, preserve_result: bool = False,
                  jit: bool = False):
         self.fn = fn
-        self.wrt, self.single = resolve_wrt(fn, wrt)
+        self.wrt, self.single = resolve_wrt(fn, wrt)  # raises for what is not a function
         self.preserve_result = preserve_result
         self.jit = jit
         self._last: Built | None = None
         self._last_kinds: tuple | None = None
-        try:
-            self._signature = inspect.signature(fn)
-            self._names = list(self._signature.parameters)
-        except (TypeError, ValueError):  # not a Python function: _built() reports it
-            self._signature, self._names = None, []
+        self._signature = signature(fn)
+        self._names = list(self._signature.parameters)
         functools.update_wrapper(self, fn)
 
     def _built(self, kinds: tuple[frozenset[str], frozenset[str]] = (frozenset(),) * 2) -> Built:
-        if not self.wrt or not isinstance(self.fn, types.FunctionType):
-            parse(self.fn)  # not a plain function: the parser raises the precise error
         scalars, floats = kinds
         self._last = build_adjoint(self.fn, self.wrt, jit=self.jit, scalars=scalars,
                                    floats=floats)
@@ -200,7 +296,7 @@ class GradientFunction:
         if not kwargs and len(args) == len(self._names):  # the common case, without bind()
             return dict(zip(self._names, args))
         try:
-            bound = self._signature.bind(*args, **kwargs)
+            bound = signature(self.fn).bind(*args, **kwargs)  # the live defaults
         except TypeError as exc:
             raise ArgumentError(f"bad call to {self.fn.__name__}: {exc}", _where(self.fn),
                                 "call the gradient with the function's own arguments") from None
@@ -216,14 +312,15 @@ class GradientFunction:
             built = self._built(kinds)
             self._last_kinds = kinds
         inputs = [arguments[w] for w in self.wrt]
-        for w, value in zip(self.wrt, inputs):
-            check_argument(self.fn, w, value)
+        check_arguments(self.fn, arguments, self.wrt)
         try:
             value, grads = built.function(*args, **kwargs)
         except AdjointError:
             raise
         except Exception:
-            self._check_scalar(self.fn(*args, **kwargs))  # a clearer error, when it applies
+            # a clearer error, when it applies (from a run on copies: f may write into them)
+            self._check_scalar(self.fn(*map(primal_copy, args),
+                                       **{k: primal_copy(v) for k, v in kwargs.items()}))
             raise
         self._check_scalar(value)
         grads = (grads,) if len(self.wrt) == 1 else grads

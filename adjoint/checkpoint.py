@@ -41,9 +41,10 @@ import ast
 import copy
 from collections.abc import Iterator
 
-from .errors import UnsupportedSyntaxError
+from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer
 from .normalize import GUARD, walk_own
+from .randomness import random_call
 from .resolve import assigned_names
 from .source import Source
 from .template import fold
@@ -133,6 +134,15 @@ def refuse_unsupported(loop: ast.For, src: Source | None) -> None:
     """A checkpointed loop must run every step, and each segment must be repeatable from
     its snapshot: refuse break, return, and appends to lists made outside the loop."""
     user = loop.origin
+    refuse_bad_snapshots(loop, src)
+    found = random_call(src, user.body) if src is not None else None
+    if found is not None:
+        where, call = found
+        raise UnsupportedSyntaxError(
+            f"{call} draws random numbers inside a checkpointed loop, whose segments run "
+            "again in the backward sweep and would draw other numbers: this is not "
+            "supported", where, "draw them before the loop (rng.normal(size=n)) and read "
+            "one per step, or use a plain range() loop")
     for node in walk_own(user):
         if isinstance(node, ast.Return):
             raise refusal(src, node, "return inside a checkpointed loop",
@@ -149,6 +159,18 @@ def refuse_unsupported(loop: ast.For, src: Source | None) -> None:
             raise refusal(src, stmt, f"{stmt.appends_to}.append() in a checkpointed loop, on "
                           "a list made outside the loop,",
                           "write into an array made before the loop instead: out[i] = v")
+
+
+def refuse_bad_snapshots(loop: ast.For, src: Source | None) -> None:
+    """``snapshots=`` written as a constant must be a whole number of at least 1 (other
+    values are checked when the loop runs)."""
+    k = loop.checkpoint
+    if isinstance(k, ast.Constant) and not (
+            type(k.value) is int and k.value >= 1):
+        raise ArgumentError(
+            f"adjoint.checkpointed(..., snapshots={k.value!r}): snapshots must be a whole "
+            "number of at least 1", src.where(k) if src else None,
+            "pass how many states to keep, e.g. snapshots=10")
 
 
 def breaks_of(body: list[ast.stmt]) -> Iterator[ast.Break]:

@@ -7,6 +7,7 @@ constant sees the change, exactly as their own function would.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import linecache
 
@@ -14,14 +15,24 @@ from .reverse import AdjointFunction, AdjointModule
 
 
 class LiveNamespace(dict):
-    """Globals for generated code: its own names first, then the user's module, live."""
+    """Globals for generated code: its own names first, then the user function's closure
+    cells (read at each use, so ``nonlocal`` rebinding is seen), then the user's module,
+    live."""
 
-    def __init__(self, fallback: dict, extra: dict):
-        super().__init__(extra)
+    def __init__(self, fallback: dict, cells: dict):
+        super().__init__()
         self.fallback = fallback
+        self.cells = cells
         self["__builtins__"] = fallback.get("__builtins__", __builtins__)
 
     def __missing__(self, key: str):
+        cell = self.cells.get(key)
+        if cell is not None:
+            try:
+                return cell.cell_contents
+            except ValueError:
+                raise NameError(f"free variable {key!r} referenced before assignment in "
+                                "enclosing scope") from None
         return self.fallback[key]
 
 
@@ -54,11 +65,65 @@ def build(text: str, module: AdjointModule) -> dict[str, callable]:
     functions = {name: ns[name] for name, ns in spaces.items()}
     for ns in spaces.values():
         ns.update(functions)
+    for fn in module.functions:
+        use_live_defaults(functions[fn.name], fn.source.fn)
     return functions
 
 
 def namespace_for(fn: AdjointFunction) -> LiveNamespace:
     src = fn.source
-    ns = LiveNamespace(src.globals, src.closure)
+    ns = LiveNamespace(src.globals, src.cells)
     ns["__name__"] = f"adjoint.generated.{fn.name}"
     return ns
+
+
+# -- defaults: the live function's values, never its source text re-evaluated --------------
+LITERALS = (int, float, complex, bool, str, bytes, type(None))
+
+
+def is_literal(value) -> bool:
+    if isinstance(value, tuple):
+        return all(is_literal(v) for v in value)
+    return type(value) in LITERALS and not (isinstance(value, float) and value != value)
+
+
+def literal_defaults(module) -> None:
+    """In each generated function's signature, the defaults of the user's parameters become
+    the values the live function holds (``s=D`` reads ``s=2.0`` if ``f.__defaults__`` is
+    ``(2.0,)``), so the text says what runs. Values that are not literals (arrays) keep the
+    source's expression in the text, and the function gets the live value after it is
+    made (``use_live_defaults``)."""
+    for gen in module.functions:
+        fn = gen.source.fn
+        if fn is None:
+            continue
+        args, code = gen.tree.args, fn.__code__
+        positional = args.posonlyargs + args.args
+        added = len(positional) - code.co_argcount  # parameters the transform appended
+        own = list(fn.__defaults__ or ())
+        source_defaults = args.defaults[:len(args.defaults) - added] if added else args.defaults
+        if len(source_defaults) != len(own):
+            continue  # __defaults__ reassigned with another length: use_live_defaults sets them
+        tail = args.defaults[len(source_defaults):]
+        args.defaults = [ast.Constant(v) if is_literal(v) else d
+                         for v, d in zip(own, source_defaults)] + tail
+        kw = fn.__kwdefaults__ or {}
+        for k, a in enumerate(args.kwonlyargs[:code.co_kwonlyargcount]):
+            if a.arg in kw and is_literal(kw[a.arg]):
+                args.kw_defaults[k] = ast.Constant(kw[a.arg])
+
+
+def use_live_defaults(made, user) -> None:
+    """Give a generated function the user's live defaults for the user's parameters (the
+    parameters the transform appends keep theirs)."""
+    if user is None:
+        return
+    own = tuple(user.__defaults__ or ())
+    made_defaults = made.__defaults__ or ()
+    positional = made.__code__.co_argcount
+    appended = positional - user.__code__.co_argcount
+    tail = made_defaults[len(made_defaults) - appended:] if appended else ()
+    if len(own) + len(tail) <= positional:
+        made.__defaults__ = own + tuple(tail) or None
+    if user.__kwdefaults__:
+        made.__kwdefaults__ = {**(made.__kwdefaults__ or {}), **user.__kwdefaults__}

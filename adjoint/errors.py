@@ -80,3 +80,13 @@ def node_location(node: ast.AST, filename: str, lines: list[str]) -> Location:
 
 class JitError(AdjointError):
     """``jit=True`` was asked for, but Numba cannot compile a construct in nopython mode."""
+
+
+class SourceChangedError(NoSourceError):
+    """The function's file was edited after it was imported: its text is not the code that
+    runs, so there is no source to differentiate."""
+
+
+class CacheWarning(UserWarning):
+    """The disk cache could not be used (unwritable, full, unsafe or corrupt): builds are
+    kept in memory for this process. Issued once per process."""

@@ -10,50 +10,33 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 import types
 import weakref
 
 import numpy as np
 
+from . import cache
+from . import compile as compile_
 from .errors import JitError, Location
 from .reverse import AdjointFunction, AdjointModule
 
 # -- jit=True: the same text, compiled by Numba in nopython mode ---------------------------
 # The text is written to a file in the cache directory named by a hash of the text and of
 # every global value it reads (constants are frozen into the machine code), so Numba can
-# cache the machine code beside it and a second run of a script loads it instead of
-# compiling again. A file whose content differs from the text is rewritten, never run.
+# cache the machine code for it (in the cache's numba subdirectory) and a second run of a
+# script loads it instead of compiling again. A file whose content differs from the text is
+# rewritten, never run. cache.py says how the cache protects itself; when it cannot be used
+# the build is compiled in memory.
 
 
-def cache_dir() -> str:
-    """``$ADJOINT_CACHE_DIR``, else ``$XDG_CACHE_HOME/adjoint``, else ``~/.cache/adjoint``."""
-    path = os.environ.get("ADJOINT_CACHE_DIR")
-    if not path:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                                ".cache")
-        path = os.path.join(base, "adjoint")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:  # not writable: a private directory, cached for this process only
-        path = tempfile.mkdtemp(prefix="adjoint-")
-    return path
+def cache_dir() -> str | None:
+    """The cache directory, if it can be used safely (see cache.py), else None."""
+    return cache.cache_dir()
 
 
-def write_cached(text: str, key: str) -> str:
-    """The path of a file holding exactly ``text``, written atomically if needed."""
-    path = os.path.join(cache_dir(), f"adjoint_{key[:32]}.py")
-    try:
-        with open(path, encoding="utf-8") as f:
-            if f.read() == text:
-                return path
-    except OSError:
-        pass
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
+def write_cached(text: str, key: str) -> str | None:
+    """The path of a cached file holding exactly ``text``, or None (an in-memory build)."""
+    return cache.write_cached(text, key)
 
 
 _GENERATED_NAMES = {"math", "np"}
@@ -69,11 +52,14 @@ def free_names(fn: AdjointFunction, defined: set[str]) -> list[str]:
     return sorted(loads - local - defined)
 
 
-_JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_NJIT_ATTRIBUTE = "__adjoint_njit__"
 
 
 def jitted(value):
-    """A user function as Numba compiles it: plain Python functions get ``numba.njit``."""
+    """A user function as Numba compiles it: plain Python functions get ``numba.njit``.
+
+    The dispatcher is kept on the function itself (not in a global table, which would keep
+    every function alive), together with the fingerprint it was compiled for."""
     import numba
 
     if isinstance(value, types.FunctionType) and not (value.__module__ or "").startswith(
@@ -81,11 +67,35 @@ def jitted(value):
         # Numba freezes the function's globals when it compiles: a changed global needs a
         # new dispatcher, not the one compiled with the old value
         current = fingerprint(value)
-        cached = _JITTED.get(value)
-        if cached is None or cached[0] != current:
-            _JITTED[value] = (current, numba.njit(value))
-        return _JITTED[value][1]
+        cached = value.__dict__.get(_NJIT_ATTRIBUTE)
+        # a functools.wraps wrapper copies its function's __dict__: check whose it is
+        if cached is None or cached[0] != current or cached[2] is not value:
+            cached = (current, numba.njit(without_keyword_only(value)), value)
+            value.__dict__[_NJIT_ATTRIBUTE] = cached
+        return cached[1]
     return value
+
+
+def without_keyword_only(fn: types.FunctionType) -> types.FunctionType:
+    """``fn`` with its keyword-only parameters made ordinary ones (same order, same
+    defaults): Numba binds no keyword-only parameter, not even by keyword. Unchanged when
+    that would put a parameter without a default after one with a default."""
+    code = fn.__code__
+    if not code.co_kwonlyargcount:
+        return fn
+    positional = code.co_argcount
+    names = code.co_varnames[:positional + code.co_kwonlyargcount]
+    defaults = dict(zip(names[positional - len(fn.__defaults__ or ()):positional],
+                        fn.__defaults__ or ()))
+    defaults.update(fn.__kwdefaults__ or {})
+    first = next((k for k, n in enumerate(names) if n in defaults), len(names))
+    if any(n not in defaults for n in names[first:]):
+        return fn
+    plain = types.FunctionType(
+        code.replace(co_argcount=len(names), co_kwonlyargcount=0), fn.__globals__,
+        fn.__name__, tuple(defaults[n] for n in names[first:]) or None, fn.__closure__)
+    plain.__qualname__, plain.__module__ = fn.__qualname__, fn.__module__
+    return plain
 
 
 def fingerprint(value, seen: set | None = None) -> str:
@@ -143,7 +153,8 @@ def helpers_digest() -> str:
     """A hash of the runtime helpers and their Numba versions. Numba's cache does not notice
     that a function the cached code calls has changed; a new cache file must be used then."""
     digest = hashlib.sha256()
-    for name in sorted(n for n in sys.modules if n.startswith("adjoint.runtime")):
+    for name in sorted(n for n in sys.modules if n.startswith(("adjoint.runtime",
+                                                                 "adjoint.jitmath"))):
         path = getattr(sys.modules[name], "__file__", None)
         if path:
             with open(path, "rb") as f:
@@ -173,14 +184,15 @@ def globals_fingerprint(module: AdjointModule) -> str:
 
 
 def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
-    """Compile each generated function with ``numba.njit(cache=True)`` from a cached file.
+    """Compile each generated function with ``numba.njit`` from a cached file, with Numba's
+    disk cache when it can be used safely (see cache.py), else in memory.
 
     Compilation itself happens at the first call (Numba compiles per argument types); the
     returned callables turn Numba's compile errors into ``JitError``.
     """
     import numba
 
-    from . import __version__, runtime_numba
+    from . import __version__, jitmath, runtime_numba
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)
     from . import runtime_tangent_numba  # noqa: F401 - and of the forward-mode helpers
@@ -192,9 +204,13 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
          f"options {JIT_OPTIONS} helpers {helpers_digest()}", globals_fingerprint(module)])
     key = hashlib.sha256(key_text.encode()).hexdigest()
     path = write_cached(text, key)
+    on_disk = path is not None
+    if not on_disk:  # the cache cannot be used: compiled in memory, from linecache's copy
+        path = compile_.register_source(text, module.main.name)
     code = compile(text, path, "exec")
     spaces: dict[str, dict] = {}
     dispatchers = {}
+    names = []
     for fn in module.functions:
         # a real module in sys.modules: Numba imports it by name to load cached code
         mod = types.ModuleType(f"adjoint_jit_{key[:16]}_{fn.name}")
@@ -203,12 +219,32 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
         ns["__builtins__"] = builtins
         ns.update({name: jitted(value) for name, value in resolved[fn.name].items()})
         exec(code, ns)
+        ns["math"] = jitmath  # math functions that raise where Python's do
         sys.modules[mod.__name__] = mod
+        names.append(mod.__name__)
         spaces[fn.name] = ns
-        dispatchers[fn.name] = numba.njit(cache=True, **JIT_OPTIONS)(ns[fn.name])
+        py_func = ns[fn.name]
+        compile_.use_live_defaults(py_func, fn.source.fn)
+        py_func = without_keyword_only(py_func)
+        dispatcher = numba.njit(**JIT_OPTIONS)(py_func)
+        disk = cache.numba_cache(py_func, path) if on_disk else None
+        if disk is not None:
+            dispatcher._cache = disk  # what njit(cache=True) sets, guarded (see cache.py)
+        dispatchers[fn.name] = dispatcher
     for ns in spaces.values():
         ns.update(dispatchers)
-    return {name: JitFunction(d, text, path, module) for name, d in dispatchers.items()}
+    functions = {name: JitFunction(d, text, path, module) for name, d in dispatchers.items()}
+    # the modules go when the build does: they hold the values of the user's globals, and
+    # Numba never frees what it compiled (its environments keep these namespaces)
+    weakref.finalize(functions[module.main.name], _forget_modules, names, list(spaces.values()))
+    return functions
+
+
+def _forget_modules(names: list[str], spaces: list[dict]) -> None:
+    for name in names:
+        sys.modules.pop(name, None)
+    for ns in spaces:
+        ns.clear()
 
 
 class JitFunction:
@@ -223,24 +259,63 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         from numba.core.errors import NumbaError
 
+        py_func = self.dispatcher.py_func
+        for name, value in (py_func.__kwdefaults__ or {}).items():
+            kwargs.setdefault(name, value)  # Numba ignores keyword-only defaults
+        # Numba reshapes only contiguous arrays: a transposed or Fortran-order argument is
+        # passed as a C-ordered copy (the generated code never writes into its arguments)
+        args = tuple(_contiguous(a) for a in args)
+        kwargs = {k: _contiguous(v) for k, v in kwargs.items()}
         try:
             return self.dispatcher(*args, **kwargs)
+        except NotImplementedError as exc:
+            if "incompatible shape" not in str(exc):
+                error = self.internal_error(exc)
+                if error is exc:
+                    raise
+                raise error from exc
+            raise JitError(
+                f"Numba cannot reshape an array that is not contiguous in memory (a transpose "
+                f"or a strided slice) in the generated {self.module.main.name}",
+                _user_location(self.module),
+                "make it contiguous in your function (np.ascontiguousarray(a)) or use "
+                "jit=False") from None
         except NumbaError as exc:
             raise jit_error(str(exc), self.text, self.path, self.module) from None
         except Exception as exc:
-            frames = traceback_frames(exc)
-            if not any(f.f_globals.get("__name__", "").startswith("numba.core.compiler")
-                       for f in frames):
-                raise  # the generated code's own error, as jit=False would raise it
-            # some of Numba's failures (lowering a 2-D boolean mask) are plain AssertionErrors
-            code = frames[-1].f_code
-            what = ": ".join(filter(None, (type(exc).__name__, str(exc))))
-            reason = (f"Numba failed internally ({what} in "
-                      f"{getattr(code, 'co_qualname', code.co_name)})")
-            line = lowering_line(frames, self.path)
-            if line is None:
-                raise jit_error(reason, self.text, self.path, self.module) from exc
-            raise located_error(line, reason, self.text, self.path, self.module) from exc
+            error = self.internal_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def internal_error(self, exc: Exception) -> Exception:
+        """A JitError for Numba's own failures (some are plain AssertionErrors, when it
+        lowers a 2-D boolean mask), else ``exc``: the generated code's own error, as
+        jit=False would raise it."""
+        frames = traceback_frames(exc)
+        if not any(f.f_globals.get("__name__", "").startswith("numba.core.compiler")
+                   for f in frames):
+            return exc
+        code = frames[-1].f_code
+        what = ": ".join(filter(None, (type(exc).__name__, str(exc))))
+        reason = (f"Numba failed internally ({what} in "
+                  f"{getattr(code, 'co_qualname', code.co_name)})")
+        line = lowering_line(frames, self.path)
+        if line is None:
+            return jit_error(reason, self.text, self.path, self.module)
+        return located_error(line, reason, self.text, self.path, self.module)
+
+
+def _contiguous(value):
+    if isinstance(value, np.ndarray) and value.ndim > 1 and not value.flags.c_contiguous:
+        return np.ascontiguousarray(value)
+    return value
+
+
+def _user_location(module: AdjointModule) -> Location | None:
+    """The user's def line of the function the module differentiates."""
+    src = module.main.source
+    return src.where(src.tree)
 
 
 def traceback_frames(exc: BaseException) -> list:
@@ -275,7 +350,11 @@ def jit_error(message: str, text: str, path: str, module: AdjointModule) -> JitE
     ours = re.search(r"adjoint: ([^\n]*)", message)
     reason = ours.group(1) if ours else numba_reason(message)
     if not lines:
-        return JitError(f"Numba cannot compile the adjoint in nopython mode: {reason}", None,
+        suspect = suspect_line(text)
+        if suspect is not None:
+            return located_error(suspect, reason, text, path, module)
+        return JitError(f"Numba cannot compile the generated {module.main.name} in nopython "
+                        f"mode: {reason}", _user_location(module),
                         "use jit=False to run the generated code as plain Python")
     return located_error(lines[0], reason, text, path, module)
 
@@ -304,20 +383,41 @@ def located_error(line: int, reason: str, text: str, path: str,
         if stripped.startswith("def "):
             fn_name = stripped[4:].split("(")[0]
             break
-    where = None
     fn = next((f for f in module.functions if f.name == fn_name), module.main)
-    if statement:
-        src = fn.source
-        first, last = src.tree.lineno, getattr(src.tree, "end_lineno", None) or src.tree.lineno
-        for n in range(first, min(last, len(src.file_lines)) + 1):
-            row = src.file_lines[n - 1]
-            if row.strip() and (row.strip() in statement or statement in row.strip()):
-                where = Location(src.filename, n, len(row) - len(row.lstrip()), row)
-                break
+    where = user_line(fn.source, construct, statement)
     return JitError(
         f"Numba cannot compile `{construct}` (line {line} of the generated {fn_name} in "
         f"{path}) in nopython mode: {reason}", where,
         "use jit=False to run the generated code as plain Python")
+
+
+def user_line(src, construct: str, statement: str | None) -> Location:
+    """The user's line a generated line comes from: the line that reads exactly like it
+    (statements the transform kept as they were), else the one the comment above it quotes,
+    else the def line."""
+    first, last = src.tree.lineno, getattr(src.tree, "end_lineno", None) or src.tree.lineno
+    rows = [(n, src.file_lines[n - 1]) for n in range(first, min(last, len(src.file_lines)) + 1)]
+    tests = [lambda r: r == construct]
+    if statement:
+        tests.append(lambda r: r in statement or statement in r)
+    for test in tests:
+        for n, row in rows:
+            if row.strip() and test(row.strip()):
+                return Location(src.filename, n, len(row) - len(row.lstrip()), row)
+    return src.where(src.tree)
+
+
+# Constructs Numba rejects without saying where (it fails inside one of its own passes):
+# when its message names no line, the first of these in the generated text is the suspect.
+SUSPECTS = (r"\bisinstance\(", r"\bhasattr\(", r"\bgetattr\(", r"\btype\(", r"\bcallable\(")
+
+
+def suspect_line(text: str) -> int | None:
+    for pattern in SUSPECTS:
+        for number, row in enumerate(text.splitlines(), 1):
+            if not row.lstrip().startswith("#") and re.search(pattern, row):
+                return number
+    return None
 
 
 def check_jit_support(text: str, module: AdjointModule) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-import types
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from . import compile as compile_
 from . import emit
 from .api import (
     FLOAT_TYPES,
@@ -30,13 +30,16 @@ from .api import (
     _where,
     as_gradient,
     build_adjoint,
-    check_argument,
+    check_arguments,
     compiled,
+    live_inputs,
+    primal_copy,
     resolve_wrt,
+    signature,
 )
-from .errors import ArgumentError
+from .errors import ArgumentError, UnsupportedSyntaxError
 from .forward import build_tangent_module, parse_any
-from .source import parse
+from .randomness import draws_random
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
@@ -53,6 +56,7 @@ def build_tangent(fn: Callable, wrt: tuple[str, ...], kinds: tuple = (frozenset(
         key = ("jvp", wrt, jit, scalars, floats)
         if key not in per_fn or not per_fn[key].is_fresh():
             module = build_tangent_module(fn, wrt, scalars=scalars, floats=floats)
+            compile_.literal_defaults(module)
             per_fn[key] = _compiled(module, jit)
         return per_fn[key]
 
@@ -70,12 +74,35 @@ def build_second_order(fn: Callable, wrt: tuple[str, ...], kinds: tuple, *,
             src = parse_any(adjoint.function)
             module = build_tangent_module(adjoint.function, wrt, src, scalars, floats)
             module.dependencies += adjoint.module.dependencies
-            per_fn[key] = (adjoint, _compiled(module, jit))
+            built = _compiled(module, jit)
+            # what the user's functions held (defaults, and for jit closure values): read
+            # through the adjoint, so checked like the adjoint's
+            built.read += live_inputs(adjoint.module, jit)
+            per_fn[key] = (adjoint, built)
         return per_fn[key][1]
 
 
 def _compiled(module, jit: bool) -> Built:
     return compiled(module, emit.to_source(module), jit)
+
+
+def run_primal(fn: Callable, arguments: dict[str, Any], sig: inspect.Signature):
+    """``fn`` called on copies of the bound arguments."""
+    bound = sig.bind_partial()
+    bound.arguments.update({k: primal_copy(v) for k, v in arguments.items()})
+    return fn(*bound.args, **bound.kwargs)
+
+
+def refuse_random(transform: _Transform, why: str) -> None:
+    """Transforms that run the forward code more than once cannot use random draws."""
+    found = draws_random(transform.fn)
+    if found is not None:
+        where, call = found
+        raise UnsupportedSyntaxError(
+            f"{transform.kind} of a function that draws random numbers ({call}): {why}, "
+            "which would draw other numbers", where,
+            "pass the random numbers in as an argument, or use grad/value_and_grad/jvp "
+            "(one sweep)")
 
 
 def _kinds(arguments: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
@@ -90,24 +117,21 @@ class _Transform:
     kind = "transform"
 
     def __init__(self, fn: Callable, wrt: Wrt = 0, *, jit: bool = False):
-        if not isinstance(fn, types.FunctionType):
-            parse(fn)  # not a plain function: the parser raises the precise error
+        self.wrt, self.single = resolve_wrt(fn, wrt)  # raises for what is not a function
         self.fn, self.jit = fn, jit
-        self.wrt, self.single = resolve_wrt(fn, wrt)
-        self._signature = inspect.signature(fn)
+        self._signature = signature(fn)
         self._last: Built | None = None
         self._last_kinds: tuple | None = None
         functools.update_wrapper(self, fn)
 
     def _arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         try:
-            bound = self._signature.bind(*args, **kwargs)
+            bound = signature(self.fn).bind(*args, **kwargs)  # the live defaults
         except TypeError as exc:
             raise ArgumentError(f"bad call to {self.kind} of {self.fn.__name__}: {exc}",
                                 _where(self.fn), self.usage) from None
         bound.apply_defaults()
-        for w in self.wrt:
-            check_argument(self.fn, w, bound.arguments[w])
+        check_arguments(self.fn, bound.arguments, self.wrt)
         return dict(bound.arguments)
 
     usage = "call it with the function's own arguments"
@@ -211,6 +235,7 @@ class VJP(_Transform):
     kind = "vjp"
 
     def _build(self, arguments) -> Built:
+        refuse_random(self, "each pullback call replays the forward sweep")
         self._last = build_adjoint(self.fn, self.wrt, jit=self.jit,
                                    scalars=_kinds(arguments)[0], floats=_kinds(arguments)[1])
         return self._last
@@ -218,7 +243,7 @@ class VJP(_Transform):
     def __call__(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
         built = self._for_call(arguments)
-        value = self.fn(*args, **kwargs)
+        value = run_primal(self.fn, arguments, self._signature)
         return value, functools.partial(self.pullback, built, arguments, value)
 
     def pullback(self, built: Built, arguments: dict[str, Any], value, cotangent):
@@ -265,7 +290,9 @@ class Jacobian(_Transform):
 
     def __call__(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
-        value = self.fn(*args, **kwargs)
+        if self.mode is None:  # the first call
+            refuse_random(self, "it runs the function once per row or column")
+        value = run_primal(self.fn, arguments, self._signature)
         if isinstance(value, tuple):
             raise ArgumentError(f"jacobian needs one array output; {self.fn.__name__} returns "
                                 "a tuple", _where(self.fn), "use vjp for tuple outputs")
@@ -357,6 +384,8 @@ class Hessian(_Transform):
 
     def __call__(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
+        if self._hvp._last is None:  # the first call
+            refuse_random(self, "it runs one sweep per column")
         x = arguments[self.wrt[0]]
         size = int(np.size(x))
         rows = np.empty((size, size))

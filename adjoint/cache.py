@@ -1,0 +1,200 @@
+"""The disk cache of ``jit=True`` builds, and how it protects itself.
+
+Where: ``$ADJOINT_CACHE_DIR``, else ``$XDG_CACHE_HOME/adjoint``, else ``~/.cache/adjoint``.
+The generated modules are written there (``adjoint_<key>.py``), and Numba's machine code for
+them goes to its ``numba`` subdirectory (not to ``$NUMBA_CACHE_DIR``, not beside the user's
+files).
+
+How it protects itself:
+
+- Both directories are created private (mode 0700) and, before each use, must belong to the
+  user and not be writable by group or others: Numba's cache files are pickles, which run
+  code when loaded, so nobody else may be able to put one there. Otherwise the disk cache
+  is not used.
+- A cached module is run only if its text is exactly the generated text (else rewritten).
+- A Numba index or data file that cannot be read back (truncated, garbled, from another
+  version) is deleted and the function compiled again.
+- Any I/O failure (read-only or full disk, missing permissions) makes that build an
+  in-memory one: it works, it is not cached. One ``CacheWarning`` per process says so.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import stat
+import tempfile
+import warnings
+
+from .errors import CacheWarning
+
+_warned = False
+
+
+def warn_once(what: str) -> None:
+    """One CacheWarning per process: the first thing that went wrong."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    warnings.warn(f"adjoint: {what}; compiled gradients are kept in memory only (this "
+                  "warning is shown once)", CacheWarning, stacklevel=3)
+
+
+def root() -> str:
+    """The configured cache directory (which may not exist yet)."""
+    path = os.environ.get("ADJOINT_CACHE_DIR")
+    if path:
+        return path
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "adjoint")
+
+
+def is_private(path: str) -> bool:
+    """A directory (not a symbolic link) owned by this user, not writable by anyone else."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    mine = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISDIR(st.st_mode) and mine and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def private_dir(path: str) -> str | None:
+    """``path``, created private if missing, if it is private; else None (and the warning)."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        warn_once(f"cannot create the cache directory {path} ({exc.strerror or exc})")
+        return None
+    if not is_private(path):
+        warn_once(f"the cache directory {path} is not a directory owned by you and writable "
+                  "by you alone, so it is not used (make it chmod 700, or set "
+                  "ADJOINT_CACHE_DIR)")
+        return None
+    return path
+
+
+def cache_dir() -> str | None:
+    """The cache directory if it can be used safely, else None."""
+    return private_dir(root())
+
+
+def numba_dir(directory: str) -> str | None:
+    """Where Numba's files for the modules in ``directory`` go, if usable."""
+    return private_dir(os.path.join(directory, "numba"))
+
+
+def write_cached(text: str, key: str) -> str | None:
+    """The path of a file in the cache holding exactly ``text`` (written atomically when
+    missing or different), or None when the cache cannot be used."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    path = os.path.join(directory, f"adjoint_{key[:32]}.py")
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return path
+    except (OSError, ValueError):  # missing, unreadable, or not UTF-8: written again
+        pass
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".adjoint_", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            write_text(f, text)
+        os.replace(tmp, path)
+        return path
+    except OSError as exc:
+        warn_once(f"cannot write to the cache directory {directory} "
+                  f"({exc.strerror or exc})")
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        return None
+
+
+def write_text(f, text: str) -> None:
+    """The one place the cache writes a generated module (a full disk fails here)."""
+    f.write(text)
+    f.flush()  # a full disk shows here at the latest (a torn file is rewritten next time)
+
+
+# -- Numba's cache, kept in our directory and guarded -------------------------------------
+_classes: dict = {}
+
+
+def numba_cache(py_func, py_file: str):
+    """A Numba function cache for a generated function defined in ``py_file`` (a file of
+    our cache directory), or None when Numba's disk cache must not be used for it."""
+    directory = numba_dir(os.path.dirname(py_file))
+    if directory is None:
+        return None
+    if not _classes:
+        _define_classes()
+    try:
+        return _classes["cache"](py_func)
+    except Exception as exc:  # noqa: BLE001 - any failure: no disk cache, never a crash
+        warn_once(f"Numba's cache in {directory} cannot be used ({exc})")
+        return None
+
+
+def _define_classes() -> None:
+    """Numba's classes are imported only when jit=True is used."""
+    from numba.core import caching
+
+    class Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+        """Numba's files for our generated modules: in the ``numba`` subdirectory."""
+
+        def __init__(self, py_func, py_file):
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            self._cache_path = os.path.join(os.path.dirname(py_file), "numba")
+
+        def get_cache_path(self):
+            return self._cache_path
+
+        def ensure_cache_path(self):
+            if private_dir(self._cache_path) is None:
+                raise OSError(f"{self._cache_path} is not a private directory")
+
+    class Impl(caching.CompileResultCacheImpl):
+        _locator_classes = [Locator]
+
+    class GuardedCache(caching.FunctionCache):
+        """Numba's cache, where reading a bad file means compiling again, and failing to
+        write means not caching: neither reaches the user."""
+
+        _impl_class = Impl
+
+        def load_overload(self, sig, target_context):
+            if not is_private(self._cache_path):
+                return None
+            try:
+                return super().load_overload(sig, target_context)
+            except Exception as exc:  # noqa: BLE001 - a corrupt entry: delete, compile again
+                self.discard()
+                warn_once(f"a corrupt Numba cache entry in {self._cache_path} was deleted "
+                          f"({type(exc).__name__})")
+                return None
+
+        def save_overload(self, sig, data):
+            try:
+                super().save_overload(sig, data)
+            except Exception as exc:  # noqa: BLE001 - full disk, read-only directory
+                self.discard()
+                self.disable()
+                warn_once(f"cannot write Numba's cache in {self._cache_path} "
+                          f"({getattr(exc, 'strerror', None) or exc})")
+
+        def discard(self) -> None:
+            """Delete this function's index and data files (and stray temporaries)."""
+            base = os.path.join(self._cache_path, self._impl.filename_base)
+            for path in glob.glob(glob.escape(base) + ".*"):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+    _classes["cache"] = GuardedCache

@@ -273,6 +273,18 @@ class MemoryModel:
                 return s.origin
         return None
 
+    def appended_directly(self, holder: str, var: str) -> bool:
+        """Was ``var`` itself put in the list ``holder`` (``hs.append(x)``, ``hs = [x]``)?"""
+        for s in self.stmts.order:
+            if isinstance(s, ast.Expr) and getattr(s, "appends_to", None) == holder and \
+                    var in atom_names(s.value.args[0]):
+                return True
+            if isinstance(s, ast.Assign) and isinstance(s.value, (ast.List, ast.Tuple)) and \
+                    holder in assigned_names(s) and \
+                    any(isinstance(e, ast.Name) and e.id == var for e in s.value.elts):
+                return True
+        return False
+
     def certainly_same(self, a: str, b: str) -> bool:
         """Were a and b made the same object by a plain assignment (``b = a``)?"""
         for s in self.stmts.order:
@@ -444,10 +456,11 @@ def check_writes(model: MemoryModel, where, temporaries: set[str], describe
             error = UnsupportedSyntaxError(what, location,
                                            f"append a copy ({held_by[0]}.append({var}.copy()))"
                                            f" or build a new array instead of changing {var}")
-            if kind == "write":
-                raise error
-            guards.setdefault(id(stmt), []).append(array_guard(stmt, var, str(error)))
-            continue
+            if kind == "write" and model.appended_directly(held_by[0], var):
+                raise error  # hs.append(x), then x[i] = v: the entry is x
+            for holder in held_by:  # entries taken from x, or results of helpers: check
+                guards.setdefault(id(stmt), []).append(guard(stmt, var, holder, str(error)))
+            live = [n for n in live if n not in held_by]
         for other in live:
             shown = other if other not in temporaries else "a value computed from it"
             what, hint = shared_message(location, var, [shown], describe(other, var))

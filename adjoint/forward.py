@@ -415,7 +415,17 @@ class ForwardBuilder(FunctionBuilder):
         else:
             dots = name(self.tangent(target.id), store=True)
         both = ast.Tuple(elts=[copy.deepcopy(target), dots], ctx=ast.Store())
-        return [ast.copy_location(assign(both, invocation), stmt)]
+        code = [ast.copy_location(assign(both, invocation), stmt)]
+        # the helper's tangent may be a view of an argument's (``return u[:2] * 1.0`` has
+        # the tangent ``u_dot[:2]``): a result later written in place needs its own
+        for result in assigned_names(stmt):
+            if result in self.mutated:
+                tangent = self.tangent(result)
+                fresh = ast.Call(func=ast.Attribute(value=name("np"), attr="array",
+                                                    ctx=ast.Load()),
+                                 args=[name(tangent)], keywords=[])
+                code.append(ast.copy_location(assign(tangent, fresh), stmt))
+        return code
 
     # -- rules --------------------------------------------------------------------------------
     def rule_tangent(self, stmt: ast.Assign, op: Op) -> tuple[list[ast.stmt], ast.expr]:

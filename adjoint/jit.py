@@ -70,10 +70,29 @@ def jitted(value):
         cached = value.__dict__.get(_NJIT_ATTRIBUTE)
         # a functools.wraps wrapper copies its function's __dict__: check whose it is
         if cached is None or cached[0] != current or cached[2] is not value:
-            cached = (current, numba.njit(without_keyword_only(value)), value)
+            compiled = numba.njit(without_keyword_only(with_jitted_callees(value)))
+            cached = (current, compiled, value)
             value.__dict__[_NJIT_ATTRIBUTE] = cached
         return cached[1]
     return value
+
+
+def with_jitted_callees(fn: types.FunctionType) -> types.FunctionType:
+    """``fn`` reading the functions it calls as Numba dispatchers: Numba cannot call a
+    plain Python function from compiled code (a helper that calls a helper)."""
+    callees = {name: fn.__globals__[name] for name in _code_names(fn.__code__)
+               if isinstance(fn.__globals__.get(name), types.FunctionType)
+               and fn.__globals__[name] is not fn and not (
+                   fn.__globals__[name].__module__ or "").startswith(("numpy", "math"))}
+    if not callees:
+        return fn
+    namespace = dict(fn.__globals__)
+    namespace.update({name: jitted(callee) for name, callee in callees.items()})
+    copy = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__qualname__, copy.__module__ = fn.__qualname__, fn.__module__
+    return copy
 
 
 def without_keyword_only(fn: types.FunctionType) -> types.FunctionType:

@@ -689,6 +689,8 @@ class Normalizer:
                                    "keep the value in a local variable")
         if self.views.get(stmt.target.id):
             return self.augmented_view(stmt)
+        if self.views.descendants(stmt.target.id):
+            return self.augmented_base(stmt)
         value = ast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=self.atom(stmt.value))
         self.emit(ast.Assign(targets=[self.store(stmt.target.id)],
                              value=ast.copy_location(value, stmt)), stmt)
@@ -752,6 +754,15 @@ class Normalizer:
             self.emit(ast.If(test=undecided[var], body=taken, orelse=[]), stmt)
             self.out[-1].view_refresh = True
             self.views.views[var] = view  # either way: a view of it, or a number
+
+    def augmented_base(self, stmt: ast.AugAssign) -> None:
+        """``A *= 2`` while ``r = A[0]`` is a view of A: A is an array (it has views), so
+        NumPy changes it in place, and r sees it: written as ``A[:] = A * 2``."""
+        var = stmt.target.id
+        value = ast.BinOp(left=self.load(var), op=stmt.op, right=self.atom(stmt.value))
+        updated = self.atom(ast.copy_location(value, stmt), force_temp=True)
+        whole = ast.Subscript(value=self.load(var), slice=ast.Slice(), ctx=ast.Store())
+        self.write(whole, updated, stmt)
 
     def augmented_view(self, stmt: ast.AugAssign) -> None:
         """``r += v`` where ``r = A[i]``: NumPy adds into ``A`` when ``r`` is an array (a

@@ -285,8 +285,9 @@ def must_not_share(value, other, message):
     """Guard placed before a write into ``value`` (``value[i] = v``, ``value += v``) when
     ``other``, read later, may share memory with it: NumPy would change both, which a
     gradient computed variable by variable cannot follow. Refused when they do overlap."""
-    if isinstance(value, np.ndarray) and isinstance(other, np.ndarray) and \
-            np.may_share_memory(value, other):
+    entries = other if isinstance(other, (list, tuple)) else [other]  # a list: its entries
+    if isinstance(value, np.ndarray) and any(
+            isinstance(e, np.ndarray) and np.may_share_memory(value, e) for e in entries):
         from .errors import UnsupportedSyntaxError
 
         raise UnsupportedSyntaxError(message)
@@ -358,9 +359,14 @@ def stop_gradient(x):
 
 # -- checkpointed loops --------------------------------------------------------------------
 def _check_snapshots(snapshots):
-    if snapshots != int(snapshots) or snapshots < 1:
-        raise ValueError(f"adjoint.checkpointed: snapshots must be a whole number of at least "
-                         f"1, got {snapshots!r}")
+    whole = isinstance(snapshots, (int, np.integer)) or (
+        isinstance(snapshots, (float, np.floating)) and float(snapshots).is_integer())
+    if isinstance(snapshots, bool) or not whole or snapshots < 1:
+        from .errors import ArgumentError
+
+        raise ArgumentError(f"adjoint.checkpointed: snapshots must be a whole number of at "
+                            f"least 1, got {snapshots!r}", None,
+                            "pass snapshots=k with an integer k >= 1")
 
 
 def checkpointed(iterable, snapshots):

@@ -593,6 +593,17 @@ def _written_part(g, index):
 @numba_overload(runtime.must_not_share, prefer_literal=True)
 def _must_not_share(value, other, message):
     value, other = _unwrap(value), _unwrap(other)
+    if _is_array(value) and isinstance(other, (types.List, types.ListType)) and \
+            _is_array(other.dtype):
+        text = getattr(message, "literal_value", None) or "an array changed in place is " \
+            "held by a list"
+        from .errors import UnsupportedSyntaxError
+
+        def check_entries(value, other, message):
+            for entry in other:
+                if _bounds_overlap(value, entry):
+                    raise UnsupportedSyntaxError(text)
+        return check_entries
     if not (_is_array(value) and _is_array(other)):
         return lambda value, other, message: None
     text = getattr(message, "literal_value", None) or "an array changed in place shares " \

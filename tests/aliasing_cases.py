@@ -281,3 +281,55 @@ def sliced_with_itself(a0):
     out[:] = out
     out[1:] = out[1:] * out[0]
     return np.sum(out * np.array([1.0, 2.0, 3.0]))
+
+
+# -- found by the fuzzer: precision --------------------------------------------------------
+def base_scaled_under_row_view(m0):
+    r = m0[0]
+    m0 *= 2.0
+    return np.sum(r * r) + np.sum(m0)
+
+
+def base_added_under_row_view(m0):
+    r = m0[1]
+    r[0] = 3.0 * m0[0, 0]
+    m0 += r[2]
+    return np.sum(r * r) + np.sum(m0)
+
+
+def append_element_then_write(a0):
+    hs = []
+    for i in range(2):
+        a0[1] += a0[0] * a0[2]
+        hs.append(a0[1])
+    return np.sum(np.array(hs)) + np.sum(a0)
+
+
+def total(u0, u1):
+    return u1 + np.sum(u0)
+
+
+def append_helper_result_then_write(a0):
+    out = a0 * 1.0
+    hs = []
+    for i in range(2):
+        out[i] = 2.0 * out[i + 1]
+        hs.append(total(out, 0.5))
+    return hs[0] * hs[1] + np.sum(out)
+
+
+def tuple_with_element(m0):
+    out = np.zeros(3)
+    for s in (m0[0, 0], out[1]):
+        out[0] = s * m0[1, 1]
+    return np.sum(out * m0[0])
+
+
+def part(u0):
+    return u0[:2] * 1.0
+
+
+def slice_write_into_helper_result(a0):
+    z8 = part(a0)
+    z8[:] += a0[2]
+    return np.sum(z8 * z8)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import adjoint
-from adjoint import UnsupportedSyntaxError, check_grad, checkpointed, grad
+from adjoint import AdjointError, UnsupportedSyntaxError, check_grad, checkpointed, grad
 from adjoint.names import Namer
 from adjoint.normalize import Normalizer
 
@@ -124,8 +124,23 @@ def test_gradient_matches_plain_loop_and_finite_differences(fn, args, wrt):
 def test_called_directly_it_just_iterates():
     assert checkpointed(range(2, 9), snapshots=3) == range(2, 9)
     assert recurrence(0.7, 13, 3) == plain_twin(recurrence)(0.7, 13, 3)
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(AdjointError, match="at least 1"):
         checkpointed(range(3), snapshots=0)
+
+
+def snapshots_from_an_argument(x, n, k):
+    s = x
+    for _i in checkpointed(range(n), snapshots=k):
+        s = s * 1.01 + x
+    return s
+
+
+@pytest.mark.parametrize("k", [None, 2.5, "3", 0])
+def test_snapshots_known_only_when_it_runs_are_checked_then(k):
+    with pytest.raises(AdjointError, match="snapshots must be a whole number"):
+        grad(snapshots_from_an_argument)(1.0, 5, k)
+    assert grad(snapshots_from_an_argument)(1.0, 5, 2) == pytest.approx(
+        grad(snapshots_from_an_argument)(1.0, 5, 5))
 
 
 def test_prints_once_per_step(capsys):
@@ -135,7 +150,7 @@ def test_prints_once_per_step(capsys):
 
 
 def test_snapshots_must_be_positive_in_the_gradient_too():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(AdjointError, match="at least 1"):
         grad(recurrence)(0.7, 13, 0)
 
 

@@ -29,7 +29,9 @@ WITH_QUICK = [name for name in SCRIPTS if "add_quick_option" in (EXAMPLES_DIR / 
 def run_example(name: str, tmp_path: Path, *args: str, plot: bool = True,
                 quick: str = "1") -> subprocess.CompletedProcess:
     env = dict(os.environ, ADJOINT_EXAMPLES_QUICK=quick, MPLBACKEND="Agg",
-               ADJOINT_CACHE_DIR=str(tmp_path / "cache"))
+               ADJOINT_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES_DIR.parent),
+                                                        os.environ.get("PYTHONPATH")])))
     env.pop("ADJOINT_EXAMPLES_PLOT", None)
     if plot:
         env["ADJOINT_EXAMPLES_PLOT"] = str(tmp_path / "plot.png")

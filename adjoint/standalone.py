@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import types
 from dataclasses import dataclass, field
 
@@ -168,6 +169,7 @@ def import_block(module, defined: set[str]) -> str:
             else:
                 lines.append("    " + statement)
     for reason, names in needs.undefined.items():
-        lines.append(f"# To run this file on its own, define first: {', '.join(names)} "
-                     f"({reason}).")
+        lines += textwrap.wrap(f"To run this file on its own, define first ({reason}): "
+                               f"{', '.join(names)}.", 90, initial_indent="# ",
+                               subsequent_indent="# ", break_on_hyphens=False)
     return "\n".join(lines) + "\n" if lines else ""

@@ -240,7 +240,7 @@ def test_closure_values_are_listed_as_names_to_define():
         return x * scale
 
     assert grad(f)(2.0) == 3.0
-    assert "# To run this file on its own, define first: scale (closure values of f)." in (
+    assert "# To run this file on its own, define first (closure values of f): scale." in (
         grad(f).source)
 
 
@@ -251,7 +251,8 @@ def test_a_function_without_a_module_lists_its_globals():
     linecache.cache["<cell>"] = (30, None, ["def f(x):\n", "    return x * K\n"], "<cell>")
     exec(code, namespace)
     source = grad(namespace["f"]).source
-    assert "define first: K (globals of f, which has no importable module)" in source
+    assert "define first (globals of f, which has no importable module): K." in (
+        source.replace("\n# ", " "))
     assert "try:" not in source
 
 

@@ -4,13 +4,13 @@ Generated functions read the user's helpers and globals (``sigmoid``, ``SCALE``)
 adjoint itself runs the text where those names are already bound: ``compile.py`` falls back
 to the user's module, live, and ``jit.py`` binds the Numba-compiled versions. A copy of
 ``.source`` saved as a file must import them instead. The import therefore sits behind a
-guard that only a missing name trips, so running the text inside adjoint never imports
-anything (which would freeze globals, replace compiled helpers, or run a ``__main__`` script
-a second time)::
+guard on the module's ``__name__``, which is one of adjoint's own (``compile.py`` and
+``jit.py`` name the namespaces they run the text in) only inside adjoint, so running the
+text there never imports anything (which would freeze globals, replace compiled helpers,
+or run a ``__main__`` script a second time)::
 
-    try:  # names from loss's module, bound already when adjoint runs this code
-        SCALE, sigmoid
-    except NameError:  # run on its own: import them
+    # names of yours this code reads (adjoint binds them itself when it runs the code)
+    if not __name__.startswith(("adjoint.generated.", "adjoint_jit_")):
         from tour import SCALE, sigmoid
 
 Each name is imported from the module that defines it when it can be found there under its
@@ -28,6 +28,10 @@ import types
 from dataclasses import dataclass, field
 
 _HEADER_NAMES = {"math", "np"}  # imported by every generated module's header
+# How the namespaces adjoint runs generated text in are named: compile.py's
+# "adjoint.generated.<function>" and jit.py's module "adjoint_jit_<hash>_<function>".
+# tests/test_standalone_source.py checks both still are.
+ADJOINT_NAMESPACES = ("adjoint.generated.", "adjoint_jit_")
 
 
 @dataclass
@@ -155,13 +159,10 @@ def import_block(module, defined: set[str]) -> str:
     needs = needs_of(module, defined)
     lines: list[str] = []
     if needs.imports:
-        names = sorted(set().union(*needs.imports.values()))
-        owner = module.main.source.name
-        lines.append(f"try:  # names from {owner}'s module, bound already when adjoint runs "
-                     "this code")
-        tuple_names = names if len(names) > 1 else [names[0] + ","]
-        lines += _wrapped("", tuple_names, "    ")
-        lines.append("except NameError:  # run on its own: import them")
+        prefixes = ", ".join(f'"{prefix}"' for prefix in ADJOINT_NAMESPACES)
+        lines.append("# names of yours this code reads (adjoint binds them itself when it "
+                     "runs the code)")
+        lines.append(f"if not __name__.startswith(({prefixes})):")
         for statement in _from_lines(needs.imports):
             head, sep, tail = statement.partition(" import ")
             if statement.startswith("from ") and len(statement) > 88:

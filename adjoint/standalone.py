@@ -66,7 +66,7 @@ def module_name(namespace: dict) -> str | None:
     neither a spec nor a ``.py`` file, so it has no importable name."""
     name = namespace.get("__name__")
     if name != "__main__":
-        return name if isinstance(name, str) and not name.startswith("adjoint.") else None
+        return name if isinstance(name, str) and not name.startswith(ADJOINT_NAMESPACES) else None
     spec = namespace.get("__spec__")
     if spec is not None and getattr(spec, "name", None) not in (None, "__main__"):
         return spec.name

@@ -336,3 +336,11 @@ def test_a_helper_reading_globals_of_another_module(tmp_path):
     text = (tmp_path / "gain_script_generated_0.py").read_text()
     assert "    from gain_helpers import GAIN, gained\n" in text
     assert "    from gain_script import SHIFT\n" in text
+
+
+def test_a_module_inside_the_adjoint_package_is_importable():
+    """Only adjoint's generated namespaces lack a module: adjoint.demo's functions are
+    imported from adjoint.demo."""
+    from adjoint import demo
+
+    assert "    from adjoint.demo import sigmoid\n" in grad(demo.sigmoid_chain).source

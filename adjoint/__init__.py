@@ -1,5 +1,5 @@
 """adjoint: readable, source-transforming reverse-mode automatic differentiation."""
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is set: pyproject.toml reads it from here
 
 from .api import grad, value_and_grad  # noqa: E402
 from .check import check_grad  # noqa: E402
@@ -15,13 +15,12 @@ from .errors import (  # noqa: E402
 )
 from .rules import register_adjoint  # noqa: E402
 from .rules.tangents import register_tangent  # noqa: E402
-from .runtime import checkpointed as checkpointed  # noqa: E402 - re-exported
-from .runtime import stop_gradient  # noqa: E402
+from .runtime import checkpointed, stop_gradient  # noqa: E402
 from .transforms import hessian, hvp, jacobian, jvp, vjp  # noqa: E402
 
 __all__ = [
     "AdjointError", "ArgumentError", "GradientCheckError", "JitError", "MissingRuleError",
     "NoSourceError", "NonScalarOutputError", "UnsupportedSyntaxError",
-    "check_grad", "grad", "hessian", "hvp", "jacobian", "jvp", "register_adjoint",
+    "check_grad", "checkpointed", "grad", "hessian", "hvp", "jacobian", "jvp", "register_adjoint",
     "register_tangent", "stop_gradient", "value_and_grad", "vjp",
 ]

@@ -143,12 +143,19 @@ def _clip(text: str, width: int = 40) -> str:
     return repr(text if len(text) <= width else text[:width - 3] + "...")
 
 
+RANDOM_SPEC_HELP = ("comma-separated: a shape (3x4, 5) for a standard normal array, "
+                    "scalar for a float, int:N (or iN) for the integer N, e.g. a step count")
+_INT_ENTRY = re.compile(r"(?:int:|i)\s*(-?\d+)")
+
+
 def random_arguments(spec: str, seed: int) -> list:
-    """``--random "3x4,5,scalar"``: standard normal arrays of those shapes, floats for
-    ``scalar``, from a seeded generator.
+    """``--random "3x4,5,scalar,int:10"``: standard normal arrays of those shapes, floats
+    for ``scalar``, from a seeded generator; ``int:N`` (or ``iN``) is the integer N itself.
 
     >>> [np.shape(a) for a in random_arguments("3x4, 5, scalar", 0)]
     [(3, 4), (5,), ()]
+    >>> random_arguments("int:10, i-2", 0)
+    [10, -2]
     """
     rng = np.random.default_rng(seed)
     arguments: list = []
@@ -158,9 +165,11 @@ def random_arguments(spec: str, seed: int) -> list:
             arguments.append(float(rng.standard_normal()))
         elif re.fullmatch(r"\d+(x\d+)*", item):
             arguments.append(rng.standard_normal(tuple(int(n) for n in item.split("x"))))
+        elif match := _INT_ENTRY.fullmatch(item):
+            arguments.append(int(match.group(1)))
         else:
-            raise InputError(f"--random entry {raw.strip()!r} is not a shape; write e.g. "
-                             "--random \"3x4,5,scalar\"")
+            raise InputError(f"--random entry {raw.strip()!r} is not a shape, 'scalar' or an "
+                             "integer; write e.g. --random \"3x4,5,scalar,int:10\"")
     return arguments
 
 
@@ -441,12 +450,14 @@ def build_parser() -> argparse.ArgumentParser:
         "NumPy arrays (float64; int64 when every entry is an integer, e.g. labels), "
         "booleans boolean arrays; numbers, strings, tuples and None are passed as they are. "
         "--inputs reads the same from a JSON file. --random draws standard normal arrays of "
-        "the given shapes.",
+        "the given shapes (3x4, 5), floats for 'scalar', and passes int:N (or iN) as the "
+        "integer N, for parameters such as step counts or indices.",
         [f"check model.py:loss --args \"{EXAMPLE_ARGS}\"",
          "check model.py:loss --args \"{'W1': [[1.0, 2.0]], 'b1': [0.5], 'x': [3.0, 4.0]}\" "
          "--wrt W1,b1",
          "check model.py:loss --inputs point.json --wrt 0,1 --jit",
-         "check model.py:loss --random \"3x2,3,2\" --wrt W1,b1 --seed 1"])
+         "check model.py:loss --random \"3x2,3,2\" --wrt W1,b1 --seed 1",
+         "check ode.py:simulate --random \"scalar,scalar,int:100\" --wrt 0,1"])
     _add_function_options(check)
     given = check.add_mutually_exclusive_group(required=True)
     given.add_argument("--args", metavar="LITERAL",
@@ -454,8 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     given.add_argument("--inputs", metavar="FILE.json",
                        help="the arguments as a JSON list (or object by name)")
     given.add_argument("--random", metavar="SHAPES",
-                       help="random arguments of these comma-separated shapes, e.g. "
-                            "\"3x4,5,scalar\"")
+                       help="random arguments: " + RANDOM_SPEC_HELP + "; e.g. "
+                            "\"3x4,5,scalar,int:10\"")
     check.add_argument("--seed", type=int, default=0, help="the seed for --random (default 0)")
     check.add_argument("--tol", type=float, default=1e-5,
                        help="largest relative error that passes (default 1e-5)")

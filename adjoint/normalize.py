@@ -249,7 +249,7 @@ class Normalizer:
             )
         new = ast.FunctionDef(name=self.fn.name, args=self.fn.args, body=new_body,
                               decorator_list=[], returns=None, type_comment=None)
-        if hasattr(ast.FunctionDef(), "type_params"):
+        if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
             new.type_params = []
         return ast.copy_location(new, self.fn)
 

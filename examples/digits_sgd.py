@@ -18,11 +18,11 @@ epochs only.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from _options import add_quick_option, plot_from_environment
 from threadpoolctl import threadpool_limits
 
 from adjoint import check_grad, value_and_grad
@@ -115,11 +115,8 @@ def save_plot(losses: list[float], steps_per_epoch: int, path: Path) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        default=os.environ.get("ADJOINT_EXAMPLES_QUICK") == "1",
-                        help=f"train {QUICK_EPOCHS} epochs instead of {EPOCHS}")
-    default_plot = os.environ.get("ADJOINT_EXAMPLES_PLOT") or \
-        Path(__file__).with_name("digits_loss.png")
+    add_quick_option(parser, f"train {QUICK_EPOCHS} epochs instead of {EPOCHS}")
+    default_plot = plot_from_environment() or Path(__file__).with_name("digits_loss.png")
     parser.add_argument("--plot", type=Path, default=default_plot,
                         help="where to save the loss curve (default: %(default)s)")
     return parser.parse_args()

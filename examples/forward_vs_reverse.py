@@ -1,6 +1,8 @@
 """Forward against reverse mode on the linear network of background.md §5.
 
-Run it with ``python examples/forward_vs_reverse.py [--quick] [--out PATH.png]``.
+Run it with ``python examples/forward_vs_reverse.py [--quick] [--plot PATH.png]``.
+The full run saves the plot README shows, ``examples/forward_vs_reverse.png``; ``--quick``
+saves it to a temporary file instead (``--plot`` or ``$ADJOINT_EXAMPLES_PLOT`` choose).
 
 The network is z1 = W0 x, z2 = W1 z1, ..., f = 0.5 ||y - z_L||^2. Its gradient with
 respect to the input x (dimension d) costs one reverse sweep, or d forward sweeps (one
@@ -11,13 +13,16 @@ forward mode grows with d, reverse mode stays flat.
 from __future__ import annotations
 
 import argparse
-import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _options import add_quick_option, plot_from_environment
 
 from adjoint import grad, jacobian
+
+PLOT_NAME = "forward_vs_reverse.png"
 
 
 def network(x, W0, W1, W2, y):
@@ -98,17 +103,18 @@ def plot(rows: list[tuple[int, float, float]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        default=bool(os.environ.get("ADJOINT_EXAMPLES_QUICK")),
-                        help="few sizes and repeats (for tests)")
-    parser.add_argument("--out", type=Path,
-                        default=Path(os.environ.get("ADJOINT_EXAMPLES_PLOT") or
-                                     Path(__file__).with_name("forward_vs_reverse.png")))
+    add_quick_option(parser, "few sizes and repeats")
+    parser.add_argument("--plot", "--out", type=Path, default=plot_from_environment(),
+                        help="where to save the plot (default: examples/forward_vs_reverse.png"
+                        ", or a temporary file with --quick)")
     args = parser.parse_args()
+    if args.plot is None:  # quick runs never overwrite the figure README shows
+        args.plot = (Path(tempfile.mkdtemp(prefix="adjoint-example-")) / PLOT_NAME
+                     if args.quick else Path(__file__).with_name(PLOT_NAME))
     check_worked_example()
     dims = [2, 8, 32] if args.quick else [2, 4, 8, 16, 32, 64, 128, 256, 512]
     rows = measure(dims, width=32, repeats=3 if args.quick else 21)
-    plot(rows, args.out)
+    plot(rows, args.plot)
     ratio = rows[-1][2] / rows[-1][1]
     print(f"at d = {rows[-1][0]} forward mode takes {ratio:.0f}x the time of reverse mode")
 

@@ -15,10 +15,10 @@ the time of one gradient with and without ``jit``. ``--quick`` (or
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
+from _options import add_quick_option
 
 from adjoint import check_grad, grad
 
@@ -79,9 +79,7 @@ def time_per_call(fn, *args, repeat: int = 20) -> float:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        default=os.environ.get("ADJOINT_EXAMPLES_QUICK") == "1",
-                        help=f"{QUICK_ADAM_STEPS} Adam steps instead of {ADAM_STEPS}")
+    add_quick_option(parser, f"{QUICK_ADAM_STEPS} Adam steps instead of {ADAM_STEPS}")
     return parser.parse_args()
 
 

@@ -14,10 +14,10 @@ distance to the minimum (all ones) and the time. ``--quick`` (or
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
+from _options import add_quick_option
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
@@ -43,9 +43,7 @@ def run(x0: np.ndarray, jac) -> tuple[object, float]:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    quick = os.environ.get("ADJOINT_EXAMPLES_QUICK") == "1"
-    parser.add_argument("--quick", action="store_true", default=quick,
-                        help=f"N = {QUICK_N} instead of {N}")
+    add_quick_option(parser, f"N = {QUICK_N} instead of {N}")
     parser.add_argument("--n", type=int, default=None, help="the dimension N")
     return parser.parse_args()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +17,15 @@ import pytest
 from adjoint.__main__ import InputError, as_argument, parse_args_literal, parse_wrt
 from adjoint.highlight import highlight, use_colour
 
+ROOT = Path(__file__).parent.parent
+
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    # this checkout's adjoint, from any working directory (not another installed copy)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "adjoint", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+                          text=True, cwd=cwd, timeout=120, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +265,8 @@ def test_help(args):
     (["check", "model.py:loss", "--inputs", "missing.json"], "cannot read --inputs missing.json"),
     (["check", "model.py:loss", "--inputs", "model.py"], "--inputs model.py is not valid JSON"),
     (["check", "model.py:loss", "--random", "3x,2"], "--random entry '3x' is not a shape"),
+    (["check", "model.py:iterate", "--random", "scalar,int:2.5"],
+     "--random entry 'int:2.5' is not a shape, 'scalar' or an integer"),
 ])
 def test_bad_input_exits_2_with_one_line(model_file, tmp_path, args, fragment):
     result = run(*args, cwd=tmp_path)
@@ -379,6 +388,21 @@ def test_check_random_shapes(model_file, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("check loss at W1 (3, 2), b1 (3,), x (2,)\n")
     assert list(check_table(result.stdout)) == ["W1", "b1", "x"]
+
+
+@pytest.mark.parametrize("count", ["int:20", "i20", "INT: 20"])
+def test_check_random_takes_int_parameters(model_file, tmp_path, count):
+    result = run("check", f"{model_file.name}:iterate", "--random", f"scalar, {count}",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("check iterate at k = ") and first.endswith(", n = 20"), first
+    assert list(check_table(result.stdout)) == ["k"]
+
+
+def test_check_help_documents_int_parameters():
+    result = run("check", "--help")
+    assert "int:N (or iN)" in " ".join(result.stdout.split())
 
 
 def test_parse_args_literal_and_as_argument():

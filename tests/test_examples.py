@@ -1,12 +1,14 @@
 """Every script in examples/ runs, as a user runs it, in quick mode, and prints what it should.
 
-Each script runs once, copied into a temporary directory, in a subprocess with
-``ADJOINT_EXAMPLES_QUICK=1``, a private ``ADJOINT_CACHE_DIR`` (so ``jit=True`` really
-compiles) and ``ADJOINT_EXAMPLES_PLOT`` in that directory. The scripts with a checked
+Each script runs once, copied into a temporary directory (with ``_options.py``, the options
+the scripts share), in a subprocess with ``ADJOINT_EXAMPLES_QUICK=1``, a private
+``ADJOINT_CACHE_DIR`` (so ``jit=True`` really compiles) and ``ADJOINT_EXAMPLES_PLOT`` in
+that directory. The scripts with a checked
 result get their own test; any other script in examples/ must at least run to completion.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -19,18 +21,30 @@ import pytest
 EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
 CHECKED = {"digits_sgd.py", "rosenbrock_scipy.py", "ode_fit_jit.py", "worked_examples.py",
            "ode_adjoint.py", "forward_vs_reverse.py"}
-OTHERS = sorted(p.name for p in EXAMPLES_DIR.glob("*.py") if p.name not in CHECKED)
+SCRIPTS = sorted(p.name for p in EXAMPLES_DIR.glob("*.py") if not p.name.startswith("_"))
+OTHERS = [name for name in SCRIPTS if name not in CHECKED]
+WITH_QUICK = [name for name in SCRIPTS if "add_quick_option" in (EXAMPLES_DIR / name).read_text()]
 
 
-def run_example(name: str, tmp_path: Path) -> str:
-    env = dict(os.environ, ADJOINT_EXAMPLES_QUICK="1", MPLBACKEND="Agg",
+def run_example(name: str, tmp_path: Path, *args: str, plot: bool = True,
+                quick: str = "1") -> subprocess.CompletedProcess:
+    env = dict(os.environ, ADJOINT_EXAMPLES_QUICK=quick, MPLBACKEND="Agg",
                ADJOINT_CACHE_DIR=str(tmp_path / "cache"),
-               ADJOINT_EXAMPLES_PLOT=str(tmp_path / "plot.png"))
+               PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES_DIR.parent),
+                                                        os.environ.get("PYTHONPATH")])))
+    env.pop("ADJOINT_EXAMPLES_PLOT", None)
+    if plot:
+        env["ADJOINT_EXAMPLES_PLOT"] = str(tmp_path / "plot.png")
     # run a copy: whatever a script writes next to itself lands in tmp_path, not in the repo
     script = tmp_path / name
     shutil.copyfile(EXAMPLES_DIR / name, script)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True,
+    shutil.copyfile(EXAMPLES_DIR / "_options.py", tmp_path / "_options.py")
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True,
                           text=True, timeout=120, env=env, cwd=tmp_path)
+
+
+def run_example_ok(name: str, tmp_path: Path) -> str:
+    done = run_example(name, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     return done.stdout
@@ -47,7 +61,7 @@ def test_every_checked_example_exists():
 
 
 def test_digits_sgd_learns_and_saves_its_loss_curve(tmp_path):
-    out = run_example("digits_sgd.py", tmp_path)
+    out = run_example_ok("digits_sgd.py", tmp_path)
     assert number_after("check_grad on 5 images: largest error", out) < 1e-6
     assert out.count("epoch ") == 5  # quick mode: five epochs
     assert number_after("test accuracy:", out) > 90.0
@@ -66,7 +80,7 @@ def rosenbrock_row(label: str, out: str) -> tuple[int, int, float]:
 
 
 def test_rosenbrock_scipy_exact_gradient_beats_finite_differences(tmp_path):
-    out = run_example("rosenbrock_scipy.py", tmp_path)
+    out = run_example_ok("rosenbrock_scipy.py", tmp_path)
     assert "Rosenbrock in 20 dimensions" in out
     assert number_after("check_grad at x0: largest error", out) < 1e-6
     iterations, evaluations, value = rosenbrock_row("jac=grad(f)", out)
@@ -78,7 +92,7 @@ def test_rosenbrock_scipy_exact_gradient_beats_finite_differences(tmp_path):
 
 
 def test_ode_fit_jit_recovers_the_parameters(tmp_path):
-    out = run_example("ode_fit_jit.py", tmp_path)
+    out = run_example_ok("ode_fit_jit.py", tmp_path)
     assert number_after("check_grad at the first guess: largest error", out) < 1e-6
     assert "250 Adam steps" in out
     true = {"k": 4.0, "c": 0.3, "x0": 1.0}
@@ -93,7 +107,7 @@ def test_ode_fit_jit_recovers_the_parameters(tmp_path):
 
 
 def test_worked_examples_put_generated_code_next_to_the_notes(tmp_path):
-    out = run_example("worked_examples.py", tmp_path)
+    out = run_example_ok("worked_examples.py", tmp_path)
     assert "All 6 worked examples: the generated adjoints agree" in out
     assert "DIFFERENT" not in out and "FAILED" not in out
     for title in ("§2", "§3 the sigmoid chain", "§4 ReLU", "§5 a linear network",
@@ -109,7 +123,7 @@ def test_worked_examples_put_generated_code_next_to_the_notes(tmp_path):
 
 
 def test_ode_adjoint_hits_its_target(tmp_path):
-    out = run_example("ode_adjoint.py", tmp_path)
+    out = run_example_ok("ode_adjoint.py", tmp_path)
     assert "for _step in range(steps - 1, -1, -1):" in out  # the backward loop is a loop
     assert number_after("largest difference from central finite differences:", out) < 1e-6
     reached = number_after("ends the swing at", out)
@@ -117,7 +131,7 @@ def test_ode_adjoint_hits_its_target(tmp_path):
 
 
 def test_forward_vs_reverse_agrees_on_the_worked_example_and_plots(tmp_path):
-    out = run_example("forward_vs_reverse.py", tmp_path)
+    out = run_example_ok("forward_vs_reverse.py", tmp_path)
     assert "df/dx by reverse mode = [ 0.  1. -1.], by forward mode = [ 0.  1. -1.]" in out
     assert len(re.findall(r"^d = ", out, re.M)) == 3  # quick mode: three input dimensions
     assert number_after("forward mode takes", out) > 1.0  # d = 32 forward sweeps
@@ -126,4 +140,49 @@ def test_forward_vs_reverse_agrees_on_the_worked_example_and_plots(tmp_path):
 
 @pytest.mark.parametrize("name", OTHERS)
 def test_other_examples_run(name, tmp_path):
-    assert run_example(name, tmp_path).strip()
+    assert run_example_ok(name, tmp_path).strip()
+
+
+def test_forward_vs_reverse_quick_run_leaves_the_tracked_plot_alone(tmp_path):
+    """Without --plot or ADJOINT_EXAMPLES_PLOT a quick run saves to a temporary file; the
+    full run's default is the figure README shows, next to the script."""
+    done = run_example("forward_vs_reverse.py", tmp_path, plot=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    saved = Path(re.search(r"plot saved to (\S+)", done.stdout).group(1))
+    assert saved.parent != tmp_path and saved.read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "forward_vs_reverse.png").exists()
+    shutil.rmtree(saved.parent)
+
+
+def load_options():
+    spec = importlib.util.spec_from_file_location("_options", EXAMPLES_DIR / "_options.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("value", "quick"), [
+    ("1", True), ("true", True), ("YES", True), ("on", True),
+    ("0", False), ("", False), ("false", False), ("No", False), ("off", False), (None, False),
+])
+def test_adjoint_examples_quick_values(value, quick, monkeypatch):
+    if value is None:
+        monkeypatch.delenv("ADJOINT_EXAMPLES_QUICK", raising=False)
+    else:
+        monkeypatch.setenv("ADJOINT_EXAMPLES_QUICK", value)
+    assert load_options().quick_from_environment() is quick
+
+
+def test_every_quick_script_reads_the_flag_through_the_shared_helper():
+    assert sorted(WITH_QUICK) == ["digits_sgd.py", "forward_vs_reverse.py", "ode_fit_jit.py",
+                                  "rosenbrock_scipy.py"]
+    for name in SCRIPTS:
+        assert "ADJOINT_EXAMPLES_QUICK" not in (EXAMPLES_DIR / name).read_text().split(
+            '"""', 2)[-1], f"{name} reads ADJOINT_EXAMPLES_QUICK itself"
+
+
+@pytest.mark.parametrize("name", WITH_QUICK)
+def test_a_bad_quick_value_is_an_error_in_every_script(name, tmp_path):
+    done = run_example(name, tmp_path, "--help", quick="maybe")
+    assert done.returncode != 0
+    assert "ADJOINT_EXAMPLES_QUICK='maybe'" in done.stderr

@@ -15,10 +15,10 @@ derivative (`hvp`), and checks the gradient against central differences on the w
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
+from _options import add_quick_option
 
 from adjoint import grad, hvp, value_and_grad
 
@@ -57,15 +57,10 @@ def initial_state(size: int) -> np.ndarray:
     return np.exp(-8.0 * (x[:, None] ** 2 + x[None, :] ** 2))
 
 
-def quick_mode(flag: bool) -> bool:
-    return flag or os.environ.get("ADJOINT_EXAMPLES_QUICK", "0") not in ("", "0")
-
-
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small grid and few steps")
-    options = parser.parse_args()
-    quick = quick_mode(options.quick)
+    add_quick_option(parser, "a 10 x 10 grid and 8 steps, without jit=True")
+    quick = parser.parse_args().quick
     size, steps, true_kappa = (10, 8, 0.12) if quick else (24, 30, 0.12)
 
     u0 = initial_state(size)

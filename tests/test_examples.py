@@ -20,7 +20,7 @@ import pytest
 
 EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
 CHECKED = {"digits_sgd.py", "rosenbrock_scipy.py", "ode_fit_jit.py", "worked_examples.py",
-           "ode_adjoint.py", "forward_vs_reverse.py"}
+           "ode_adjoint.py", "forward_vs_reverse.py", "heat_equation.py"}
 SCRIPTS = sorted(p.name for p in EXAMPLES_DIR.glob("*.py") if not p.name.startswith("_"))
 OTHERS = [name for name in SCRIPTS if name not in CHECKED]
 WITH_QUICK = [name for name in SCRIPTS if "add_quick_option" in (EXAMPLES_DIR / name).read_text()]
@@ -122,6 +122,14 @@ def test_worked_examples_put_generated_code_next_to_the_notes(tmp_path):
     assert out.count("against central differences: OK") == 6
 
 
+def test_heat_equation_recovers_the_diffusivity(tmp_path):
+    out = run_example_ok("heat_equation.py", tmp_path)
+    match = re.search(r"recovered kappa = ([\d.]+) \(true ([\d.]+)\)", out)
+    assert match, out
+    assert abs(float(match.group(1)) - float(match.group(2))) < 1e-3
+    assert "central differences" in out
+
+
 def test_ode_adjoint_hits_its_target(tmp_path):
     out = run_example_ok("ode_adjoint.py", tmp_path)
     assert "for _step in range(steps - 1, -1, -1):" in out  # the backward loop is a loop
@@ -174,8 +182,8 @@ def test_adjoint_examples_quick_values(value, quick, monkeypatch):
 
 
 def test_every_quick_script_reads_the_flag_through_the_shared_helper():
-    assert sorted(WITH_QUICK) == ["digits_sgd.py", "forward_vs_reverse.py", "ode_fit_jit.py",
-                                  "rosenbrock_scipy.py"]
+    assert sorted(WITH_QUICK) == ["digits_sgd.py", "forward_vs_reverse.py", "heat_equation.py",
+                                  "ode_fit_jit.py", "rosenbrock_scipy.py"]
     for name in SCRIPTS:
         assert "ADJOINT_EXAMPLES_QUICK" not in (EXAMPLES_DIR / name).read_text().split(
             '"""', 2)[-1], f"{name} reads ADJOINT_EXAMPLES_QUICK itself"

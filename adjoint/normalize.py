@@ -514,7 +514,7 @@ class Normalizer:
                                                                stmt.body) or len(range_args) == 3)
         trips = self.start_trips(stmt) if counted else None
         self.loops.append(loop)
-        rebound = loop_assigned(stmt, prelude) | {target}
+        rebound = (loop_assigned(stmt, prelude) | {target}) - self.updated_in_place(stmt)
         self.views.forget(rebound)  # names rebound in the loop: any iteration's binding
         self.views.ints.add(target)  # the counter of a range() loop
         try:
@@ -633,7 +633,7 @@ class Normalizer:
         loop = self.enter_loop(stmt)
         trips = self.start_trips(stmt)
         self.loops.append(loop)
-        rebound = loop_assigned(stmt, [])
+        rebound = loop_assigned(stmt, []) - self.updated_in_place(stmt)
         self.views.forget(rebound)
         try:
             body = self.loop_prelude(loop, stmt, trips) + self.block(stmt.body)
@@ -754,6 +754,17 @@ class Normalizer:
             self.emit(ast.If(test=undecided[var], body=taken, orelse=[]), stmt)
             self.out[-1].view_refresh = True
             self.views.views[var] = view  # either way: a view of it, or a number
+
+    def updated_in_place(self, loop: ast.For | ast.While) -> set[str]:
+        """Names a loop changes only with ``A += v``, that have views now: arrays, which
+        the loop updates in place (see augmented_base), so their views stay views."""
+        augmented = {n.target.id for s in loop.body for n in ast.walk(s)
+                     if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+        plain = {t.id for s in loop.body for n in ast.walk(s)
+                 if isinstance(n, (ast.Assign, ast.AnnAssign, ast.For))
+                 for part in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                 for t in ast.walk(part) if isinstance(t, ast.Name)}
+        return {n for n in augmented - plain if self.views.descendants(n)}
 
     def augmented_base(self, stmt: ast.AugAssign) -> None:
         """``A *= 2`` while ``r = A[0]`` is a view of A: A is an array (it has views), so

@@ -333,3 +333,18 @@ def slice_write_into_helper_result(a0):
     z8 = part(a0)
     z8[:] += a0[2]
     return np.sum(z8 * z8)
+
+
+def base_scaled_in_loop(m0):
+    r = m0[-1]
+    for i in range(2):
+        m0 += 0.5 * i
+    return np.sum(r * r) + np.sum(m0)
+
+
+def row_written_in_a_loop_that_scales_its_base(m0):
+    r = m0[0]
+    for i in range(2):
+        r[1] = -1.1 * m0[1, 1]
+        m0 *= 0.5
+    return np.sum(m0 * m0) + np.sum(r)

@@ -58,6 +58,8 @@ ACCEPTED = [
     (cases.append_helper_result_then_write, (A[1, :3],)),
     (cases.tuple_with_element, (A[:, :3],)),
     (cases.slice_write_into_helper_result, (A[2, :3],)),
+    (cases.base_scaled_in_loop, (A,)),
+    (cases.row_written_in_a_loop_that_scales_its_base, (A,)),
 ]
 
 # (function, arguments, words the message must contain)

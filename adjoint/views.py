@@ -79,6 +79,8 @@ class ViewTable:
     def __init__(self, untracked: Callable[[str], bool] = lambda name: False) -> None:
         self.views: dict[str, View] = {}
         self.ints: set[str] = set()
+        # temporaries bound to base[index] (to be copied into a name: a, b = A[0], A[1])
+        self.pending: dict[str, View] = {}
         # views known to be arrays: taken with a slice, or written into (``r[j] = v`` only
         # runs on an array); ``A[i]`` alone may be a number, which is a copy, not a view
         self.arrays: set[str] = set()
@@ -101,11 +103,21 @@ class ViewTable:
         value = stmt.value
         if self.is_integer(value, ints):
             self.ints.add(target.id)
+        if isinstance(value, ast.Name) and value.id in self.pending and \
+                not self.untracked(target.id):
+            # a, b = A[0], A[1] reads into temporaries first: a is the view t was
+            view = self.pending[value.id]
+            if view.base != target.id and not self.untracked(view.base):
+                self.views[target.id] = view
+            return
         if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name) and \
-                value.value.id != target.id and not self.untracked(target.id) and \
-                not self.untracked(value.value.id) and \
+                value.value.id != target.id and not self.untracked(value.value.id) and \
                 all(is_basic_part(p, ints) for p in index_parts(value.slice)):
-            self.views[target.id] = View(value.value.id, copy.deepcopy(value.slice))
+            view = View(value.value.id, copy.deepcopy(value.slice))
+            if self.untracked(target.id):  # a temporary: never written, maybe copied
+                self.pending[target.id] = view
+                return
+            self.views[target.id] = view
             if any(not is_int_constant(p) and not isinstance(p, ast.Name)
                    for p in index_parts(value.slice)):
                 self.arrays.add(target.id)
@@ -126,6 +138,9 @@ class ViewTable:
         gone = set(names)
         self.ints -= gone
         self.arrays -= gone
+        self.pending = {t: view for t, view in self.pending.items() if t not in gone and
+                        view.base not in gone and not gone & {
+                            n.id for n in ast.walk(view.index) if isinstance(n, ast.Name)}}
         changed = True
         while changed:
             changed = False

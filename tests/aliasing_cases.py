@@ -348,3 +348,28 @@ def row_written_in_a_loop_that_scales_its_base(m0):
         r[1] = -1.1 * m0[1, 1]
         m0 *= 0.5
     return np.sum(m0 * m0) + np.sum(r)
+
+
+# -- a user's Gauss-Seidel sweep and stencil views ----------------------------------------
+def relax(grid, w):
+    g = grid.copy()
+    n, m = g.shape
+    for s in range(2):
+        for i in range(1, n - 1):
+            up, row, down = g[i - 1], g[i], g[i + 1]
+            for j in range(1, m - 1):
+                row[j] = (1 - w) * row[j] + w * 0.25 * (up[j] + down[j] + row[j - 1] + row[j + 1])
+    return np.sum(g * g)
+
+
+def stencil_views(u):
+    left, mid, right = u[:-2], u[1:-1], u[2:]
+    new = mid + 0.1 * (left - 2 * mid + right)
+    mid[:] = new
+    return np.sum(u ** 3)
+
+
+def transpose_write(A):
+    B = A.T
+    B[0, 1] = 5.0
+    return np.sum(A * A)

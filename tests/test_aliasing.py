@@ -60,6 +60,8 @@ ACCEPTED = [
     (cases.slice_write_into_helper_result, (A[2, :3],)),
     (cases.base_scaled_in_loop, (A,)),
     (cases.row_written_in_a_loop_that_scales_its_base, (A,)),
+    (cases.relax, (A, 0.7)),
+    (cases.stencil_views, (A[1],)),
 ]
 
 # (function, arguments, words the message must contain)
@@ -67,6 +69,7 @@ REFUSED = [
     (cases.list_alias, (np.array([1.0, 2.0, 3.0]),), "the list hs holds it"),
     (cases.helper_view, (np.array([1.0, 2.0, 3.0]),), "z = first_half(y)"),
     (cases.reshape_alias, (np.arange(4.0),), "y = x.reshape(2, 2)"),
+    (cases.transpose_write, (A,), "through `B = A.T`"),
     (cases.calls_a_scaling_helper, (np.array([1.0, 2.0, 3.0]),),
      "scale_in_place changes its argument y in place"),
     (cases.calls_a_writing_helper, (np.array([1.0, 2.0, 3.0]),),

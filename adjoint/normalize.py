@@ -763,7 +763,8 @@ class Normalizer:
         plain = {t.id for s in loop.body for n in ast.walk(s)
                  if isinstance(n, (ast.Assign, ast.AnnAssign, ast.For))
                  for part in (n.targets if isinstance(n, ast.Assign) else [n.target])
-                 for t in ast.walk(part) if isinstance(t, ast.Name)}
+                 for t in ast.walk(part)
+                 if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
         return {n for n in augmented - plain if self.views.descendants(n)}
 
     def augmented_base(self, stmt: ast.AugAssign) -> None:

@@ -373,3 +373,11 @@ def transpose_write(A):
     B = A.T
     B[0, 1] = 5.0
     return np.sum(A * A)
+
+
+def mask_write_through_row_in_a_loop_that_scales_its_base(m0):
+    r = m0[0]
+    for i in range(2):
+        r[m0[1] > 0.0] = -1.1 * m0[1, 2]
+        m0 *= 0.5
+    return np.sum(m0 * m0)

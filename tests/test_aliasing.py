@@ -61,6 +61,7 @@ ACCEPTED = [
     (cases.base_scaled_in_loop, (A,)),
     (cases.row_written_in_a_loop_that_scales_its_base, (A,)),
     (cases.relax, (A, 0.7)),
+    (cases.mask_write_through_row_in_a_loop_that_scales_its_base, (A,)),
     (cases.stencil_views, (A[1],)),
 ]
 

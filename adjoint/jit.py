@@ -233,7 +233,8 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
         dispatchers[fn.name] = dispatcher
     for ns in spaces.values():
         ns.update(dispatchers)
-    functions = {name: JitFunction(d, text, path, module) for name, d in dispatchers.items()}
+    functions = {name: JitFunction(d, text, path, module, on_disk)
+                 for name, d in dispatchers.items()}
     # the modules go when the build does: they hold the values of the user's globals, and
     # Numba never frees what it compiled (its environments keep these namespaces)
     weakref.finalize(functions[module.main.name], _forget_modules, names, list(spaces.values()))
@@ -250,13 +251,25 @@ def _forget_modules(names: list[str], spaces: list[dict]) -> None:
 class JitFunction:
     """A compiled generated function; Numba's compile errors become ``JitError``."""
 
-    def __init__(self, dispatcher, text: str, path: str, module: AdjointModule):
+    def __init__(self, dispatcher, text: str, path: str, module: AdjointModule,
+                 on_disk: bool = False):
         self.dispatcher = dispatcher
         self.text = text
         self.path = path
         self.module = module
+        # the first call compiles (or loads from the disk cache) under a lock on the cached
+        # module: processes sharing the cache compile it once (see cache.py)
+        self._first_call = on_disk
 
     def __call__(self, *args, **kwargs):
+        if self._first_call:
+            with cache.compile_lock(self.path):
+                result = self.call(*args, **kwargs)
+            self._first_call = False
+            return result
+        return self.call(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
         from numba.core.errors import NumbaError
 
         py_func = self.dispatcher.py_func

@@ -19,6 +19,8 @@ The function itself travels the way the pickler sends functions:
 """
 from __future__ import annotations
 
+import collections
+import hashlib
 import importlib
 import linecache
 import pickle
@@ -83,16 +85,33 @@ def function_reference(fn: Callable, obj: Any) -> tuple:
         "sends such functions by value")
 
 
+# Functions received by value, by content: each unpickling makes a new function object, and
+# builds are cached per function object, so without this every task a worker runs would
+# build (and, for jit=True, compile) the adjoint again. The last few are kept alive.
+_RECEIVED: collections.OrderedDict = collections.OrderedDict()
+RECEIVED_KEPT = 32
+
+
 def with_source(fn: Callable, filename: str, lines: list[str]) -> Callable:
     """A function that came by value, given back its file name and the text of its file
-    (seen by this process's ``linecache`` unless it already reads that very text there)."""
+    (seen by this process's ``linecache`` unless it already reads that very text there);
+    the one received before when it has the same code, globals and closure values."""
+    from .jit import fingerprint
+
     code = getattr(fn, "__code__", None)
     if not isinstance(code, types.CodeType) or code.co_filename == filename:
         return fn
+    key = hashlib.sha256("\n".join([filename, *lines, fingerprint(fn)]).encode()).hexdigest()
+    if key in _RECEIVED:
+        _RECEIVED.move_to_end(key)
+        return _RECEIVED[key]
     if lines and linecache.getlines(filename) != lines:
         # an entry without a modification time is kept by linecache.checkcache
         linecache.cache[filename] = (sum(map(len, lines)), None, list(lines), filename)
     fn.__code__ = _renamed(code, filename)
+    _RECEIVED[key] = fn
+    if len(_RECEIVED) > RECEIVED_KEPT:
+        _RECEIVED.popitem(last=False)
     return fn
 
 

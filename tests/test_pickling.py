@@ -177,3 +177,16 @@ def test_four_processes_compile_one_jit_gradient_into_one_fresh_cache(tmp_path):
     assert sorted(compiled) == [0, 0, 0, 1], compiled
     leftovers = [p.name for p in cache.rglob("*") if ".tmp" in p.name]
     assert not leftovers
+
+
+@pytest.mark.skipif(cloudpickle is None, reason="cloudpickle is not installed")
+def test_a_function_received_by_value_again_is_the_one_received_before():
+    """So a worker that gets the same gradient with every task builds its adjoint once."""
+    first = pickle.loads(cloudpickle.dumps(grad(closure(3.0))))
+    again = pickle.loads(cloudpickle.dumps(grad(closure(3.0))))
+    other = pickle.loads(cloudpickle.dumps(grad(closure(4.0))))
+    assert again.fn is first.fn and other.fn is not first.fn
+    x = np.array([1.0, -2.0])
+    np.testing.assert_allclose(first(x), 6.0 * x)
+    assert again._built() is first._last  # the build is shared
+    np.testing.assert_allclose(other(x), 8.0 * x)

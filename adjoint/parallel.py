@@ -24,11 +24,12 @@ def grad_sum(g: Callable, shards: Iterable[Sequence[Any]], client: Any = None,
 
     ``g`` is any gradient function (``grad``, ``value_and_grad``, ``jvp`` ...): what it
     returns (a gradient, a tuple of them, ``(value, gradients)``) is added entry by entry.
-    Each shard is the tuple of ``g``'s arguments for one part of the data. The calls run on
-    ``client`` (a ``dask.distributed.Client``: ``client.map``, then the sum as one more task
-    on the cluster, so one result comes back) or on ``executor`` (a
-    ``concurrent.futures`` executor such as ``ProcessPoolExecutor``: ``executor.map``), or,
-    with neither, one after the other in this process.
+    Each shard is the tuple of ``g``'s arguments for one part of the data (Dask futures,
+    from ``client.scatter``, are welcome: the data then stay on the workers). The calls run
+    on ``client`` (a ``dask.distributed.Client``: ``client.map``, ``client.gather``) or on
+    ``executor`` (a ``concurrent.futures`` executor such as ``ProcessPoolExecutor``:
+    ``executor.map``), or, with neither, one after the other in this process; the results
+    are added here.
 
     >>> import numpy as np
     >>> from adjoint import grad
@@ -43,8 +44,7 @@ def grad_sum(g: Callable, shards: Iterable[Sequence[Any]], client: Any = None,
                             "pass one of them")
     columns = _columns(list(shards))
     if client is not None:
-        futures = client.map(g, *columns)
-        return client.submit(add_all, futures).result()
+        return add_all(client.gather(client.map(g, *columns)))
     if executor is not None:
         return add_all(list(executor.map(g, *columns)))
     return add_all([g(*args) for args in zip(*columns)])

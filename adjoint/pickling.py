@@ -12,8 +12,12 @@ The function itself travels the way the pickler sends functions:
   receiving process: a module-level function of a module. For a closure, a lambda or a
   function that is not where its name says, ``NotImportableError`` is raised here, when
   pickling, instead of pickle's own error (or a failure on the other side).
-- ``cloudpickle`` (Dask uses it when pickle fails) and ``dill`` send what they cannot name
-  by value: the object is handed to them as it is, and they decide.
+- ``cloudpickle`` (Dask uses it when pickle fails, or when the pickle names ``__main__``)
+  and ``dill`` send what has no importable name, and functions of ``__main__``, by value,
+  together with the text of their file: a function sent by value loses its file name, and
+  adjoint reads the source of what it differentiates. The receiving process gives it back
+  its file name and text, and reuses the function it received before with the same code
+  and values (builds are cached per function object).
 - ``copy.deepcopy`` and ``copy.copy`` give a new object for the same function (functions are
   never copied), with nothing built yet.
 """

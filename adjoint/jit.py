@@ -67,13 +67,27 @@ def jitted(value):
         # Numba freezes the function's globals when it compiles: a changed global needs a
         # new dispatcher, not the one compiled with the old value
         current = fingerprint(value)
-        cached = value.__dict__.get(_NJIT_ATTRIBUTE)
+        holder = value.__dict__.get(_NJIT_ATTRIBUTE)
+        cached = holder.entry if isinstance(holder, NjitCache) else None
         # a functools.wraps wrapper copies its function's __dict__: check whose it is
         if cached is None or cached[0] != current or cached[2] is not value:
             cached = (current, numba.njit(without_keyword_only(value)), value)
-            value.__dict__[_NJIT_ATTRIBUTE] = cached
+            value.__dict__[_NJIT_ATTRIBUTE] = NjitCache(cached)
         return cached[1]
     return value
+
+
+class NjitCache:
+    """What ``jitted`` keeps on a function. It pickles empty: cloudpickle sends a function
+    by value with its ``__dict__``, and a Numba dispatcher belongs to this process."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: tuple | None = None):
+        self.entry = entry
+
+    def __reduce__(self):
+        return NjitCache, ()
 
 
 def without_keyword_only(fn: types.FunctionType) -> types.FunctionType:

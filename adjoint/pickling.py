@@ -78,9 +78,10 @@ def function_reference(fn: Callable, obj: Any) -> tuple:
     # from a script, but not elsewhere: a pickler that can send it by value does
     if why is None and not (module == "__main__" and by_value):
         return "name", module, qualname
-    code = getattr(fn, "__code__", None)
-    if by_value and isinstance(code, types.CodeType):
-        return "value", fn, code.co_filename, linecache.getlines(code.co_filename)
+    if by_value and isinstance(fn, types.FunctionType):
+        sent = {f.__qualname__: f.__code__.co_filename for f in _reachable(fn)}
+        files = {name: linecache.getlines(name) for name in set(sent.values())}
+        return "value", fn, sent, files
     raise NotImportableError(
         f"cannot pickle {obj!r}: {qualname or repr(fn)} {why}, so another process "
         "could not import it by name", _where(fn),
@@ -96,27 +97,59 @@ _RECEIVED: collections.OrderedDict = collections.OrderedDict()
 RECEIVED_KEPT = 32
 
 
-def with_source(fn: Callable, filename: str, lines: list[str]) -> Callable:
-    """A function that came by value, given back its file name and the text of its file
+def with_source(fn: Callable, sent: dict[str, str], files: dict[str, list[str]]) -> Callable:
+    """A function that came by value (with the functions it calls that came so too), given
+    back their file names (``sent``: qualified name to file) and the text of their files
     (seen by this process's ``linecache`` unless it already reads that very text there);
     the one received before when it has the same code, globals and closure values."""
     from .jit import fingerprint
 
-    code = getattr(fn, "__code__", None)
-    if not isinstance(code, types.CodeType) or code.co_filename == filename:
-        return fn
-    key = hashlib.sha256("\n".join([filename, *lines, fingerprint(fn)]).encode()).hexdigest()
+    key = hashlib.sha256("\n".join([repr(sorted(sent.items())), fingerprint(fn)]).encode())
+    key = key.hexdigest()
     if key in _RECEIVED:
         _RECEIVED.move_to_end(key)
         return _RECEIVED[key]
-    if lines and linecache.getlines(filename) != lines:
-        # an entry without a modification time is kept by linecache.checkcache
-        linecache.cache[filename] = (sum(map(len, lines)), None, list(lines), filename)
-    fn.__code__ = _renamed(code, filename)
+    for filename, lines in files.items():
+        if lines and linecache.getlines(filename) != lines:
+            # an entry without a modification time is kept by linecache.checkcache
+            linecache.cache[filename] = (sum(map(len, lines)), None, list(lines), filename)
+    for f in _reachable(fn, only=set(sent)):
+        if f.__code__.co_filename != sent[f.__qualname__]:
+            f.__code__ = _renamed(f.__code__, sent[f.__qualname__])
     _RECEIVED[key] = fn
     if len(_RECEIVED) > RECEIVED_KEPT:
         _RECEIVED.popitem(last=False)
     return fn
+
+
+def _reachable(fn: types.FunctionType, only: set[str] | None = None) -> list[types.FunctionType]:
+    """``fn`` and the Python functions it reaches through its closure cells and the globals
+    its code names, recursively, through those a by-value pickler sends by value (no
+    importable name, or in ``__main__``); or, given ``only``, through those of these
+    qualified names (what was sent so)."""
+    from .jit import _code_names
+
+    found, seen, todo = [], set(), [fn]
+    while todo:
+        f = todo.pop()
+        if not isinstance(f, types.FunctionType) or id(f) in seen:
+            continue
+        seen.add(id(f))
+        module, qualname = f.__module__, f.__qualname__
+        if only is not None and qualname not in only:
+            continue
+        if only is None and f is not fn and module != "__main__" and _not_importable(
+                f, module, qualname) is None:
+            continue
+        found.append(f)
+        for cell in f.__closure__ or ():
+            try:
+                todo.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        todo += [f.__globals__[n] for n in sorted(_code_names(f.__code__))
+                 if n in f.__globals__]
+    return found
 
 
 def _renamed(code: types.CodeType, filename: str) -> types.CodeType:

@@ -106,8 +106,11 @@ def test_options_survive_the_round_trip():
 
 
 def closure(scale):
+    def square(x):  # sent by value too, and differentiated from its source
+        return x * x
+
     def scaled(x):
-        return scale * np.sum(x * x)
+        return scale * np.sum(square(x))
     return scaled
 
 

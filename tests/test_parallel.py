@@ -5,6 +5,9 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import multiprocessing
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from adjoint import ArgumentError, grad, value_and_grad
 from adjoint.parallel import grad_sum
 from tests import pickle_cases as pc
-from tests.test_pickling import closure
+from tests.test_pickling import ROOT, closure
 
 
 def shards_of(w, X, y, n: int) -> list[tuple]:
@@ -68,3 +71,34 @@ def test_dask_local_cluster_sum_equals_the_serial_one():
     np.testing.assert_allclose(total, serial, rtol=1e-12)
     np.testing.assert_allclose(value, serial_value, rtol=1e-12)
     np.testing.assert_allclose(squares, 6.0 * (X[:10] + X[10:20]), rtol=1e-12)
+
+
+POOL_SCRIPT = """
+import multiprocessing, sys
+import numpy as np
+from adjoint import grad
+from tests import pickle_cases as pc
+
+if __name__ == "__main__":
+    w, X, y = pc.data()
+    g = grad(pc.loss)
+    whole = g(w, X, y)  # called first: the case that failed before gradients pickled
+    shards = [(w, X[i::4], y[i::4]) for i in range(4)]
+    with multiprocessing.get_context(sys.argv[1]).Pool(2) as pool:
+        parts = pool.starmap(g, shards)
+    print(float(np.max(np.abs(sum(parts) - whole))))
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_multiprocessing_pool_starmap_takes_a_called_gradient(method, tmp_path):
+    """The issue's reproduction, in a fresh interpreter (fork is safe there: no threads)."""
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method on this platform")
+    script = tmp_path / "pool_starmap.py"
+    script.write_text(POOL_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(script), method], capture_output=True,
+                          text=True, timeout=600, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout) < 1e-12

@@ -56,7 +56,8 @@ def reduce(obj: Any, fn: Callable, wrt: Any, options: dict[str, Any]) -> tuple:
 def restore(cls: type, reference: Any, wrt: Any, options: dict[str, Any]) -> Any:
     """Unpickling (and copying): the function found again, and the object made anew from it
     and its options. ``reference`` is the function itself (a copy), ``("name", module,
-    qualname)`` or ``("value", function, filename, lines)`` (see ``function_reference``)."""
+    qualname)`` or ``("value", function, files of functions, texts of files)`` (see
+    ``function_reference``)."""
     if isinstance(reference, tuple) and reference[0] == "name":
         fn = resolve(reference[1:])
     elif isinstance(reference, tuple) and reference[0] == "value":
@@ -102,10 +103,9 @@ def with_source(fn: Callable, sent: dict[str, str], files: dict[str, list[str]])
     back their file names (``sent``: qualified name to file) and the text of their files
     (seen by this process's ``linecache`` unless it already reads that very text there);
     the one received before when it has the same code, globals and closure values."""
-    from .jit import fingerprint
-
-    key = hashlib.sha256("\n".join([repr(sorted(sent.items())), fingerprint(fn)]).encode())
-    key = key.hexdigest()
+    content = _exact_content(fn, set())
+    key = None if content is None else hashlib.sha256(
+        "\n".join([repr(sorted(sent.items())), content]).encode()).hexdigest()
     if key in _RECEIVED:
         _RECEIVED.move_to_end(key)
         return _RECEIVED[key]
@@ -116,10 +116,58 @@ def with_source(fn: Callable, sent: dict[str, str], files: dict[str, list[str]])
     for f in _reachable(fn, only=set(sent)):
         if f.__code__.co_filename != sent[f.__qualname__]:
             f.__code__ = _renamed(f.__code__, sent[f.__qualname__])
-    _RECEIVED[key] = fn
-    if len(_RECEIVED) > RECEIVED_KEPT:
-        _RECEIVED.popitem(last=False)
+    if key is not None:
+        _RECEIVED[key] = fn
+        if len(_RECEIVED) > RECEIVED_KEPT:
+            _RECEIVED.popitem(last=False)
     return fn
+
+
+def _exact_content(value: Any, seen: set[int]) -> str | None:
+    """Text that is equal for two values only if they are equal (code, numbers, strings,
+    arrays by their bytes, and tuples, lists and functions made of these), or None for a
+    value this cannot vouch for: then a function received by value is never reused."""
+    import numpy as np
+
+    from .jit import _code_names, _code_text
+
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, np.ndarray) and value.dtype.kind != "O":
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"array {value.dtype.str} {value.shape} {digest}"
+    if isinstance(value, (tuple, list)):
+        parts = [_exact_content(v, seen) for v in value]
+        return None if None in parts else f"{type(value).__name__}({', '.join(parts)})"
+    if isinstance(value, (types.BuiltinFunctionType, np.ufunc)):
+        return f"builtin {getattr(value, '__module__', '')}.{value.__name__}"
+    if not isinstance(value, types.FunctionType):
+        return None
+    name = f"{value.__module__}.{value.__qualname__}"
+    if value.__module__ != "__main__" and _not_importable(
+            value, value.__module__, value.__qualname__) is None:
+        return f"function {name}"  # found by name: the same object
+    if id(value) in seen:
+        return f"function {name} (again)"
+    seen.add(id(value))
+    values = {"defaults": value.__defaults__,
+              "kwdefaults": tuple(sorted((value.__kwdefaults__ or {}).items()))}
+    values.update((n, value.__globals__[n]) for n in sorted(_code_names(value.__code__))
+                  if n in value.__globals__)
+    for n, cell in zip(value.__code__.co_freevars, value.__closure__ or ()):
+        try:
+            values[f"cell {n}"] = cell.cell_contents
+        except ValueError:
+            values[f"empty cell {n}"] = None
+    parts = [f"function {name}", _code_text(value.__code__)]
+    for n, v in values.items():
+        text = _exact_content(v, seen)
+        if text is None:
+            return None
+        parts.append(f"{n}={text}")
+    return "\n".join(parts)
 
 
 def _reachable(fn: types.FunctionType, only: set[str] | None = None) -> list[types.FunctionType]:

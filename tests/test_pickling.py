@@ -193,3 +193,35 @@ def test_a_function_received_by_value_again_is_the_one_received_before():
     np.testing.assert_allclose(first(x), 6.0 * x)
     assert again._built() is first._last  # the build is shared
     np.testing.assert_allclose(other(x), 8.0 * x)
+
+
+def weighted(weights):
+    def total(x):
+        return np.sum(weights * x)
+    return total
+
+
+@pytest.mark.skipif(cloudpickle is None, reason="cloudpickle is not installed")
+def test_a_function_received_by_value_is_reused_only_when_its_values_are_equal():
+    """Arrays are compared by their bytes (not by a repr that elides the middle); values
+    that cannot be compared exactly (a dict) mean no reuse, never a stale one."""
+    a = np.zeros(5000)
+    b = a.copy()
+    b[2500] = 1.0
+    x = np.ones(5000)
+    ga = pickle.loads(cloudpickle.dumps(grad(weighted(a))))
+    gb = pickle.loads(cloudpickle.dumps(grad(weighted(b))))
+    assert gb.fn is not ga.fn
+    np.testing.assert_array_equal(ga(x), a)
+    np.testing.assert_array_equal(gb(x), b)
+    # in a dict, whose repr elides the middle of the arrays
+    boxed = [pickle.loads(cloudpickle.dumps(grad(closure_over({"w": w})))) for w in (a, b)]
+    assert boxed[0].fn is not boxed[1].fn
+    np.testing.assert_array_equal(boxed[0](x), a)
+    np.testing.assert_array_equal(boxed[1](x), b)
+
+
+def closure_over(params):
+    def total(x):
+        return np.sum(params["w"] * x)
+    return total

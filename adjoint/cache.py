@@ -16,9 +16,17 @@ How it protects itself:
   version) is deleted and the function compiled again.
 - Any I/O failure (read-only or full disk, missing permissions) makes that build an
   in-memory one: it works, it is not cached. One ``CacheWarning`` per process says so.
+
+Processes (and machines) sharing the directory do not step on each other: files are named
+by a hash of their content, every file is written to a unique temporary name and renamed
+into place (so nobody reads half a file), a generated module that is already there with the
+right text is left alone (Numba's cache is keyed on its modification time), and the first
+call of a build, which compiles, holds an advisory lock on its module (``compile_lock``),
+so processes that start together compile it once and the others load what it saved.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import stat
@@ -102,7 +110,7 @@ def write_cached(text: str, key: str) -> str | None:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".adjoint_", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             write_text(f, text)
-        os.replace(tmp, path)
+        install(tmp, path, text)
         return path
     except OSError as exc:
         warn_once(f"cannot write to the cache directory {directory} "
@@ -113,6 +121,52 @@ def write_cached(text: str, key: str) -> str | None:
             except OSError:
                 pass
         return None
+
+
+@contextlib.contextmanager
+def compile_lock(py_file: str):
+    """An exclusive advisory lock (``flock``) on ``<py_file>.lock`` while the body runs:
+    where locks cannot be had (no ``fcntl``, an unwritable directory), no lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: each process compiles, the results are the same
+        yield
+        return
+    try:
+        fd = os.open(py_file + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def install(tmp: str, path: str, text: str) -> None:
+    """Put the written temporary file at ``path``. When another process put the same text
+    there meanwhile, its file is kept (Numba's cache is keyed on the file's modification
+    time, so replacing it would make the machine code it saved look stale)."""
+    try:
+        os.link(tmp, path)  # fails if path exists: the first writer wins
+    except FileExistsError:
+        try:
+            with open(path, encoding="utf-8") as f:
+                if f.read() == text:
+                    os.unlink(tmp)
+                    return
+        except (OSError, ValueError):
+            pass
+        os.replace(tmp, path)  # a different (or unreadable) file: replaced, never run
+        return
+    except OSError:  # a file system without hard links
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def write_text(f, text: str) -> None:

@@ -67,12 +67,13 @@ def jitted(value):
         # Numba freezes the function's globals when it compiles: a changed global needs a
         # new dispatcher, not the one compiled with the old value
         current = fingerprint(value)
-        cached = value.__dict__.get(_NJIT_ATTRIBUTE)
+        holder = value.__dict__.get(_NJIT_ATTRIBUTE)
+        cached = holder.entry if isinstance(holder, NjitCache) else None
         # a functools.wraps wrapper copies its function's __dict__: check whose it is
         if cached is None or cached[0] != current or cached[2] is not value:
             compiled = numba.njit(without_keyword_only(with_jitted_callees(value)))
             cached = (current, compiled, value)
-            value.__dict__[_NJIT_ATTRIBUTE] = cached
+            value.__dict__[_NJIT_ATTRIBUTE] = NjitCache(cached)
         return cached[1]
     return value
 
@@ -93,6 +94,19 @@ def with_jitted_callees(fn: types.FunctionType) -> types.FunctionType:
     copy.__kwdefaults__ = fn.__kwdefaults__
     copy.__qualname__, copy.__module__ = fn.__qualname__, fn.__module__
     return copy
+
+
+class NjitCache:
+    """What ``jitted`` keeps on a function. It pickles empty: cloudpickle sends a function
+    by value with its ``__dict__``, and a Numba dispatcher belongs to this process."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: tuple | None = None):
+        self.entry = entry
+
+    def __reduce__(self):
+        return NjitCache, ()
 
 
 def without_keyword_only(fn: types.FunctionType) -> types.FunctionType:
@@ -252,7 +266,8 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
         dispatchers[fn.name] = dispatcher
     for ns in spaces.values():
         ns.update(dispatchers)
-    functions = {name: JitFunction(d, text, path, module) for name, d in dispatchers.items()}
+    functions = {name: JitFunction(d, text, path, module, on_disk)
+                 for name, d in dispatchers.items()}
     # the modules go when the build does: they hold the values of the user's globals, and
     # Numba never frees what it compiled (its environments keep these namespaces)
     weakref.finalize(functions[module.main.name], _forget_modules, names, list(spaces.values()))
@@ -269,13 +284,25 @@ def _forget_modules(names: list[str], spaces: list[dict]) -> None:
 class JitFunction:
     """A compiled generated function; Numba's compile errors become ``JitError``."""
 
-    def __init__(self, dispatcher, text: str, path: str, module: AdjointModule):
+    def __init__(self, dispatcher, text: str, path: str, module: AdjointModule,
+                 on_disk: bool = False):
         self.dispatcher = dispatcher
         self.text = text
         self.path = path
         self.module = module
+        # the first call compiles (or loads from the disk cache) under a lock on the cached
+        # module: processes sharing the cache compile it once (see cache.py)
+        self._first_call = on_disk
 
     def __call__(self, *args, **kwargs):
+        if self._first_call:
+            with cache.compile_lock(self.path):
+                result = self.call(*args, **kwargs)
+            self._first_call = False
+            return result
+        return self.call(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
         from numba.core.errors import NumbaError
 
         py_func = self.dispatcher.py_func

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import compile as compile_
-from . import emit
+from . import emit, pickling
 from .api import (
     FLOAT_TYPES,
     SCALAR_TYPES,
@@ -158,6 +158,20 @@ class _Transform:
     def __repr__(self) -> str:
         return f"<{self.kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
 
+    # Pickled, and copied, as the user's function and the options: what was built is not
+    # (it belongs to this process), the receiving process builds it again (see pickling.py)
+    def _options(self) -> tuple[Wrt, dict[str, Any]]:
+        return self.wrt[0] if self.single else self.wrt, {"jit": self.jit}
+
+    def __reduce__(self):
+        return pickling.reduce(self, self.fn, *self._options())
+
+    def __copy__(self):
+        return pickling.restore(type(self), self.fn, *self._options())
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
 
 def _directions(values, wrt: tuple[str, ...], single: bool, what: str, fn) -> tuple:
     """The caller's tangents (or vectors), one per differentiated argument."""
@@ -244,7 +258,7 @@ class VJP(_Transform):
         arguments = self._arguments(args, kwargs)
         built = self._for_call(arguments)
         value = run_primal(self.fn, arguments, self._signature)
-        return value, functools.partial(self.pullback, built, arguments, value)
+        return value, Pullback(self, arguments, value, built)
 
     def pullback(self, built: Built, arguments: dict[str, Any], value, cotangent):
         cotangent = _cotangent_like(self.fn, cotangent, value)
@@ -252,6 +266,26 @@ class VJP(_Transform):
         grads = (grads,) if len(self.wrt) == 1 else grads
         grads = tuple(as_gradient(g, arguments[w]) for g, w in zip(grads, self.wrt))
         return grads[0] if self.single else grads
+
+
+class Pullback:
+    """``pullback(cotangent)``, as ``vjp(f)(*args)`` returns it. It pickles as the vjp, the
+    arguments and the value; the receiving process builds the adjoint again."""
+
+    def __init__(self, vjp: VJP, arguments: dict[str, Any], value, built: Built | None = None):
+        self.vjp, self.arguments, self.value = vjp, arguments, value
+        self._built = built
+
+    def __call__(self, cotangent):
+        if self._built is None:
+            self._built = self.vjp._for_call(self.arguments)
+        return self.vjp.pullback(self._built, self.arguments, self.value, cotangent)
+
+    def __reduce__(self):
+        return Pullback, (self.vjp, self.arguments, self.value)
+
+    def __repr__(self) -> str:
+        return f"<pullback of {self.vjp.fn.__name__} wrt {', '.join(self.vjp.wrt)}>"
 
 
 def _cotangent_like(fn, cotangent, value):
@@ -287,6 +321,10 @@ class Jacobian(_Transform):
     @property
     def source(self) -> str:
         return (self._vjp if self.mode != "fwd" else self._jvp).source
+
+    def _options(self) -> tuple[Wrt, dict[str, Any]]:
+        wrt, options = super()._options()
+        return wrt, {**options, "mode": self.requested}
 
     def __call__(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)

@@ -20,7 +20,7 @@ import pytest
 
 EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
 CHECKED = {"digits_sgd.py", "rosenbrock_scipy.py", "ode_fit_jit.py", "worked_examples.py",
-           "ode_adjoint.py", "forward_vs_reverse.py", "heat_equation.py"}
+           "ode_adjoint.py", "forward_vs_reverse.py", "heat_equation.py", "data_parallel.py"}
 SCRIPTS = sorted(p.name for p in EXAMPLES_DIR.glob("*.py") if not p.name.startswith("_"))
 OTHERS = [name for name in SCRIPTS if name not in CHECKED]
 WITH_QUICK = [name for name in SCRIPTS if "add_quick_option" in (EXAMPLES_DIR / name).read_text()]
@@ -144,6 +144,20 @@ def test_forward_vs_reverse_agrees_on_the_worked_example_and_plots(tmp_path):
     assert len(re.findall(r"^d = ", out, re.M)) == 3  # quick mode: three input dimensions
     assert number_after("forward mode takes", out) > 1.0  # d = 32 forward sweeps
     assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_data_parallel_on_two_dask_workers_gives_the_one_process_gradient(tmp_path):
+    pytest.importorskip("distributed", reason="dask[distributed] is not installed (pip "
+                        "install -e '.[distributed]')")
+    out = run_example("data_parallel.py", tmp_path)
+    assert "100,000 rows x 10 features, 3 epochs" in out
+    for where in ("Dask, 1 worker", "Dask, 2 workers"):
+        assert number_after(where, out) > 0  # seconds per epoch
+        row = next(line for line in out.splitlines() if line.startswith(where))
+        assert float(row.split()[-1]) < 1e-12  # the gradient equals the one-process one
+    assert "2 workers vs 1:" in out
+    losses = [float(v) for v in out.split("loss after each epoch:")[1].split("\n")[0].split(",")]
+    assert len(losses) == 3 and losses[0] > losses[1] > losses[2]
 
 
 @pytest.mark.parametrize("name", OTHERS)

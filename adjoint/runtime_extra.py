@@ -1,0 +1,365 @@
+"""Runtime helpers for the wider rule tables (issue 14): special functions, shape changes,
+reductions, products and linear algebra. Generated code imports them from
+``adjoint.runtime``, which re-exports this module's ``__all__``; their Numba versions are in
+``runtime_extra_numba.py`` and their tangents (for second order) in ``rules/tangents.py``.
+
+Each helper is small and states the math it computes; a reader of the generated code should
+be able to check it by eye.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "polygamma", "centered", "reduced_count", "diff_adjoint", "untile", "unrepeat",
+    "sort_adjoint", "sorted_like", "undiagonal", "unpad", "einsum_adjoint",
+    "inner_adjoint_a", "inner_adjoint_b", "solve_transposed", "transposed_times",
+    "outer_last", "norm_ord_adjoint", "norm_ord_adjoint_change", "nuclear_norm_adjoint",
+    "spectral_top_change",
+]
+
+
+# -- special functions ---------------------------------------------------------------------
+def polygamma(n, x):
+    """The n-th derivative of the digamma function (n = 0: digamma, the derivative of
+    ln Gamma). SciPy computes it here; the Numba version uses the recurrence and the
+    asymptotic series (``runtime_extra_numba.py``)."""
+    from scipy import special
+
+    value = special.digamma(x) if n == 0 else special.polygamma(n, x)
+    return float(value) if np.ndim(value) == 0 and not isinstance(x, np.ndarray) else value
+
+
+# -- reductions ----------------------------------------------------------------------------
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(a % ndim for a in axes)
+
+
+def reduced_count(x, axis=None):
+    """How many entries of ``x`` a reduction over ``axis`` combines into each result."""
+    shape = np.shape(x)
+    count = 1
+    for a in _axes(axis, len(shape)):
+        count *= shape[a]
+    return count
+
+
+def centered(x, axis=None):
+    """``x`` minus its mean over ``axis`` (kept broadcastable): linear in ``x``."""
+    x = np.asarray(x)
+    return x - np.mean(x, axis=axis, keepdims=True)
+
+
+# -- scans and shape changes ---------------------------------------------------------------
+def diff_adjoint(g, n=1, axis=-1):
+    """The adjoint of ``np.diff(x, n, axis)``: each step's adjoint is
+    ``dx_i = g_{i-1} - g_i`` (entries beyond the ends count as 0), applied n times."""
+    g = np.asarray(g)
+    for _ in range(n):
+        widths = [(0, 0)] * g.ndim
+        widths[axis % g.ndim] = (1, 1)
+        g = -np.diff(np.pad(g, widths), axis=axis)
+    return g
+
+
+def untile(g, x, reps):
+    """The adjoint of ``np.tile(x, reps)``: the sum of the tiles."""
+    g = np.asarray(g)
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    ndim = max(len(reps), np.ndim(x))
+    reps = (1,) * (ndim - len(reps)) + reps
+    shape = (1,) * (ndim - np.ndim(x)) + np.shape(x)
+    # split each axis into (repeat, original) and sum over the repeats
+    split = [n for pair in zip(reps, shape) for n in pair]
+    summed = g.reshape(split).sum(axis=tuple(range(0, 2 * ndim, 2)))
+    return summed.reshape(np.shape(x))
+
+
+def unrepeat(g, x, repeats, axis=None):
+    """The adjoint of ``np.repeat(x, repeats, axis)``: each entry collects the gradient of
+    its copies."""
+    g = np.asarray(g)
+    x = np.asarray(x)
+    if axis is None:
+        flat = x.ravel()
+        owner = np.repeat(np.arange(flat.size), repeats)
+        out = np.zeros(flat.size, g.dtype)
+        np.add.at(out, owner, g)
+        return out.reshape(x.shape)
+    axis = axis % x.ndim
+    owner = np.repeat(np.arange(x.shape[axis]), repeats)
+    moved = np.moveaxis(g, axis, 0)
+    out = np.zeros((x.shape[axis],) + moved.shape[1:], g.dtype)
+    np.add.at(out, owner, moved)
+    return np.moveaxis(out, 0, axis)
+
+
+def _sort_order(x, axis):
+    # a stable sort: tied entries keep their order, so each receives its own place's gradient
+    return np.argsort(x, axis=axis, kind="stable")
+
+
+def sort_adjoint(g, x, axis=-1):
+    """The adjoint of ``np.sort(x, axis)``: each gradient goes back to where its entry came
+    from (``axis=None`` sorts the flattened array)."""
+    x = np.asarray(x)
+    g = np.asarray(g)
+    if axis is None:
+        out = np.empty(x.size, g.dtype)
+        out[_sort_order(x.ravel(), 0)] = g
+        return out.reshape(x.shape)
+    out = np.empty(x.shape, g.dtype)
+    np.put_along_axis(out, _sort_order(x, axis), g, axis)
+    return out
+
+
+def sorted_like(t, x, axis=-1):
+    """``t`` permuted the way ``np.sort`` permutes ``x``: the tangent of ``np.sort(x)``."""
+    x = np.asarray(x)
+    t = np.broadcast_to(t, x.shape)
+    if axis is None:
+        return t.ravel()[_sort_order(x.ravel(), 0)]
+    return np.take_along_axis(t, _sort_order(x, axis), axis)
+
+
+def undiagonal(g, x, offset=0, axis1=0, axis2=1):
+    """The adjoint of ``np.diagonal(x, offset, axis1, axis2)``: ``g`` (broadcast to the
+    diagonal's shape, the diagonal last) written onto that diagonal of zeros like ``x``."""
+    x = np.asarray(x)
+    out = np.zeros(x.shape, x.dtype if x.dtype.kind in "fc" else np.float64)
+    plane = np.moveaxis(out, (axis1, axis2), (-2, -1))  # a view: writes land in out
+    rows, cols = plane.shape[-2], plane.shape[-1]
+    length = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    steps = np.arange(length)
+    plane[..., steps - min(offset, 0), steps + max(offset, 0)] = g
+    return out
+
+
+def unpad(g, pad_width):
+    """The adjoint of ``np.pad(x, pad_width)`` (constant mode): the middle of ``g``."""
+    g = np.asarray(g)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (g.ndim, 2))
+    index = tuple(slice(int(lo), n - int(hi)) for (lo, hi), n in zip(widths, g.shape))
+    return g[index]
+
+
+# -- products ------------------------------------------------------------------------------
+def einsum_parts(subscripts: str) -> tuple[list[str], str]:
+    """The input terms and the output term of an einsum specification (implicit output:
+    the letters used once, sorted)."""
+    spec = subscripts.replace(" ", "")
+    if "->" in spec:
+        inputs, output = spec.split("->")
+    else:
+        inputs = spec
+        letters = inputs.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return inputs.split(","), output
+
+
+def einsum_adjoint(g, subscripts, which, shape, b=None, c=None):
+    """The adjoint of operand ``which`` (of shape ``shape``) of ``np.einsum(subscripts, ...)``
+    given the other operands ``b`` and ``c`` in order (None when absent): the einsum of
+    the upstream gradient with the other operands, producing that operand's letters.
+    Letters only that operand has (summed away) get the gradient broadcast along them.
+    """
+    inputs, output = einsum_parts(subscripts)
+    target = inputs[which]
+    others = [term for k, term in enumerate(inputs) if k != which]
+    other_values = [v for v in (b, c) if v is not None][:len(others)]
+    seen = set(output).union(*others)
+    kept = "".join(ch for ch in target if ch in seen)
+    r = np.einsum(",".join([output, *others]) + "->" + kept, g, *other_values)
+    r = np.reshape(r, tuple(n if ch in seen else 1 for ch, n in zip(target, shape)))
+    return np.broadcast_to(r, shape).copy() if shape else r[()]
+
+
+def inner_adjoint_a(g, a, b):
+    """Adjoint of ``a`` in ``np.inner(a, b)`` (a sum over the last axes of both):
+    da[I, k] = sum over J of g[I, J] b[J, k]."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    return np.tensordot(g, b, axes=(tuple(range(a.ndim - 1, g.ndim)), tuple(range(b.ndim - 1))))
+
+
+def inner_adjoint_b(g, a, b):
+    """Adjoint of ``b`` in ``np.inner(a, b)``: db[J, k] = sum over I of g[I, J] a[I, k]."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    return np.tensordot(g, a, axes=(tuple(range(a.ndim - 1)), tuple(range(a.ndim - 1))))
+
+
+# -- linear algebra ------------------------------------------------------------------------
+def _is_vector(v, a) -> bool:
+    # np.linalg.solve(a, b) treats b as a vector exactly when b is 1-D; its solution (and
+    # so its adjoint) then has one dimension fewer than a
+    return np.ndim(v) == np.ndim(a) - 1
+
+
+def solve_transposed(a, g):
+    """``solve(a^T, g)``, a vector right-hand side kept a vector (stacks of matrices too)."""
+    at = np.swapaxes(a, -1, -2)
+    if _is_vector(g, a):
+        return np.linalg.solve(at, np.asarray(g)[..., None])[..., 0]
+    return np.linalg.solve(at, g)
+
+
+def transposed_times(a, s):
+    """``a^T s`` with the same vector convention as ``solve_transposed``."""
+    at = np.swapaxes(a, -1, -2)
+    if _is_vector(s, a):
+        return (at @ np.asarray(s)[..., None])[..., 0]
+    return at @ s
+
+
+def outer_last(u, v, a):
+    """``u v^T`` shaped like ``a``: for vectors (one dimension fewer than ``a``) the outer
+    product, for matrices ``u @ v^T``, summed over axes along which ``a`` was broadcast."""
+    from .runtime import unbroadcast
+
+    u, v = np.asarray(u), np.asarray(v)
+    if _is_vector(u, a):
+        return unbroadcast(u[..., :, None] * v[..., None, :], a)
+    return unbroadcast(u @ np.swapaxes(v, -1, -2), a)
+
+
+def _is_default_ord(ord) -> bool:
+    """None, 2 and 'fro': the norms ``runtime.norm_adjoint`` handles."""
+    return ord is None or (ord == "fro" if isinstance(ord, str) else ord == 2)
+
+
+def _is_matrix_norm(x, axis) -> bool:
+    return (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+
+
+def norm_ord_adjoint(g, x, y, ord, axis=None, keepdims=False):
+    """The adjoint of ``np.linalg.norm(x, ord, axis)`` for the ``ord`` values other than
+    None, 2, 'fro' (``runtime.norm_adjoint``) and 'nuc' (``nuclear_norm_adjoint``).
+
+    Vectors: p gives ``sign(x) |x|^(p-1) / y^(p-1)``; 1 gives ``sign(x)``; inf / -inf
+    route the gradient to the entries of largest / smallest magnitude (shared among ties);
+    0 (a count) has gradient 0. Matrices: 1 / -1 (column sums) and inf / -inf (row sums)
+    route it to the column or row of largest / smallest absolute sum (shared among ties),
+    times the signs of its entries.
+    """
+    from .runtime import extremum_adjoint, unreduce
+
+    x = np.asarray(x)
+    if _is_default_ord(ord) or isinstance(ord, str):  # ord was a variable: any value
+        return norm_slope(g, x, y, axis, keepdims, ord)
+    if _is_matrix_norm(x, axis):
+        return _matrix_norm_adjoint(g, x, ord, axis, keepdims)
+    gx = unreduce(g, x, axis, keepdims)
+    if ord == 0:
+        return gx * 0.0
+    if ord == 1:
+        return gx * np.sign(x)
+    if ord in (np.inf, -np.inf):
+        return extremum_adjoint(g, np.abs(x), y, axis, keepdims) * np.sign(x)
+    p = float(ord)
+    return gx * np.sign(x) * np.abs(x) ** (p - 1.0) / unreduce(y, x, axis, keepdims) ** (p - 1.0)
+
+
+def norm_ord_adjoint_change(g, x, y, x_dot, y_dot, ord, axis=None, keepdims=False):
+    """The derivative of ``norm_ord_adjoint(g, x, y, ...)`` in x and y along (x_dot, y_dot).
+    Norms with ord 0, 1, inf, -inf (and the matrix 1 / inf norms) are piecewise linear, so
+    it is 0 for them; for a p-norm it is that of ``g sign(x) |x|^(p-1) y^(1-p)``."""
+    from .runtime import unreduce
+    from .runtime_tangent import norm_adjoint_tangent
+
+    x = np.asarray(x)
+    if _is_default_ord(ord):
+        return norm_adjoint_tangent(g, x, y, x_dot, y_dot, axis, keepdims, ord)
+    if isinstance(ord, str):
+        from .errors import AdjointError
+
+        raise AdjointError(f"second derivatives of np.linalg.norm with ord={ord!r} are not "
+                           "supported")
+    gx = unreduce(g, x, axis, keepdims)
+    if _is_matrix_norm(x, axis) or ord in (0, 1, np.inf, -np.inf):
+        return gx * 0.0 * x
+    p = float(ord)
+    y_full = unreduce(y, x, axis, keepdims)
+    y_dot_full = unreduce(y_dot, x, axis, keepdims)
+    return gx * ((p - 1.0) * np.abs(x) ** (p - 2.0) * x_dot / y_full ** (p - 1.0)
+                 + (1.0 - p) * np.sign(x) * np.abs(x) ** (p - 1.0) * y_dot_full / y_full ** p)
+
+
+def norm_slope(g, x, y, axis=None, keepdims=False, ord=None):
+    """The adjoint of np.linalg.norm for any ``ord``: the helper its reverse rule calls."""
+    from .runtime import norm_adjoint
+
+    if _is_default_ord(ord):
+        return norm_adjoint(g, x, y, axis, keepdims, ord)
+    if isinstance(ord, str) and ord == "nuc":
+        return nuclear_norm_adjoint(g, x, axis, keepdims)
+    return norm_ord_adjoint(g, x, y, ord, axis, keepdims)
+
+
+def nuclear_norm_adjoint(g, x, axis=None, keepdims=False):
+    """The adjoint of the nuclear norm (the sum of the singular values): ``g U V^T``."""
+    from .runtime import unreduce
+
+    x = np.asarray(x)
+    axes = _axes((-2, -1) if axis is None else axis, x.ndim)
+    u, _, vh = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
+    return unreduce(g, x, axis, keepdims) * np.moveaxis(u @ vh, (-2, -1), axes)
+
+
+def _is_default_ord(ord) -> bool:
+    """None, 2 and 'fro': the norms ``runtime.norm_adjoint`` handles."""
+    return ord is None or (ord == "fro" if isinstance(ord, str) else ord == 2)
+
+
+def _is_matrix_norm(x, axis) -> bool:
+    return (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
+
+
+def _matrix_norm_adjoint(g, x, ord, axis, keepdims):
+    from .runtime import extremum_adjoint, unreduce
+
+    axes = _axes((-2, -1) if axis is None else axis, x.ndim)
+    m = np.moveaxis(x, axes, (-2, -1))
+    gm = np.moveaxis(unreduce(g, x, axis, keepdims), axes, (-2, -1))[..., 0, 0]
+    summed_axis = -2 if ord in (1, -1) else -1  # ord 1: the largest column sum
+    sums = np.sum(np.abs(m), axis=summed_axis)
+    best = np.max(sums, axis=-1) if ord in (1, np.inf) else np.min(sums, axis=-1)
+    share = extremum_adjoint(gm, sums, best, -1)
+    grad = np.expand_dims(share, summed_axis) * np.sign(m)
+    return np.moveaxis(grad, (-2, -1), axes)
+
+
+def spectral_top_change(x, x_dot, axis=None):
+    """The derivative of ``u1 v1^T`` (top singular vectors of each matrix of ``x`` over
+    ``axis``) along ``x_dot``: the second derivative of the matrix 2-norm.
+
+    The top eigenpair of the symmetric [[0, X], [X^T, 0]] is sigma_1 with eigenvector
+    w = [u1; v1] / sqrt(2), and u1 v1^T is the top-right block of 2 w w^T. A simple
+    eigenvalue's eigenvector moves by sum over k != 1 of w_k (w_k^T dB w) / (l_1 - l_k),
+    so the change needs sigma_1 distinct from the other singular values.
+    """
+    axes = _axes((-2, -1) if axis is None else axis, np.ndim(x))
+    m = np.moveaxis(np.asarray(x, dtype=np.float64), axes, (-2, -1))
+    m_dot = np.moveaxis(np.broadcast_to(x_dot, np.shape(x)), axes, (-2, -1))
+    rows = m.shape[-2]
+    big = _augmented(m)
+    big_dot = _augmented(m_dot)
+    values, vectors = np.linalg.eigh(big)
+    top = vectors[..., :, -1:]
+    gaps = values[..., -1:] - values[..., :-1]
+    rest = vectors[..., :, :-1]
+    coefficients = (np.swapaxes(rest, -1, -2) @ big_dot @ top) / gaps[..., :, None]
+    top_dot = rest @ coefficients
+    change = 2.0 * (top_dot @ np.swapaxes(top, -1, -2) + top @ np.swapaxes(top_dot, -1, -2))
+    return np.moveaxis(change[..., :rows, rows:], (-2, -1), axes)
+
+
+def _augmented(m):
+    rows, cols = m.shape[-2], m.shape[-1]
+    big = np.zeros(m.shape[:-2] + (rows + cols, rows + cols))
+    big[..., :rows, rows:] = m
+    big[..., rows:, :rows] = np.swapaxes(m, -1, -2)
+    return big
+
+

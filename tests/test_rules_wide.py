@@ -1,0 +1,344 @@
+"""Rule-table rows for the wider NumPy/SciPy coverage (issue 14), in the layout of
+test_rules.py and with its harness: each row is checked in reverse mode against central
+differences, in forward mode (jvp) and at second order (hvp).
+
+``jit`` rows are then run under ``jit=True`` (grad, jvp and hvp must agree with the Python
+code); ``JIT_REFUSED`` rows check that a function Numba cannot compile is reported as a
+located ``JitError`` (see README, "Coverage").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adjoint import JitError, MissingRuleError, grad, hvp, jvp
+
+from .test_rules import (
+    NZ,
+    PAIRS,
+    POS,
+    REAL,
+    UNIT,
+    A,
+    Arg,
+    F,
+    assert_tangent_matches,
+    binary_specs,
+    check_row,
+    directions,
+    inputs_for,
+    make_function,
+    numeric_gradient,
+    pair_id,
+    row,
+)
+
+UNARY_SHAPES = [None, (), (5,), (2, 3)]
+
+# == elementwise.py: NumPy ufuncs ===========================================================
+UNARY_UFUNCS = [
+    ("np.arcsinh(x)", REAL),
+    ("np.arccosh(x)", (1.2, 3.0)),
+    ("np.arctanh(x)", UNIT),
+    ("np.deg2rad(x)", REAL),
+    ("np.radians(x)", REAL),
+    ("np.rad2deg(x)", REAL),
+    ("np.degrees(x)", REAL),
+    ("np.sinc(x)", NZ),
+]
+
+
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=lambda s: pair_id((s,)))
+@pytest.mark.parametrize("expr, domain", UNARY_UFUNCS, ids=[r[0] for r in UNARY_UFUNCS])
+def test_unary_ufunc(expr, domain, shape):
+    check_row(expr, (Arg(shape, domain),))
+
+
+BINARY_UFUNCS = [
+    ("np.fmax(x, y)", REAL, REAL),
+    ("np.fmin(x, y)", REAL, REAL),
+    ("np.logaddexp2(x, y)", REAL, REAL),
+    ("np.fmod(x, y)", (3.1, 3.9), (1.0, 1.02)),
+    ("np.fmod(x, y)", (-3.9, -3.1), (1.0, 1.02)),
+    ("np.remainder(x, y)", (-3.9, -3.1), (1.0, 1.02)),
+    ("np.mod(x, y)", (3.1, 3.9), (-1.02, -1.0)),
+    ("np.copysign(x, y)", NZ, NZ),
+    ("np.float_power(x, y)", POS, REAL),
+]
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
+@pytest.mark.parametrize("expr, dx, dy", BINARY_UFUNCS,
+                         ids=[f"{r[0]} {r[1]}" for r in BINARY_UFUNCS])
+def test_binary_ufunc(expr, dx, dy, pair):
+    check_row(expr, binary_specs((dx, dy), pair))
+
+
+# == elementwise.py: math on Python floats ==================================================
+MATH = [
+    row("math.asinh(x)", F(), scalar=True),
+    row("math.acosh(x)", F((1.2, 3.0)), scalar=True),
+    row("math.atanh(x)", F(UNIT), scalar=True),
+    row("math.erf(x)", F(), scalar=True),
+    row("math.erfc(x)", F(), scalar=True),
+    row("math.gamma(x)", F((0.3, 4.0)), scalar=True),
+    row("math.gamma(x)", F((-0.9, -0.1)), scalar=True, id="math.gamma negative"),
+    row("math.lgamma(x)", F((0.3, 4.0)), scalar=True),
+    row("math.degrees(x)", F(), scalar=True),
+    row("math.radians(x)", F(), scalar=True),
+    row("math.fmod(x, y)", F((3.1, 3.9)), F((1.0, 1.02)), scalar=True),
+    row("math.copysign(x, y)", F(NZ), F(NZ), scalar=True),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", MATH)
+def test_math(expr, specs, scalar):
+    check_row(expr, specs, scalar)
+
+
+ZERO_GRADIENT = [
+    row("x * np.argpartition(x, 1)", A(4)),
+    row("x * np.searchsorted(np.sort(y), x)", A(4), A(5)),
+    row("x * np.isclose(x, y)", A(4), A(4)),
+    row("x * np.spacing(x)", A(4)),
+    row("x * math.factorial(3)", F(), scalar=True),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", ZERO_GRADIENT)
+def test_zero_gradient(expr, specs, scalar):
+    check_row(expr, specs, scalar)
+
+
+# == arrays.py: reductions and scans ========================================================
+REDUCTIONS = [
+    row("np.var(x)", A(5)),
+    row("np.var(x)", A(2, 3), id="np.var 2-D"),
+    row("np.var(x, axis=0)", A(3, 4)),
+    row("np.var(x, axis=-1, keepdims=True)", A(3, 4)),
+    row("np.var(x, axis=(0, 2), ddof=1)", A(2, 3, 4)),
+    row("np.var(x, ddof=1)", A(6)),
+    row("np.std(x)", A(5)),
+    row("np.std(x, axis=1)", A(3, 4)),
+    row("np.std(x, axis=0, ddof=1, keepdims=True)", A(3, 4)),
+    row("np.average(x)", A(3, 4)),
+    row("np.average(x, axis=1)", A(3, 4)),
+    row("np.ptp(x)", A(5)),
+    row("np.ptp(x, axis=0)", A(3, 4)),
+    row("np.ptp(x, axis=1, keepdims=True)", A(3, 4)),
+    row("np.nansum(x)", A(3, 4)),
+    row("np.nansum(x, axis=0)", A(3, 4)),
+    row("np.nanmean(x, axis=1)", A(3, 4)),
+    row("np.nanmean(x)", A(3, 4)),
+    row("np.nansum(np.where(x > 1.5, np.nan, x) + y)", A(3, 4), A(4), id="nansum skips nan"),
+    row("np.nanmean(np.where(x > 1.0, np.nan, x) + y, axis=0)", A(3, 4), A(4),
+        id="nanmean skips nan"),
+    row("np.cumprod(x)", A(5, domain=NZ)),
+    row("np.cumprod(x)", A(2, 3, domain=NZ), id="np.cumprod flattens"),
+    row("np.cumprod(x, axis=0)", A(3, 4, domain=NZ)),
+    row("np.cumprod(x, axis=-1)", A(3, 4, domain=NZ)),
+    row("np.diff(x)", A(5)),
+    row("np.diff(x, 2)", A(6)),
+    row("np.diff(x, axis=0)", A(3, 4)),
+    row("np.diff(x, n=3, axis=1)", A(3, 5)),
+    row("np.sort(x)", A(6)),
+    row("np.sort(x, axis=0)", A(3, 4)),
+    row("np.sort(x, axis=None)", A(3, 4)),
+    row("np.sort(x, axis=-1, kind='stable')", A(3, 4)),
+    row("np.sort(x * y)", A(3, 4), A(4), id="np.sort broadcast product"),
+    row("np.trace(x)", A(3, 3)),
+    row("np.trace(x)", A(3, 4), id="np.trace rectangular"),
+    row("np.trace(x, 1)", A(3, 4), id="np.trace offset"),
+    row("np.trace(x, axis1=1, axis2=2)", A(2, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", REDUCTIONS)
+def test_reduction(expr, specs, scalar):
+    check_row(expr, specs, scalar)
+
+
+# == arrays.py: products ====================================================================
+PRODUCTS = [
+    row("np.einsum('ij,jk->ik', x, y)", A(2, 3), A(3, 4)),
+    row("np.einsum('ij,jk', x, y)", A(2, 3), A(3, 4), id="einsum implicit output"),
+    row("np.einsum('i,i->', x, y)", A(4), A(4)),
+    row("np.einsum('ij->', x)", A(2, 3)),
+    row("np.einsum('ij->ji', x)", A(2, 3)),
+    row("np.einsum('ij->j', x)", A(2, 3)),
+    row("np.einsum('ij,kj->ik', x, y)", A(2, 3), A(4, 3)),
+    row("np.einsum('bij,bjk->bik', x, y)", A(2, 2, 3), A(2, 3, 4), id="einsum batched"),
+    row("np.einsum('ij,k->ijk', x, y)", A(2, 3), A(4), id="einsum outer"),
+    row("np.einsum('ij,j,k->ik', x, y, z)", A(2, 3), A(3), A(4), id="einsum three operands"),
+    row("np.einsum('i,j,k->', x, y, z)", A(2), A(3), A(4), id="einsum three to scalar"),
+    row("np.einsum('ij,jk->i', x, y)", A(2, 3), A(3, 4), id="einsum sums away k"),
+    row("np.inner(x, y)", A(4), A(4)),
+    row("np.inner(x, y)", A(2, 4), A(4), id="np.inner 2-D 1-D"),
+    row("np.inner(x, y)", A(2, 4), A(3, 4), id="np.inner 2-D 2-D"),
+    row("np.inner(x, y)", A(2, 3, 4), A(5, 4), id="np.inner 3-D 2-D"),
+    row("np.vdot(x, y)", A(2, 3), A(3, 2)),
+    row("np.vdot(x, y)", A(4), A(4), id="np.vdot 1-D"),
+    row("np.cross(x, y)", A(3), A(3)),
+    row("np.cross(x, y)", A(4, 3), A(3), id="np.cross broadcast"),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", PRODUCTS)
+def test_product(expr, specs, scalar):
+    check_row(expr, specs, scalar)
+
+
+# == arrays.py: shape changes ===============================================================
+SHAPES = [
+    row("np.atleast_3d(x)", A(3)),
+    row("np.atleast_3d(x)", A(2, 3), id="np.atleast_3d 2-D"),
+    row("np.swapaxes(x, 0, 1)", A(2, 3)),
+    row("np.swapaxes(x, -1, 0)", A(2, 3, 4)),
+    row("np.moveaxis(x, 0, -1)", A(2, 3, 4)),
+    row("np.moveaxis(x, (0, 1), (2, 0))", A(2, 3, 4)),
+    row("np.flip(x)", A(2, 3)),
+    row("np.flip(x, 0)", A(2, 3)),
+    row("np.flip(x, axis=(0, 2))", A(2, 3, 4)),
+    row("np.fliplr(x)", A(2, 3)),
+    row("np.flipud(x)", A(2, 3)),
+    row("np.rot90(x)", A(2, 3)),
+    row("np.rot90(x, 3, (1, 2))", A(2, 3, 4)),
+    row("np.rot90(x, k=2)", A(2, 3)),
+    row("np.roll(x, 2)", A(5)),
+    row("np.roll(x, -1, axis=1)", A(2, 3)),
+    row("np.roll(x, 4)", A(2, 3), id="np.roll flat"),
+    row("np.roll(x, (1, 2), axis=(0, 1))", A(2, 3)),
+    row("np.tile(x, 3)", A(2)),
+    row("np.tile(x, (2, 1))", A(2, 3)),
+    row("np.tile(x, (2, 2, 1))", A(2, 3), id="np.tile adds an axis"),
+    row("np.tile(x, (2, 3))", A(4), id="np.tile 1-D to 2-D"),
+    row("np.repeat(x, 3)", A(2, 2)),
+    row("np.repeat(x, 2, axis=1)", A(2, 3)),
+    row("np.repeat(x, [1, 0, 2], axis=0)", A(3, 2), id="np.repeat counts"),
+    row("np.tril(x)", A(3, 3)),
+    row("np.tril(x, -1)", A(3, 4)),
+    row("np.triu(x)", A(3, 3)),
+    row("np.triu(x, k=1)", A(2, 3, 3)),
+    row("np.diagonal(x)", A(3, 3)),
+    row("np.diagonal(x, 1)", A(3, 4)),
+    row("np.diagonal(x, axis1=0, axis2=2)", A(3, 2, 3)),
+    row("np.diag(x)", A(3)),
+    row("np.diag(x, 1)", A(3), id="np.diag vector offset"),
+    row("np.diag(x)", A(3, 3), id="np.diag of a matrix"),
+    row("np.diag(x, -1)", A(3, 4), id="np.diag of a matrix offset"),
+    row("np.broadcast_to(x, (4, 3))", A(3)),
+    row("np.broadcast_to(x, (2, 3))", A(2, 1)),
+    row("np.pad(x, 1)", A(3)),
+    row("np.pad(x, ((1, 0), (2, 1)))", A(2, 3)),
+    row("np.pad(x, (1, 2), mode='constant')", A(2, 3)),
+    row("np.real(x)", A(3)),
+    row("np.conjugate(x)", A(3)),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", SHAPES)
+def test_shape_rule(expr, specs, scalar):
+    check_row(expr, specs, scalar)
+
+
+# == arrays.py: np.linalg.norm, every ord ===================================================
+NORMS = [
+    row("np.linalg.norm(x, 1)", A(5, domain=NZ)),
+    row("np.linalg.norm(x, ord=1, axis=1)", A(3, 4, domain=NZ)),
+    row("np.linalg.norm(x, 3)", A(5, domain=NZ)),
+    row("np.linalg.norm(x, 0.5)", A(5, domain=NZ)),
+    row("np.linalg.norm(x, -2)", A(5, domain=NZ)),
+    row("np.linalg.norm(x, np.inf)", A(5)),
+    row("np.linalg.norm(x, -np.inf)", A(5)),
+    row("np.linalg.norm(x, np.inf, axis=0)", A(3, 4)),
+    row("np.linalg.norm(x, 0) * np.sum(x)", A(5, domain=NZ), id="np.linalg.norm ord=0"),
+    row("np.linalg.norm(x, 1)", A(3, 4, domain=NZ), id="matrix 1-norm"),
+    row("np.linalg.norm(x, -1)", A(3, 4, domain=NZ), id="matrix -1-norm"),
+    row("np.linalg.norm(x, np.inf)", A(3, 4, domain=NZ), id="matrix inf-norm"),
+    row("np.linalg.norm(x, -np.inf)", A(3, 4, domain=NZ), id="matrix -inf-norm"),
+    row("np.linalg.norm(x, 1, axis=(0, 2))", A(3, 2, 4, domain=NZ), id="matrix 1-norm batched"),
+    row("np.linalg.norm(x, 2)", A(3, 3), id="spectral norm square"),
+    row("np.linalg.norm(x, 2)", A(4, 2), id="spectral norm tall"),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", NORMS)
+def test_norm(expr, specs, scalar):
+    check_row(expr, specs, scalar)
+
+
+@pytest.mark.parametrize("expr, shape", [("np.linalg.norm(x, 'nuc')", (3, 4)),
+                                         ("np.linalg.norm(x, 'nuc', axis=(1, 2))", (2, 3, 2))])
+def test_nuclear_norm_first_order_and_refused_second(expr, shape):
+    """The nuclear norm has reverse and forward rules; its second derivative (of U V^T) is
+    refused at build time with a located error."""
+    f = make_function(expr, 1, False)
+    (x,) = inputs_for(expr, (A(*shape),))
+    np.testing.assert_allclose(grad(f)(x), numeric_gradient(f, [x], 0), rtol=1e-6, atol=1e-6)
+    assert_tangent_matches(f, [x])
+    with pytest.raises(MissingRuleError, match="nuclear norm"):
+        hvp(f)(x, np.ones(shape))
+
+
+# == jit: the same rules compiled with Numba ================================================
+JIT_ROWS = [
+    row("np.arcsinh(x)", A(2, 3)),
+    row("np.arccosh(x)", A(4, domain=(1.2, 3.0))),
+    row("np.arctanh(x)", A(4, domain=UNIT)),
+    row("np.deg2rad(x) + np.rad2deg(x)", A(4)),
+    row("np.sinc(x)", A(4, domain=NZ)),
+    row("np.fmod(x, y)", A(4, domain=(3.1, 3.9)), A(4, domain=(1.0, 1.02))),
+    row("np.remainder(x, y)", A(4, domain=(3.1, 3.9)), F((1.0, 1.02))),
+    row("np.fmax(x, y) + np.fmin(x, y) * 2.0", A(2, 3), A(3)),
+    row("np.logaddexp2(x, y)", A(4), A(4)),
+    row("math.erf(x) + math.erfc(x) * x", F(), scalar=True),
+    row("math.gamma(x) + math.lgamma(x)", F((0.3, 4.0)), scalar=True),
+    row("math.asinh(x) * math.atanh(y)", F(), F(UNIT), scalar=True),
+    row("np.var(x)", A(5)),
+    row("np.std(x)", A(5)),
+    row("np.cumprod(x)", A(5, domain=NZ)),
+    row("np.diff(x)", A(5)),
+    row("np.sort(x)", A(6)),
+    row("np.flip(x)", A(5)),
+    row("np.fliplr(x) + np.flipud(x)", A(3, 3)),
+    row("np.swapaxes(x, 0, 1)", A(2, 3)),
+    row("np.roll(x, 2)", A(5)),
+    row("np.tril(x) + np.triu(x, 1) * 2.0", A(3, 3)),
+    row("np.trace(x)", A(3, 3)),
+    row("np.linalg.norm(x, 2)", A(4), id="jit norm ord=2 vector"),
+    row("np.cross(x, y)", A(3), A(3)),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", JIT_ROWS)
+def test_jit_row(expr, specs, scalar):
+    f = make_function(expr, len(specs), scalar)
+    args = inputs_for(expr, specs)
+    wrt = tuple(range(len(args)))
+    expected = grad(f, wrt=wrt)(*args)
+    for got, want in zip(grad(f, wrt=wrt, jit=True)(*args), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    v = directions(args, 1)
+    np.testing.assert_allclose(jvp(f, wrt=wrt, jit=True)(*args, v),
+                               jvp(f, wrt=wrt)(*args, v), rtol=1e-10, atol=1e-12)
+    v = directions(args, 2)
+    for got, want in zip(hvp(f, wrt=wrt, jit=True)(*args, v), hvp(f, wrt=wrt)(*args, v)):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
+
+
+# Functions whose primal (or helper) Numba cannot compile: a located JitError, not a crash.
+JIT_REFUSED = [
+    row("np.einsum('ij,jk->ik', x, y)", A(2, 3), A(3, 4)),
+    row("np.inner(x, y)", A(3), A(3)),
+    row("np.tile(x, 2)", A(3)),
+    row("np.linalg.norm(x, 1)", A(3)),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", JIT_REFUSED)
+def test_jit_refused(expr, specs, scalar):
+    f = make_function(expr, len(specs), scalar)
+    args = inputs_for(expr, specs)
+    with pytest.raises(JitError) as info:
+        grad(f, wrt=tuple(range(len(args))), jit=True)(*args)
+    assert "jit=False" in str(info.value)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "polygamma", "centered", "reduced_count", "diff_adjoint", "untile", "unrepeat",
-    "sort_adjoint", "sorted_like", "undiagonal", "unpad", "einsum_adjoint",
+    "polygamma", "centered", "reduced_count", "reduce_sum", "diff_adjoint", "untile", "unrepeat",
+    "sort_adjoint", "sorted_like", "undiagonal", "untrace", "unpad", "einsum_adjoint",
     "inner_adjoint_a", "inner_adjoint_b", "solve_transposed", "transposed_times",
     "outer_last", "norm_ord_adjoint", "norm_ord_adjoint_change", "nuclear_norm_adjoint",
     "spectral_top_change",
@@ -45,6 +45,12 @@ def reduced_count(x, axis=None):
     for a in _axes(axis, len(shape)):
         count *= shape[a]
     return count
+
+
+def reduce_sum(v, axis=None, keepdims=False):
+    """``np.sum(v, axis, keepdims)``: a tangent template's reduction (Numba's np.sum takes
+    neither ``axis=None`` nor ``keepdims``)."""
+    return np.sum(v, axis=axis, keepdims=keepdims)
 
 
 def centered(x, axis=None):
@@ -136,6 +142,11 @@ def undiagonal(g, x, offset=0, axis1=0, axis2=1):
     steps = np.arange(length)
     plane[..., steps - min(offset, 0), steps + max(offset, 0)] = g
     return out
+
+
+def untrace(g, x, offset=0, axis1=0, axis2=1):
+    """The adjoint of ``np.trace(x, offset, axis1, axis2)``: ``g`` on that diagonal."""
+    return undiagonal(np.expand_dims(g, -1), x, offset, axis1, axis2)
 
 
 def unpad(g, pad_width):

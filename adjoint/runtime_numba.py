@@ -613,3 +613,6 @@ def _checkpoint_stride(steps, snapshots):
 @overload(runtime.checkpoint_segments)
 def _checkpoint_segments(steps, stride):
     return lambda steps, stride: max(0, -(-steps // stride))
+
+# The Numba versions of the wider tables' helpers (runtime_extra.py) register on import.
+from . import runtime_extra_numba  # noqa: E402,F401

@@ -37,6 +37,7 @@ from ..runtime import (
     unrepeat,
     unstack,
     untile,
+    untrace,
 )
 from . import adjoint_of, zero_gradient
 
@@ -127,7 +128,7 @@ def sort(y, x, axis=-1, kind=None):
 
 @adjoint_of(np.trace)
 def trace(y, x, offset=0, axis1=0, axis2=1):
-    d[x] += undiagonal(np.expand_dims(d[y], -1), x, offset, axis1, axis2)
+    d[x] += untrace(d[y], x, offset, axis1, axis2)
 
 
 # np.linalg.norm: one rule per family of ord values (the first whose check passes applies)
@@ -285,8 +286,15 @@ def moveaxis(y, x, source, destination):
     d[x] += np.moveaxis(d[y], destination, source)
 
 
+# The forms without an axis are separate rules (tried first) so that the generated code
+# calls np.flip(g) and np.roll(g, shift), which Numba compiles, rather than passing None.
 @adjoint_of(np.flip)
-def flip(y, x, axis=None):
+def flip_all(y, x):
+    d[x] += np.flip(d[y])
+
+
+@adjoint_of(np.flip)
+def flip(y, x, axis):
     d[x] += np.flip(d[y], axis)
 
 
@@ -306,7 +314,12 @@ def rot90(y, x, k=1, axes=(0, 1)):
 
 
 @adjoint_of(np.roll)
-def roll(y, x, shift, axis=None):
+def roll_flat(y, x, shift):
+    d[x] += np.roll(d[y], np.negative(shift))
+
+
+@adjoint_of(np.roll)
+def roll(y, x, shift, axis):
     d[x] += np.roll(d[y], np.negative(shift), axis)
 
 

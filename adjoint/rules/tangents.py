@@ -36,6 +36,7 @@ from ..runtime import (
     polygamma,
     pow_exponent_adjoint,
     prod_adjoint,
+    reduce_sum,
     reduced_count,
     sorted_like,
 )
@@ -185,13 +186,13 @@ declare(Multilinear(("a", "b", "c")), np.einsum)
 
 @tangent_of(np.var)
 def var(y, x, axis=None, *, ddof=0, keepdims=False):
-    t[y] = 2.0 * np.sum(centered(x, axis) * t[x], axis=axis, keepdims=keepdims) / (
+    t[y] = 2.0 * reduce_sum(centered(x, axis) * t[x], axis, keepdims) / (
         reduced_count(x, axis) - ddof)
 
 
 @tangent_of(np.std)
 def std(y, x, axis=None, *, ddof=0, keepdims=False):
-    t[y] = np.sum(centered(x, axis) * t[x], axis=axis, keepdims=keepdims) / (
+    t[y] = reduce_sum(centered(x, axis) * t[x], axis, keepdims) / (
         (reduced_count(x, axis) - ddof) * y)
 
 
@@ -204,7 +205,7 @@ def ptp(y, x, axis=None, keepdims=False):
 
 @tangent_of(np.nansum)
 def nansum(y, x, axis=None, keepdims=False):
-    t[y] = np.sum(np.where(np.isnan(x), 0.0, t[x]), axis=axis, keepdims=keepdims)
+    t[y] = reduce_sum(np.where(np.isnan(x), 0.0, t[x]), axis, keepdims)
 
 
 @tangent_of(np.nanmean)
@@ -242,9 +243,10 @@ declare(Linear(("g",)), runtime.unbroadcast, runtime.unreduce, runtime.mean_adjo
         runtime.cumsum_adjoint, runtime.split_like, runtime.unstack, runtime.unindex,
         runtime.zero_entries, runtime.extremum_adjoint)
 declare(Linear(("g",)), runtime.diff_adjoint, runtime.untile, runtime.unrepeat,
-        runtime.sort_adjoint, runtime.undiagonal, runtime.unpad)
+        runtime.sort_adjoint, runtime.undiagonal, runtime.untrace, runtime.unpad)
 declare(Linear(("t",)), runtime.sorted_like)
 declare(Linear(("x",)), runtime.centered)
+declare(Linear(("v",)), runtime.reduce_sum)
 declare(Linear(("g",), refused={"x": "second derivatives of the nuclear norm (ord='nuc')"}),
         runtime.nuclear_norm_adjoint)
 declare(Multilinear(("g", "b", "c")), runtime.einsum_adjoint)

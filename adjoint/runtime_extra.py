@@ -13,7 +13,8 @@ import numpy as np
 __all__ = [
     "polygamma", "centered", "reduced_count", "reduce_sum", "diff_adjoint", "untile", "unrepeat",
     "sort_adjoint", "sorted_like", "undiagonal", "untrace", "unpad", "einsum_adjoint",
-    "inner_adjoint_a", "inner_adjoint_b", "solve_transposed", "transposed_times",
+    "inner_adjoint_a", "inner_adjoint_b", "solve_as", "times_as", "matrix_trace",
+    "eigenvectors", "eigenvectors_change", "singular_values_adjoint", "singular_values_tangent",
     "outer_last", "norm_ord_adjoint", "norm_ord_adjoint_change", "nuclear_norm_adjoint",
     "spectral_top_change",
 ]
@@ -204,24 +205,62 @@ def inner_adjoint_b(g, a, b):
 # -- linear algebra ------------------------------------------------------------------------
 def _is_vector(v, a) -> bool:
     # np.linalg.solve(a, b) treats b as a vector exactly when b is 1-D; its solution (and
-    # so its adjoint) then has one dimension fewer than a
+    # so its adjoint) then has one dimension fewer than a (a matrix b gives at least a's)
     return np.ndim(v) == np.ndim(a) - 1
 
 
-def solve_transposed(a, g):
-    """``solve(a^T, g)``, a vector right-hand side kept a vector (stacks of matrices too)."""
-    at = np.swapaxes(a, -1, -2)
-    if _is_vector(g, a):
-        return np.linalg.solve(at, np.asarray(g)[..., None])[..., 0]
-    return np.linalg.solve(at, g)
+def solve_as(a, r, transpose=False):
+    """``solve(a, r)`` (``a^T`` when ``transpose``) with NumPy's convention for ``r``: a
+    vector (or a stack of vectors, one per matrix of ``a``) when it has one dimension fewer
+    than ``a``, else a matrix (or a stack of them)."""
+    m = np.swapaxes(a, -1, -2) if transpose else a
+    if _is_vector(r, a):
+        return np.linalg.solve(m, np.asarray(r)[..., None])[..., 0]
+    return np.linalg.solve(m, r)
 
 
-def transposed_times(a, s):
-    """``a^T s`` with the same vector convention as ``solve_transposed``."""
-    at = np.swapaxes(a, -1, -2)
+def times_as(a, s, transpose=False):
+    """``a @ s`` (``a^T @ s`` when ``transpose``) with the vector convention of
+    ``solve_as``."""
+    m = np.swapaxes(a, -1, -2) if transpose else a
     if _is_vector(s, a):
-        return (at @ np.asarray(s)[..., None])[..., 0]
-    return at @ s
+        return (m @ np.asarray(s)[..., None])[..., 0]
+    return m @ s
+
+
+def matrix_trace(m):
+    """The trace of each matrix in ``m`` (over its last two axes)."""
+    return np.trace(m, axis1=-2, axis2=-1)
+
+
+def eigenvectors(x):
+    """The eigenvectors of the symmetric matrices ``x`` (lower triangle read, like eigh)."""
+    return np.linalg.eigh(x)[1]
+
+
+def eigenvectors_change(x, x_dot):
+    """The derivative of ``eigenvectors(x)`` along ``x_dot`` (whose lower triangle is what
+    changes, mirrored): ``V (F * (V^T dA V))`` with ``F_ij = 1 / (w_j - w_i)`` off the
+    diagonal and 0 on it. It needs distinct eigenvalues."""
+    w, v = np.linalg.eigh(x)
+    sym = np.tril(x_dot) + np.swapaxes(np.tril(x_dot, -1), -1, -2)
+    gaps = w[..., None, :] - w[..., :, None]
+    n = w.shape[-1]
+    safe = np.where(np.eye(n, dtype=bool), 1.0, gaps)
+    f = np.where(np.eye(n, dtype=bool), 0.0, 1.0 / safe)
+    return v @ (f * (np.swapaxes(v, -1, -2) @ sym @ v))
+
+
+def singular_values_adjoint(g, x):
+    """The adjoint of ``np.linalg.svd(x, compute_uv=False)``: ``U diag(g) V^T``."""
+    u, _, vh = np.linalg.svd(x, full_matrices=False)
+    return (u * np.asarray(g)[..., None, :]) @ vh
+
+
+def singular_values_tangent(t, x):
+    """The tangent of the singular values: ``u_i^T t v_i`` for each i."""
+    u, _, vh = np.linalg.svd(x, full_matrices=False)
+    return np.sum(u * (t @ np.swapaxes(vh, -1, -2)), axis=-2)
 
 
 def outer_last(u, v, a):

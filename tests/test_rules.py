@@ -83,7 +83,9 @@ def make_function(expr: str, nargs: int, scalar: bool):
         body = "".join(f"    {step}\n" for step in steps) + (
             f"    return {last}\n" if scalar else
             f"    out = {last}\n    return np.sum(np.sin(out))\n")
-        text = f"import builtins\nimport math\n\nimport numpy as np\n\n\ndef f({params}):\n{body}"
+        scipy = "from scipy import special\n" if "special." in expr else ""
+        text = (f"import builtins\nimport math\n\nimport numpy as np\n{scipy}\n\n"
+                f"def f({params}):\n{body}")
         path = _DIR / f"row_{n}.py"
         path.write_text(text)
         spec = importlib.util.spec_from_file_location(f"adjoint_rule_row_{n}", path)

@@ -341,3 +341,100 @@ def test_jit_refused(expr, specs, scalar):
     with pytest.raises(JitError) as info:
         grad(f, wrt=tuple(range(len(args))), jit=True)(*args)
     assert "jit=False" in str(info.value)
+
+
+# == linalg.py ==============================================================================
+# Inputs are shifted by a multiple of the identity so every matrix is well conditioned;
+# for cholesky and eigvalsh only the lower triangle is read, and the tests perturb all
+# entries independently (the upper ones have gradient 0).
+EYE3 = "3.0 * np.eye(3)"
+LINALG = [
+    row(f"np.linalg.inv(x + {EYE3})", A(3, 3)),
+    row(f"np.linalg.inv(x + {EYE3})", A(2, 3, 3), id="inv batched"),
+    row(f"np.linalg.solve(x + {EYE3}, y)", A(3, 3), A(3)),
+    row(f"np.linalg.solve(x + {EYE3}, y)", A(3, 3), A(3, 2), id="solve matrix rhs"),
+    row(f"np.linalg.solve(x + {EYE3}, y)", A(2, 3, 3), A(3), id="solve batched vector rhs"),
+    row(f"np.linalg.solve(x + {EYE3}, y)", A(2, 3, 3), A(2, 3, 2), id="solve batched"),
+    row(f"np.linalg.solve(x + {EYE3}, y)", A(2, 3, 3), A(3, 2), id="solve broadcast rhs"),
+    row(f"np.linalg.solve(x + {EYE3}, y)", A(3, 3), A(2, 3, 4), id="solve broadcast matrix"),
+    row(f"np.linalg.det(x + {EYE3})", A(3, 3)),
+    row(f"np.linalg.det(x + {EYE3})", A(2, 3, 3), id="det batched"),
+    row("np.linalg.det(x)", A(2, 2), id="det 2x2 any sign"),
+    row(f"np.linalg.slogdet(x + {EYE3})[1]", A(3, 3)),
+    row(f"s, l = np.linalg.slogdet(x - {EYE3}); l * s", A(3, 3), id="slogdet unpacked negative"),
+    row(f"np.linalg.slogdet(x + {EYE3})[1]", A(2, 3, 3), id="slogdet batched"),
+    row(f"np.linalg.cholesky(x + {EYE3})", A(3, 3, domain=(-0.5, 0.5))),
+    row(f"np.linalg.cholesky(x + {EYE3})", A(2, 3, 3, domain=(-0.5, 0.5)),
+        id="cholesky batched"),
+    row("np.linalg.cholesky(x @ x.T + np.eye(3))", A(3, 3), id="cholesky of x x^T"),
+    row("np.linalg.eigvalsh(x)", A(3, 3)),
+    row("np.linalg.eigvalsh(x + x.T)", A(4, 4), id="eigvalsh symmetric input"),
+    row("np.linalg.eigvalsh(x)", A(2, 3, 3), id="eigvalsh batched"),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", LINALG)
+def test_linalg(expr, specs, scalar):
+    check_row(expr, specs, scalar)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 3, 4)])
+def test_singular_values_first_order_and_refused_second(shape):
+    expr = "np.linalg.svd(x, compute_uv=False)"
+    f = make_function(expr, 1, False)
+    (x,) = inputs_for(expr, (A(*shape),))
+    np.testing.assert_allclose(grad(f)(x), numeric_gradient(f, [x], 0), rtol=1e-6, atol=1e-6)
+    assert_tangent_matches(f, [x])
+    with pytest.raises(MissingRuleError, match="singular values"):
+        hvp(f)(x, np.ones(shape))
+
+
+# == special.py: scipy.special (loaded on first use) ========================================
+SPECIAL_UNARY = [
+    ("special.expit(x)", REAL),
+    ("special.logit(x)", (0.1, 0.9)),
+    ("special.erf(x)", REAL),
+    ("special.erfc(x)", REAL),
+    ("special.erfinv(x)", UNIT),
+    ("special.ndtr(x)", REAL),
+    ("special.log_ndtr(x)", REAL),
+    ("special.ndtri(x)", (0.1, 0.9)),
+    ("special.gamma(x)", (0.3, 3.0)),
+    ("special.gammaln(x)", (0.3, 4.0)),
+    ("special.digamma(x)", (0.3, 4.0)),
+    ("special.psi(x)", (0.3, 4.0)),
+    ("special.polygamma(1, x)", (0.3, 4.0)),
+]
+
+
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=lambda s: pair_id((s,)))
+@pytest.mark.parametrize("expr, domain", SPECIAL_UNARY, ids=[r[0] for r in SPECIAL_UNARY])
+def test_special_unary(expr, domain, shape):
+    check_row(expr, (Arg(shape, domain),))
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
+@pytest.mark.parametrize("expr", ["special.xlogy(x, y)", "special.xlog1py(x, y)"])
+def test_special_binary(expr, pair):
+    check_row(expr, binary_specs((REAL, POS), pair))
+
+
+SPECIAL_REDUCTIONS = [
+    row("special.logsumexp(x)", A(5)),
+    row("special.logsumexp(x)", A(3, 4), id="logsumexp 2-D"),
+    row("special.logsumexp(x, axis=0)", A(3, 4)),
+    row("special.logsumexp(x, axis=-1, keepdims=True)", A(3, 4)),
+    row("special.logsumexp(x, axis=(0, 2))", A(2, 3, 4)),
+    row("special.logsumexp(x * 40.0)", A(5), id="logsumexp large values"),
+    row("special.softmax(x)", A(5)),
+    row("special.softmax(x, axis=1)", A(3, 4)),
+    row("special.softmax(x, axis=0)", A(3, 4)),
+    row("special.log_softmax(x)", A(5)),
+    row("special.log_softmax(x, axis=-1)", A(3, 4)),
+    row("special.log_softmax(x * y, axis=0)", A(3, 4), A(4), id="log_softmax broadcast"),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", SPECIAL_REDUCTIONS)
+def test_special_reduction(expr, specs, scalar):
+    check_row(expr, specs, scalar)

@@ -26,6 +26,10 @@ UNSUPPORTED.update({
     "norm_ord_adjoint": "np.linalg.norm with ord other than None, 2 or 'fro'",
     "norm_ord_adjoint_change": "np.linalg.norm with ord other than None, 2 or 'fro'",
     "nuclear_norm_adjoint": "np.linalg.norm with ord='nuc'",
+    "eigenvectors_change": "second derivatives of np.linalg.eigvalsh",
+    # Numba's np.linalg.svd has no compute_uv argument, so the primal does not compile
+    "singular_values_adjoint": "np.linalg.svd(x, compute_uv=False)",
+    "singular_values_tangent": "np.linalg.svd(x, compute_uv=False)",
 })
 
 
@@ -186,3 +190,49 @@ def _undiagonal(g, x, offset=0, axis1=0, axis2=1):
             raise ValueError("under jit the diagonal must run along axes (0, 1)")
         return out
     return impl
+
+
+# -- linear algebra: one matrix at a time (Numba's np.linalg takes 2-D arrays) -------------
+def _require_matrix(a, what):
+    if not (_is_array(a) and a.ndim == 2):
+        _fail(f"{what} is supported under jit for a single 2-D matrix only")
+
+
+@overload(rx.solve_as)
+def _solve_as(a, r, transpose=False):
+    _require_matrix(a, "np.linalg.solve")
+
+    def impl(a, r, transpose=False):
+        m = np.ascontiguousarray(a.T) if transpose else np.ascontiguousarray(a)
+        return np.linalg.solve(m, np.ascontiguousarray(r))
+    return impl
+
+
+@overload(rx.times_as)
+def _times_as(a, s, transpose=False):
+    _require_matrix(a, "np.linalg.solve")
+
+    def impl(a, s, transpose=False):
+        m = np.ascontiguousarray(a.T) if transpose else np.ascontiguousarray(a)
+        return np.dot(m, np.ascontiguousarray(s))
+    return impl
+
+
+@overload(rx.outer_last)
+def _outer_last(u, v, a):
+    _require_matrix(a, "np.linalg.solve")
+    if u.ndim == 1:
+        return lambda u, v, a: np.outer(u, v)
+    return lambda u, v, a: np.dot(np.ascontiguousarray(u), np.ascontiguousarray(v.T))
+
+
+@overload(rx.matrix_trace)
+def _matrix_trace(m):
+    _require_matrix(m, "the derivative of np.linalg.det / slogdet")
+    return lambda m: np.trace(m)
+
+
+@overload(rx.eigenvectors)
+def _eigenvectors(x):
+    _require_matrix(x, "np.linalg.eigvalsh")
+    return lambda x: np.linalg.eigh(np.ascontiguousarray(x))[1]

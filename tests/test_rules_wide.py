@@ -267,6 +267,10 @@ def test_norm(expr, specs, scalar):
     check_row(expr, specs, scalar)
 
 
+# Rows checked by dedicated tests below (no second order), for test_every_rule_has_a_row.
+OTHER_CHECKS = ["np.linalg.norm(x, 'nuc')", "np.linalg.svd(x, compute_uv=False)"]
+
+
 @pytest.mark.parametrize("expr, shape", [("np.linalg.norm(x, 'nuc')", (3, 4)),
                                          ("np.linalg.norm(x, 'nuc', axis=(1, 2))", (2, 3, 2))])
 def test_nuclear_norm_first_order_and_refused_second(expr, shape):
@@ -306,7 +310,27 @@ JIT_ROWS = [
     row("np.tril(x) + np.triu(x, 1) * 2.0", A(3, 3)),
     row("np.trace(x)", A(3, 3)),
     row("np.cross(x, y)", A(3), A(3)),
+    row("np.linalg.inv(x + 3.0 * np.eye(3))", A(3, 3)),
+    row("np.linalg.solve(x + 3.0 * np.eye(3), y)", A(3, 3), A(3)),
+    row("np.linalg.solve(x + 3.0 * np.eye(3), y)", A(3, 3), A(3, 2), id="jit solve matrix rhs"),
+    row("np.linalg.det(x + 3.0 * np.eye(3))", A(3, 3)),
+    row("np.linalg.cholesky(x + 3.0 * np.eye(3))", A(3, 3, domain=(-0.5, 0.5))),
 ]
+# eigvalsh compiles, but its second derivative (eigenvectors_change) has no Numba version
+JIT_FIRST_ORDER_ROWS = [
+    row("np.linalg.eigvalsh(x)", A(3, 3)),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", JIT_FIRST_ORDER_ROWS)
+def test_jit_first_order_row(expr, specs, scalar):
+    f = make_function(expr, len(specs), scalar)
+    args = inputs_for(expr, specs)
+    np.testing.assert_allclose(grad(f, jit=True)(*args), grad(f)(*args), rtol=1e-10,
+                               atol=1e-12)
+    v = directions(args, 1)
+    np.testing.assert_allclose(jvp(f, jit=True)(*args, *v), jvp(f)(*args, *v), rtol=1e-10,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("expr, specs, scalar", JIT_ROWS)
@@ -331,6 +355,9 @@ JIT_REFUSED = [
     row("np.inner(x, y)", A(3), A(3)),
     row("np.tile(x, 2)", A(3)),
     row("np.linalg.norm(x, 1)", A(3)),
+    row("np.linalg.slogdet(x + 3.0 * np.eye(3))[1]", A(3, 3)),
+    row("np.linalg.inv(x + 3.0 * np.eye(3))", A(2, 3, 3), id="jit inv batched"),
+    row("np.linalg.svd(x, compute_uv=False)", A(3, 3)),
 ]
 
 
@@ -413,8 +440,11 @@ def test_special_unary(expr, domain, shape):
     check_row(expr, (Arg(shape, domain),))
 
 
+SPECIAL_BINARY = ["special.xlogy(x, y)", "special.xlog1py(x, y)"]
+
+
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-@pytest.mark.parametrize("expr", ["special.xlogy(x, y)", "special.xlog1py(x, y)"])
+@pytest.mark.parametrize("expr", SPECIAL_BINARY)
 def test_special_binary(expr, pair):
     check_row(expr, binary_specs((REAL, POS), pair))
 

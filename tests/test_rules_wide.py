@@ -468,3 +468,43 @@ SPECIAL_REDUCTIONS = [
 @pytest.mark.parametrize("expr, specs, scalar", SPECIAL_REDUCTIONS)
 def test_special_reduction(expr, specs, scalar):
     check_row(expr, specs, scalar)
+
+
+# == mutation checks: a wrong rule fails its row ============================================
+t: dict = {}  # t[v] in the wrong tangent templates below
+
+
+def _wrong_inv_tangent(y, x):
+    t[y] = y @ t[x] @ y  # the sign is missing
+
+
+def _wrong_solve_as_tangent(r, a, s, transpose=False):
+    t[r] = solve_as(a, t[s], transpose)  # noqa: F821 - a template: the t[a] term is missing
+
+
+def test_table_catches_a_wrong_reverse_rule(monkeypatch):
+    from adjoint import rules
+
+    # arctanh's derivative 1 / (1 - x^2) in place of arcsinh's 1 / sqrt(x^2 + 1)
+    monkeypatch.setitem(rules.REVERSE, np.arcsinh, rules.REVERSE[np.arctanh])
+    with pytest.raises(AssertionError, match="gradient with respect to x"):
+        check_row("np.arcsinh(x) + 0.0 * x", (A(2, 3, domain=UNIT),))
+
+
+def test_table_catches_a_wrong_forward_rule(monkeypatch):
+    from adjoint.rules import tangents
+
+    wrong = tangents.parse_tangent_template(_wrong_inv_tangent)
+    monkeypatch.setitem(tangents.TANGENTS, np.linalg.inv, wrong)
+    with pytest.raises(AssertionError):
+        check_row("np.linalg.inv(x + 3.0 * np.eye(3)) + 0.0 * x", (A(3, 3),))
+
+
+def test_table_catches_a_wrong_second_order_rule(monkeypatch):
+    from adjoint import runtime
+    from adjoint.rules import tangents
+
+    wrong = tangents.parse_tangent_template(_wrong_solve_as_tangent)
+    monkeypatch.setitem(tangents.HELPERS, runtime.solve_as, wrong)
+    with pytest.raises(AssertionError, match="Hessian-vector product"):
+        check_row("np.linalg.solve(x + 3.0 * np.eye(3), y) + 0.0 * y", (A(3, 3), A(3)))

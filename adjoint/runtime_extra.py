@@ -16,7 +16,9 @@ __all__ = [
     "inner_adjoint_a", "inner_adjoint_b", "solve_as", "times_as", "matrix_trace",
     "eigenvectors", "eigenvectors_change", "singular_values_adjoint", "singular_values_tangent",
     "outer_last", "norm_ord_adjoint", "norm_ord_adjoint_change", "nuclear_norm_adjoint",
-    "spectral_top_change",
+    "tensordot_adjoint_a", "tensordot_adjoint_b", "kron_adjoint_a", "kron_adjoint_b",
+    "rollaxis_destination", "unpermute", "permuted_like", "weights_like", "unweights",
+    "split_promoted", "triangular_solve", "triangular_times", "triangular_adjoint",
 ]
 
 
@@ -158,6 +160,75 @@ def unpad(g, pad_width):
     return g[index]
 
 
+def split_promoted(g, xs, axis, ndmin):
+    """The adjoint of np.hstack (ndmin 1) / np.vstack (ndmin 2) of ``xs``: ``g`` cut along
+    ``axis`` into pieces shaped like each x (which was first given ``ndmin`` dimensions,
+    leading ones added)."""
+    g = np.asarray(g)
+    axis = axis if g.ndim > 1 else 0
+    sizes = [np.array(x, ndmin=ndmin).shape[axis] for x in xs]
+    pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs)]
+
+
+def rollaxis_destination(ndim, axis, start=0):
+    """Where ``np.rollaxis(x, axis, start)`` puts ``axis``: it is ``np.moveaxis(x, axis,
+    destination)`` with this destination."""
+    axis = axis % ndim
+    start = start + ndim if start < 0 else start
+    return start - 1 if start > axis else start
+
+
+def _permutation(x, y, axis):
+    """The indices q along ``axis`` with ``y = take_along_axis(x, q)``, for a ``y`` whose
+    slices are rearrangements of ``x``'s (np.partition): the r-th smallest entry of y
+    came from the r-th smallest of x (tied entries are matched in order)."""
+    order_x = np.argsort(x, axis=axis, kind="stable")
+    order_y = np.argsort(y, axis=axis, kind="stable")
+    q = np.empty_like(order_x)
+    np.put_along_axis(q, order_y, order_x, axis)
+    return q
+
+
+def unpermute(g, x, y, axis=-1):
+    """The adjoint of a rearrangement ``y`` of ``x`` along ``axis`` (None: flattened)."""
+    x, y, g = np.asarray(x), np.asarray(y), np.asarray(g)
+    if axis is None:
+        return unpermute(g, x.ravel(), y, 0).reshape(x.shape)
+    out = np.empty(x.shape, g.dtype)
+    np.put_along_axis(out, _permutation(x, y, axis), g, axis)
+    return out
+
+
+def permuted_like(t, x, y, axis=-1):
+    """``t`` rearranged the way ``y`` rearranges ``x``: the tangent of ``y``."""
+    x, y = np.asarray(x), np.asarray(y)
+    t = np.broadcast_to(t, x.shape)
+    if axis is None:
+        return permuted_like(t.ravel(), x.ravel(), y, 0)
+    return np.take_along_axis(t, _permutation(x, y, axis), axis)
+
+
+def weights_like(w, x, axis=None):
+    """np.average's weights, shaped to broadcast against ``x``: 1-D weights run along
+    ``axis``."""
+    w = np.asarray(w)
+    if w.ndim == 0 or w.shape == np.shape(x):
+        return w
+    shape = [1] * np.ndim(x)
+    shape[axis % np.ndim(x)] = w.size
+    return w.reshape(shape)
+
+
+def unweights(g, w, x, axis=None):
+    """The adjoint of ``weights_like``: summed back to the weights' shape."""
+    g = np.asarray(g)
+    if np.shape(w) == g.shape:
+        return g
+    others = tuple(i for i in range(g.ndim) if i != axis % g.ndim)
+    return g.sum(axis=others)
+
+
 # -- products ------------------------------------------------------------------------------
 def einsum_parts(subscripts: str) -> tuple[list[str], str]:
     """The input terms and the output term of an einsum specification (implicit output:
@@ -200,6 +271,58 @@ def inner_adjoint_b(g, a, b):
     """Adjoint of ``b`` in ``np.inner(a, b)``: db[J, k] = sum over I of g[I, J] a[I, k]."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
     return np.tensordot(g, a, axes=(tuple(range(a.ndim - 1)), tuple(range(a.ndim - 1))))
+
+
+def _tensordot_axes(axes, a_ndim, b_ndim):
+    if np.ndim(axes) == 0:
+        return list(range(a_ndim - axes, a_ndim)), list(range(axes))
+    a_axes, b_axes = ([ax] if np.ndim(ax) == 0 else list(ax) for ax in axes)
+    return [ax % a_ndim for ax in a_axes], [ax % b_ndim for ax in b_axes]
+
+
+def tensordot_adjoint_a(g, a, b, axes=2):
+    """Adjoint of ``a`` in ``np.tensordot(a, b, axes)``: ``g`` contracted with ``b`` over
+    ``b``'s free axes, then the axes put back in ``a``'s order."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    a_axes, b_axes = _tensordot_axes(axes, a.ndim, b.ndim)
+    free_a = [i for i in range(a.ndim) if i not in a_axes]
+    free_b = [i for i in range(b.ndim) if i not in b_axes]
+    r = np.tensordot(g, b, axes=(list(range(len(free_a), g.ndim)), free_b))
+    order = free_a + [a_axes[b_axes.index(k)] for k in sorted(b_axes)]
+    return np.transpose(r, np.argsort(order))
+
+
+def tensordot_adjoint_b(g, a, b, axes=2):
+    """Adjoint of ``b`` in ``np.tensordot(a, b, axes)``."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    a_axes, b_axes = _tensordot_axes(axes, a.ndim, b.ndim)
+    free_a = [i for i in range(a.ndim) if i not in a_axes]
+    free_b = [i for i in range(b.ndim) if i not in b_axes]
+    r = np.tensordot(g, a, axes=(list(range(len(free_a))), free_a))
+    order = free_b + [b_axes[a_axes.index(k)] for k in sorted(a_axes)]
+    return np.transpose(r, np.argsort(order))
+
+
+def _kron_blocks(g, a, b):
+    """``g`` (the adjoint of np.kron(a, b)) as an array with a's axes then b's, and the
+    two shapes padded to a common number of dimensions."""
+    n = max(np.ndim(a), np.ndim(b))
+    sa = (1,) * (n - np.ndim(a)) + np.shape(a)
+    sb = (1,) * (n - np.ndim(b)) + np.shape(b)
+    blocks = np.reshape(g, [m for pair in zip(sa, sb) for m in pair])
+    return np.transpose(blocks, list(range(0, 2 * n, 2)) + list(range(1, 2 * n, 2))), sa, sb
+
+
+def kron_adjoint_a(g, a, b):
+    """Adjoint of ``a`` in ``np.kron(a, b)``: each block of ``g`` dotted with ``b``."""
+    blocks, sa, sb = _kron_blocks(g, a, b)
+    return np.reshape(np.tensordot(blocks, np.reshape(b, sb), axes=len(sb)), np.shape(a))
+
+
+def kron_adjoint_b(g, a, b):
+    """Adjoint of ``b`` in ``np.kron(a, b)``: the blocks of ``g`` weighted by ``a``."""
+    blocks, sa, sb = _kron_blocks(g, a, b)
+    return np.reshape(np.tensordot(np.reshape(a, sa), blocks, axes=len(sa)), np.shape(b))
 
 
 # -- linear algebra ------------------------------------------------------------------------
@@ -274,15 +397,7 @@ def outer_last(u, v, a):
     return unbroadcast(u @ np.swapaxes(v, -1, -2), a)
 
 
-def _is_default_ord(ord) -> bool:
-    """None, 2 and 'fro': the norms ``runtime.norm_adjoint`` handles."""
-    return ord is None or (ord == "fro" if isinstance(ord, str) else ord == 2)
-
-
-def _is_matrix_norm(x, axis) -> bool:
-    return (axis is None and np.ndim(x) == 2) or (isinstance(axis, tuple) and len(axis) == 2)
-
-
+# -- norms -------------------------------------------------------------------------------
 def norm_ord_adjoint(g, x, y, ord, axis=None, keepdims=False):
     """The adjoint of ``np.linalg.norm(x, ord, axis)`` for the ``ord`` values other than
     None, 2, 'fro' (``runtime.norm_adjoint``) and 'nuc' (``nuclear_norm_adjoint``).
@@ -413,3 +528,32 @@ def _augmented(m):
     return big
 
 
+# -- scipy.linalg --------------------------------------------------------------------------
+def _transposes(trans) -> bool:
+    # scipy.linalg.solve_triangular's trans: 0 / 'N' (T y = b), 1 / 'T' or 2 / 'C' (T^T y = b)
+    return trans not in (0, "N", "n")
+
+
+def _triangle(m, lower):
+    return np.tril(m) if lower else np.triu(m)
+
+
+def triangular_solve(a, b, trans=0, lower=False):
+    """``scipy.linalg.solve_triangular(a, b, trans, lower)`` (SciPy imported on first use)."""
+    from scipy import linalg
+
+    return linalg.solve_triangular(a, b, trans=trans, lower=lower)
+
+
+def triangular_times(m, r, trans=0, lower=False):
+    """``op(T) @ r`` with T the triangle of ``m`` that solve_triangular reads."""
+    t = _triangle(m, lower)
+    return (t.T if _transposes(trans) else t) @ r
+
+
+def triangular_adjoint(gb, y, trans=0, lower=False):
+    """The adjoint of ``a`` in ``y = solve_triangular(a, b)`` given ``gb = op(T)^-T g``:
+    ``-gb y^T`` (``-y gb^T`` when transposed), on the triangle that was read."""
+    gb, y = np.asarray(gb), np.asarray(y)
+    outer = np.multiply.outer(gb, y) if gb.ndim == 1 else gb @ y.T
+    return -_triangle(outer.T if _transposes(trans) else outer, lower)

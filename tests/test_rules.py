@@ -83,7 +83,8 @@ def make_function(expr: str, nargs: int, scalar: bool):
         body = "".join(f"    {step}\n" for step in steps) + (
             f"    return {last}\n" if scalar else
             f"    out = {last}\n    return np.sum(np.sin(out))\n")
-        scipy = "from scipy import special\n" if "special." in expr else ""
+        scipy = "".join(f"from scipy import {m}\n" for m in ("special", "linalg")
+                        if f"{m}." in expr.replace("np.linalg.", ""))
         text = (f"import builtins\nimport math\n\nimport numpy as np\n{scipy}\n\n"
                 f"def f({params}):\n{body}")
         path = _DIR / f"row_{n}.py"
@@ -791,7 +792,7 @@ def _all_expressions():
     exprs += [r[0] for r in wide.UNARY_UFUNCS + wide.BINARY_UFUNCS + wide.SPECIAL_UNARY]
     exprs += wide.SPECIAL_BINARY + wide.OTHER_CHECKS
     for table in (wide.MATH, wide.ZERO_GRADIENT, wide.REDUCTIONS, wide.PRODUCTS, wide.SHAPES,
-                  wide.NORMS, wide.LINALG, wide.SPECIAL_REDUCTIONS):
+                  wide.NORMS, wide.LINALG, wide.SPECIAL_REDUCTIONS, wide.MORE):
         exprs += [p.values[0] for p in table]
     return " ".join(exprs)
 
@@ -800,7 +801,8 @@ def test_every_rule_has_a_row():
     """A rule added to adjoint/rules without a row here fails this test."""
     import ast
 
-    import scipy.special  # noqa: F401 - the SciPy tables load once SciPy is imported
+    import scipy.linalg  # noqa: F401 - the SciPy tables load once SciPy is imported
+    import scipy.special  # noqa: F401
 
     from adjoint import rules
 
@@ -821,9 +823,9 @@ def test_every_rule_has_a_row():
             needle = key
         else:
             module = getattr(key, "__module__", "") or ""
-            prefix = ("math" if module == "math" else "np.linalg" if "linalg" in module
-                      else "special" if rules.lookup(key)[0].module.endswith(".special")
-                      else "np")
+            table = rules.lookup(key)[0].module.rsplit(".", 1)[-1]
+            prefix = {"special": "special", "scipy_linalg": "linalg"}.get(table) or (
+                "math" if module == "math" else "np.linalg" if "linalg" in module else "np")
             needle = f"{prefix}.{key.__name__}("
             if key is np.abs:
                 needle = "np.abs("

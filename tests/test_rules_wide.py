@@ -397,6 +397,14 @@ LINALG = [
     row("np.linalg.eigvalsh(x)", A(3, 3)),
     row("np.linalg.eigvalsh(x + x.T)", A(4, 4), id="eigvalsh symmetric input"),
     row("np.linalg.eigvalsh(x)", A(2, 3, 3), id="eigvalsh batched"),
+    row("np.linalg.pinv(x)", A(3, 2)),
+    row("np.linalg.pinv(x)", A(2, 4), id="pinv wide"),
+    row(f"np.linalg.pinv(x + {EYE3})", A(3, 3), id="pinv square"),
+    row("np.linalg.pinv(x)", A(2, 3, 2), id="pinv batched"),
+    row(f"linalg.solve_triangular(x + {EYE3}, y)", A(3, 3), A(3)),
+    row(f"linalg.solve_triangular(x + {EYE3}, y, lower=True)", A(3, 3), A(3, 2)),
+    row(f"linalg.solve_triangular(x + {EYE3}, y, trans=1)", A(3, 3), A(3)),
+    row(f"linalg.solve_triangular(x + {EYE3}, y, trans='T', lower=True)", A(3, 3), A(3, 2)),
 ]
 
 
@@ -508,3 +516,39 @@ def test_table_catches_a_wrong_second_order_rule(monkeypatch):
     monkeypatch.setitem(tangents.HELPERS, runtime.solve_as, wrong)
     with pytest.raises(AssertionError, match="Hessian-vector product"):
         check_row("np.linalg.solve(x + 3.0 * np.eye(3), y) + 0.0 * y", (A(3, 3), A(3)))
+
+
+# == rules added after the first tables: more shape changes, products, linalg ===============
+MORE = [
+    row("np.tensordot(x, y)", A(2, 3), A(2, 3), id="tensordot axes=2"),
+    row("np.tensordot(x, y, axes=1)", A(2, 3), A(3, 4)),
+    row("np.tensordot(x, y, axes=0)", A(2), A(3)),
+    row("np.tensordot(x, y, axes=([1, 0], [0, 2]))", A(2, 3, 4), A(3, 5, 2)),
+    row("np.tensordot(x, y, axes=(-1, 0))", A(2, 3), A(3, 2)),
+    row("np.kron(x, y)", A(2, 3), A(2, 2)),
+    row("np.kron(x, y)", A(3), A(2)),
+    row("np.kron(x, y)", A(2), A(2, 3), id="np.kron 1-D with 2-D"),
+    row("np.rollaxis(x, 2)", A(2, 3, 4)),
+    row("np.rollaxis(x, 0, 3)", A(2, 3, 4)),
+    row("np.rollaxis(x, -1, 1)", A(2, 3, 4)),
+    row("np.partition(x, 2)", A(6)),
+    row("np.partition(x, 1, axis=0)", A(4, 3)),
+    row("np.partition(x, (0, 2))", A(3, 5)),
+    row("np.average(x, weights=y)", A(5), A(5, domain=POS)),
+    row("np.average(x, axis=1, weights=y)", A(3, 4), A(4, domain=POS)),
+    row("np.average(x, axis=0, weights=y)", A(3, 4), A(3, 4, domain=POS)),
+    row("a, b = np.split(x, 2); a * b", A(4)),
+    row("a, b, c = np.split(x, 3, axis=1); a - b * c", A(2, 6)),
+    row("a, b = np.array_split(x, 2); a / (b + 3.0)", A(6)),
+    row("a, b = np.hsplit(x, 2); a * b", A(3, 4)),
+    row("a, b = np.vsplit(x, 2); a * b", A(4, 3)),
+    row("np.hstack((x, y))", A(3), A(2)),
+    row("np.hstack([x, y])", A(2, 3), A(2, 1), id="np.hstack 2-D"),
+    row("np.vstack((x, y))", A(3), A(3)),
+    row("np.vstack([x, y])", A(2, 3), A(1, 3), id="np.vstack 2-D"),
+]
+
+
+@pytest.mark.parametrize("expr, specs, scalar", MORE)
+def test_more(expr, specs, scalar):
+    check_row(expr, specs, scalar)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import inspect
 import sys
 from collections.abc import Callable, Hashable
@@ -75,9 +76,10 @@ def load_optional_tables() -> bool:
     """Import the SciPy rule tables once the user's code has imported SciPy (importing
     adjoint itself never does). True when a table was loaded by this call."""
     loaded = False
-    if "scipy.special" in sys.modules and f"{__name__}.special" not in sys.modules:
-        from . import special  # noqa: F401
-        loaded = True
+    for scipy_module, table in (("scipy.special", "special"), ("scipy.linalg", "scipy_linalg")):
+        if scipy_module in sys.modules and f"{__name__}.{table}" not in sys.modules:
+            importlib.import_module(f"{__name__}.{table}")
+            loaded = True
     return loaded
 
 

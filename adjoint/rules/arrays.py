@@ -18,6 +18,8 @@ from ..runtime import (
     inner_adjoint_a,
     inner_adjoint_b,
     inverse_axes,
+    kron_adjoint_a,
+    kron_adjoint_b,
     matmul_adjoint_a,
     matmul_adjoint_b,
     mean_adjoint,
@@ -26,18 +28,25 @@ from ..runtime import (
     nuclear_norm_adjoint,
     prod_adjoint,
     reduced_count,
+    rollaxis_destination,
     sort_adjoint,
     split_like,
+    split_promoted,
     stop_gradient,
+    tensordot_adjoint_a,
+    tensordot_adjoint_b,
     unbroadcast,
     undiagonal,
     unindex,
     unpad,
+    unpermute,
     unreduce,
     unrepeat,
     unstack,
     untile,
     untrace,
+    unweights,
+    weights_like,
 )
 from . import adjoint_of, zero_gradient
 
@@ -84,8 +93,12 @@ def std(y, x, axis=None, *, ddof=0, keepdims=False):
 
 
 @adjoint_of(np.average)
-def average(y, x, axis=None):
-    d[x] += mean_adjoint(d[y], x, axis)
+def average(y, x, axis=None, weights=None):
+    # y = sum(w x) / sum(w), with 1-D weights running along axis (no weights: w = 1)
+    w = weights_like(1.0 if weights is None else weights, x, axis)
+    share = unreduce(d[y] / np.sum(w * np.ones_like(x), axis=axis), x, axis)
+    d[x] += share * w
+    d[weights] += unweights(share * (x - unreduce(y, x, axis)), weights, x, axis)
 
 
 @adjoint_of(np.ptp)
@@ -124,6 +137,12 @@ def diff(y, x, n=1, axis=-1):
 def sort(y, x, axis=-1, kind=None):
     # tied entries keep their order (a stable sort), each receiving its own place's gradient
     d[x] += sort_adjoint(d[y], x, axis)
+
+
+@adjoint_of(np.partition)
+def partition(y, x, kth, axis=-1):
+    # y rearranges x: each gradient goes back to the entry it came from (ties: in order)
+    d[x] += unpermute(d[y], x, y, axis)
 
 
 @adjoint_of(np.trace)
@@ -230,6 +249,18 @@ def inner(z, a, b):
     d[b] += inner_adjoint_b(d[z], a, b)
 
 
+@adjoint_of(np.tensordot)
+def tensordot(z, a, b, axes=2):
+    d[a] += tensordot_adjoint_a(d[z], a, b, axes)
+    d[b] += tensordot_adjoint_b(d[z], a, b, axes)
+
+
+@adjoint_of(np.kron)
+def kron(z, a, b):
+    d[a] += kron_adjoint_a(d[z], a, b)
+    d[b] += kron_adjoint_b(d[z], a, b)
+
+
 @adjoint_of(np.vdot)
 def vdot(z, a, b):
     d[a] += np.reshape(d[z] * np.ravel(b), np.shape(a))
@@ -288,6 +319,29 @@ def moveaxis(y, x, source, destination):
 
 # The forms without an axis are separate rules (tried first) so that the generated code
 # calls np.flip(g) and np.roll(g, shift), which Numba compiles, rather than passing None.
+@adjoint_of(np.rollaxis)
+def rollaxis(y, x, axis, start=0):
+    d[x] += np.moveaxis(d[y], rollaxis_destination(np.ndim(x), axis, start), axis)
+
+
+# np.split and friends return a list of arrays; the adjoint of its entries arrives stacked
+# (one entry per piece), which needs pieces of equal shape: np.array_split into unequal
+# pieces fails with NumPy's "inhomogeneous shape" error
+@adjoint_of(np.split, np.array_split)
+def split(y, x, indices_or_sections, axis=0):
+    d[x] += np.concatenate(d[y], axis)
+
+
+@adjoint_of(np.hsplit)
+def hsplit(y, x, indices_or_sections):
+    d[x] += np.hstack(d[y])
+
+
+@adjoint_of(np.vsplit)
+def vsplit(y, x, indices_or_sections):
+    d[x] += np.vstack(d[y])
+
+
 @adjoint_of(np.flip)
 def flip_all(y, x):
     d[x] += np.flip(d[y])
@@ -381,6 +435,16 @@ def copy_(y, x, *options, **keyword_options):
 @adjoint_of(np.concatenate)
 def concatenate(y, xs, axis=0):
     d[xs] += split_like(d[y], xs, axis)
+
+
+@adjoint_of(np.hstack)
+def hstack(y, xs):
+    d[xs] += split_promoted(d[y], xs, 1, 1)
+
+
+@adjoint_of(np.vstack)
+def vstack(y, xs):
+    d[xs] += split_promoted(d[y], xs, 0, 2)
 
 
 @adjoint_of(np.stack)

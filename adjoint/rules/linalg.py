@@ -3,6 +3,8 @@ symmetric eigenvalues and singular values. Every rule works on a matrix or a sta
 matrices (the last two axes), as the NumPy functions do.
 
 Choices at non-differentiable points (documented in README):
+- ``pinv``: the derivative of the pseudo-inverse exists where the rank does not change
+  (full-rank inputs almost surely); at rank-deficient inputs the formula is used as is.
 - ``inv``, ``solve``, ``det``, ``slogdet`` need an invertible matrix (their derivatives
   solve with it); at a singular one NumPy raises ``LinAlgError``.
 - ``cholesky`` and ``eigvalsh`` read only the lower triangle, exactly as NumPy does: the
@@ -53,6 +55,25 @@ def solve(y, a, b):
 @tangent_of(np.linalg.solve)
 def solve_tangent(y, a, b):
     t[y] = solve_as(a, t[b] - times_as(t[a], y), False)
+
+
+@adjoint_of(np.linalg.pinv)
+def pinv(y, x):
+    # with P = pinv(x), Q = I - x P, R = I - P x (valid while the rank stays the same):
+    # dx = -P^T g P^T + Q g^T P P^T + P^T P g^T R
+    p_t = np.swapaxes(y, -1, -2)
+    g_t = np.swapaxes(d[y], -1, -2)
+    q = np.eye(np.shape(x)[-2]) - x @ y
+    r = np.eye(np.shape(x)[-1]) - y @ x
+    d[x] += -p_t @ d[y] @ p_t + q @ g_t @ y @ p_t + p_t @ y @ g_t @ r
+
+
+@tangent_of(np.linalg.pinv)
+def pinv_tangent(y, x):
+    p_t = np.swapaxes(y, -1, -2)
+    x_dot_t = np.swapaxes(t[x], -1, -2)
+    t[y] = (-(y @ t[x] @ y) + y @ p_t @ x_dot_t @ (np.eye(np.shape(x)[-2]) - x @ y)
+            + (np.eye(np.shape(x)[-1]) - y @ x) @ x_dot_t @ p_t @ y)
 
 
 # -- determinants --------------------------------------------------------------------------

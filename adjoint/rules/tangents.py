@@ -33,12 +33,15 @@ from ..runtime import (
     norm_adjoint,
     norm_ord_adjoint,
     norm_ord_adjoint_change,
+    permuted_like,
     polygamma,
     pow_exponent_adjoint,
     prod_adjoint,
     reduce_sum,
     reduced_count,
     sorted_like,
+    unreduce,
+    weights_like,
 )
 from ..runtime_tangent import (
     extremum_tangent,
@@ -91,7 +94,8 @@ TANGENTS: dict[Hashable, Spec] = {}
 # Runtime helpers of generated adjoint code, for forward mode over an adjoint (hvp).
 HELPERS: dict[Callable, Spec] = {}
 ZERO_HELPERS: set[Callable] = {runtime.zeros_like, runtime.tie_share, runtime.inverse_axes,
-                               runtime.must_not_be_array, runtime.reduced_count}
+                               runtime.must_not_be_array, runtime.reduced_count,
+                               runtime.rollaxis_destination}
 
 
 def is_tangent_ref(node: ast.AST) -> bool:
@@ -173,15 +177,29 @@ declare(Linear(("x",)), np.sum, np.mean, np.cumsum, np.transpose, ".transpose", 
         np.reshape, np.squeeze, np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
         ".reshape", ".ravel", ".flatten", ".squeeze", np.copy, np.asarray, np.array,
         np.float64, np.float32, ".copy", ".astype", "getitem")
-declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list")
+declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list", np.hstack, np.vstack)
 declare(Multilinear(("a", "b")), np.dot, np.matmul, np.outer)
 
 # -- issue 14: the wider tables. Linear operations apply themselves to the tangent.
 declare(Linear(("x",)), np.atleast_3d, np.swapaxes, np.moveaxis, np.flip, np.fliplr, np.flipud,
         np.rot90, np.roll, np.tile, np.repeat, np.tril, np.triu, np.diagonal, np.diag,
-        np.broadcast_to, np.pad, np.diff, np.trace, np.average, np.real, np.conjugate)
-declare(Multilinear(("a", "b")), np.inner, np.vdot, np.cross)
+        np.broadcast_to, np.pad, np.diff, np.trace, np.real, np.conjugate, np.rollaxis,
+        np.split, np.array_split, np.hsplit, np.vsplit)
+declare(Multilinear(("a", "b")), np.inner, np.vdot, np.cross, np.tensordot, np.kron)
 declare(Multilinear(("a", "b", "c")), np.einsum)
+
+
+@tangent_of(np.average)
+def average(y, x, axis=None, weights=None):
+    # np.average(x) is linear in x; with weights, y = sum(w x) / sum(w)
+    w = weights_like(1.0 if weights is None else weights, x, axis)
+    t[y] = reduce_sum(w * t[x] + weights_like(t[weights], x, axis) * (
+        x - unreduce(y, x, axis)), axis) / reduce_sum(w * np.ones_like(x), axis)
+
+
+@tangent_of(np.partition)
+def partition(y, x, kth, axis=-1):
+    t[y] = permuted_like(t[x], x, y, axis)
 
 
 @tangent_of(np.var)
@@ -244,7 +262,11 @@ declare(Linear(("g",)), runtime.unbroadcast, runtime.unreduce, runtime.mean_adjo
         runtime.zero_entries, runtime.extremum_adjoint)
 declare(Linear(("g",)), runtime.diff_adjoint, runtime.untile, runtime.unrepeat,
         runtime.sort_adjoint, runtime.undiagonal, runtime.untrace, runtime.unpad)
-declare(Linear(("t",)), runtime.sorted_like)
+declare(Linear(("t",)), runtime.sorted_like, runtime.permuted_like)
+declare(Linear(("g",)), runtime.unpermute, runtime.unweights, runtime.split_promoted)
+declare(Linear(("w",)), runtime.weights_like)
+declare(Multilinear(("g", "b")), runtime.tensordot_adjoint_a, runtime.kron_adjoint_a)
+declare(Multilinear(("g", "a")), runtime.tensordot_adjoint_b, runtime.kron_adjoint_b)
 declare(Linear(("x",)), runtime.centered)
 declare(Linear(("v",)), runtime.reduce_sum)
 declare(Linear(("g",), refused={"x": "second derivatives of the nuclear norm (ord='nuc')"}),

@@ -34,8 +34,6 @@ UNSUPPORTED.update({
     "kron_adjoint_b": "np.kron",
     "unpermute": "np.partition",
     "permuted_like": "np.partition",
-    "weights_like": "np.average with weights",
-    "unweights": "np.average with weights",
     "rollaxis_destination": "np.rollaxis",
     "triangular_solve": "scipy.linalg.solve_triangular",
     "triangular_times": "scipy.linalg.solve_triangular",
@@ -44,6 +42,19 @@ UNSUPPORTED.update({
     "singular_values_adjoint": "np.linalg.svd(x, compute_uv=False)",
     "singular_values_tangent": "np.linalg.svd(x, compute_uv=False)",
 })
+
+# Functions with rules whose primal Numba 0.68 cannot compile (checked by compiling each
+# one on small float arrays); read by the coverage table (adjoint/coverage.py).
+NUMBA_LACKS = {
+    "np.einsum", "np.inner", "np.tensordot", "np.tile", "np.pad", "np.rollaxis",
+    "np.diagonal", "np.linalg.svd", "math.fmod", "scipy.special.expit", "scipy.special.logit",
+    "scipy.special.erf", "scipy.special.erfc", "scipy.special.erfinv", "scipy.special.ndtr",
+    "scipy.special.log_ndtr", "scipy.special.ndtri", "scipy.special.gamma",
+    "scipy.special.gammaln", "scipy.special.digamma", "scipy.special.psi",
+    "scipy.special.polygamma", "scipy.special.xlogy", "scipy.special.xlog1py",
+    "scipy.special.logsumexp", "scipy.special.softmax", "scipy.special.log_softmax",
+    "scipy.linalg.solve_triangular",
+}
 
 
 # -- polygamma: the recurrence up to x >= 15, then the asymptotic series -------------------
@@ -100,6 +111,20 @@ def _reduced_count(x, axis=None):
                 count *= x.shape[d]
         return count
     return impl
+
+
+@overload(rx.weights_like)
+def _weights_like(w, x, axis=None):
+    if _is_array(w) and _is_array(x) and w.ndim != x.ndim:
+        _fail("np.average with 1-D weights along an axis is not supported under jit")
+    return lambda w, x, axis=None: w
+
+
+@overload(rx.unweights)
+def _unweights(g, w, x, axis=None):
+    if _is_array(w) and _is_array(g) and w.ndim != g.ndim:
+        _fail("np.average with 1-D weights along an axis is not supported under jit")
+    return lambda g, w, x, axis=None: g
 
 
 @overload(rx.reduce_sum)

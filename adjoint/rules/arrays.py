@@ -27,6 +27,7 @@ from ..runtime import (
     norm_ord_adjoint,
     nuclear_norm_adjoint,
     prod_adjoint,
+    reduce_sum,
     reduced_count,
     rollaxis_destination,
     sort_adjoint,
@@ -96,7 +97,7 @@ def std(y, x, axis=None, *, ddof=0, keepdims=False):
 def average(y, x, axis=None, weights=None):
     # y = sum(w x) / sum(w), with 1-D weights running along axis (no weights: w = 1)
     w = weights_like(1.0 if weights is None else weights, x, axis)
-    share = unreduce(d[y] / np.sum(w * np.ones_like(x), axis=axis), x, axis)
+    share = unreduce(d[y] / reduce_sum(w * np.ones_like(x), axis), x, axis)
     d[x] += share * w
     d[weights] += unweights(share * (x - unreduce(y, x, axis)), weights, x, axis)
 

@@ -42,9 +42,6 @@ CASES = {
                    (RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2)), _matrix())],
     "matrix_trace": [(RNG.normal(size=(3, 3)),)],
     "eigenvectors": [(RNG.normal(size=(3, 3)),)],
-    "unweights": [(RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3)))],
-    "weights_like": [(1.0, RNG.normal(size=(2, 3))), (RNG.normal(size=(2, 3)),
-                                                       RNG.normal(size=(2, 3)), 1)],
 }
 
 

@@ -152,9 +152,19 @@ def trace(y, x, offset=0, axis1=0, axis2=1):
 
 
 # np.linalg.norm: one rule per family of ord values (the first whose check passes applies)
+def _ord_text(bound) -> str:
+    ord_ = bound.get("ord")
+    return ast.unparse(ord_) if isinstance(ord_, ast.AST) else repr(ord_)
+
+
+def _no_rule_for_ord(bound) -> str:
+    return (f"ord={_ord_text(bound)} has no rule (None, 'fro', 'nuc', a number, np.inf or "
+            "-np.inf have)")
+
+
 def _norm_default(bound) -> str | None:
     if getattr(bound.get("ord"), "value", "?") not in (None, 2, "fro"):
-        return "ord is not None, 2 or 'fro'"
+        return _no_rule_for_ord(bound)
     return None
 
 
@@ -162,21 +172,20 @@ _INFINITIES = {"np.inf", "-np.inf", "math.inf", "-math.inf", "numpy.inf", "-nump
 
 
 def _norm_other(bound) -> str | None:
-    ord_ = bound.get("ord")
-    text = ast.unparse(ord_) if isinstance(ord_, ast.AST) else repr(ord_)
-    if text in _INFINITIES or isinstance(ord_, ast.Name):  # a variable: checked at run time
+    text = _ord_text(bound)
+    if text in _INFINITIES or isinstance(bound.get("ord"), ast.Name):  # a variable: at run time
         return None
     try:
         value = ast.literal_eval(text)
     except ValueError:
-        return f"ord={text} is not a constant number, np.inf, 'nuc' or 'fro'"
+        return _no_rule_for_ord(bound)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return None
-    return f"ord={text} has no rule"
+    return _no_rule_for_ord(bound)
 
 
 def _norm_nuclear(bound) -> str | None:
-    return None if getattr(bound.get("ord"), "value", None) == "nuc" else "not 'nuc'"
+    return None if getattr(bound.get("ord"), "value", None) == "nuc" else _no_rule_for_ord(bound)
 
 
 @adjoint_of(np.linalg.norm, check=_norm_default)

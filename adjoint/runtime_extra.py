@@ -18,7 +18,8 @@ __all__ = [
     "outer_last", "norm_ord_adjoint", "norm_ord_adjoint_change", "nuclear_norm_adjoint",
     "tensordot_adjoint_a", "tensordot_adjoint_b", "kron_adjoint_a", "kron_adjoint_b",
     "rollaxis_destination", "unpermute", "permuted_like", "weights_like", "unweights",
-    "split_promoted", "triangular_solve", "triangular_times", "triangular_adjoint",
+    "split_promoted", "cumprod_adjoint", "cumprod_adjoint_change", "cumprod_tangent",
+    "triangular_solve", "triangular_times", "triangular_adjoint",
 ]
 
 
@@ -72,6 +73,70 @@ def diff_adjoint(g, n=1, axis=-1):
         widths[axis % g.ndim] = (1, 1)
         g = -np.diff(np.pad(g, widths), axis=axis)
     return g
+
+
+def _last_axis_view(v, axis):
+    """``v`` with ``axis`` moved last (flattened for None): the layout the cumprod helpers
+    scan in, and the function that puts a result of that layout back."""
+    v = np.asarray(v, dtype=np.result_type(v, np.float64))
+    if axis is None:
+        return v.ravel(), lambda r: r
+    return np.moveaxis(v, axis, -1), lambda r: np.moveaxis(r, -1, axis)
+
+
+def _exclusive_cumprod(m):
+    """Along the last axis, the product of the entries before each one (1 for the first)."""
+    out = np.ones_like(m)
+    out[..., 1:] = np.cumprod(m[..., :-1], axis=-1)
+    return out
+
+
+def _suffix_sums(g, m):
+    """S_i = g_i + m_{i+1} S_{i+1} along the last axis (S_{n-1} = g_{n-1}): the sum over
+    j >= i of g_j times the product of m_k for i < k <= j."""
+    out = np.array(g, dtype=np.result_type(g, m))
+    for i in range(m.shape[-1] - 2, -1, -1):
+        out[..., i] += m[..., i + 1] * out[..., i + 1]
+    return out
+
+
+def cumprod_adjoint(g, x, axis=None):
+    """The adjoint of ``y = np.cumprod(x, axis)`` without dividing by x (exact at zeros):
+    dx_i = (product of x_k, k < i) * sum over j >= i of g_j (product of x_k, i < k <= j)."""
+    m, restore = _last_axis_view(x, axis)
+    gm, _ = _last_axis_view(np.broadcast_to(g, m.shape if axis is None else np.shape(x)), axis)
+    out = restore(_exclusive_cumprod(m) * _suffix_sums(gm, m))
+    return out.reshape(np.shape(x))
+
+
+def cumprod_adjoint_change(g, x, x_dot, axis=None):
+    """The derivative of ``cumprod_adjoint(g, x)`` in x along ``x_dot`` (second order):
+    the product rule through the prefix products and the suffix recurrence."""
+    m, restore = _last_axis_view(x, axis)
+    m_dot, _ = _last_axis_view(np.broadcast_to(x_dot, np.shape(x)), axis)
+    gm, _ = _last_axis_view(np.broadcast_to(g, m.shape if axis is None else np.shape(x)), axis)
+    prefix = _exclusive_cumprod(m)
+    prefix_dot = np.zeros_like(prefix)
+    for i in range(1, m.shape[-1]):
+        prefix_dot[..., i] = prefix_dot[..., i - 1] * m[..., i - 1] + prefix[..., i - 1] * \
+            m_dot[..., i - 1]
+    sums = _suffix_sums(gm, m)
+    sums_dot = np.zeros_like(sums)
+    for i in range(m.shape[-1] - 2, -1, -1):
+        sums_dot[..., i] = m_dot[..., i + 1] * sums[..., i + 1] + m[..., i + 1] * \
+            sums_dot[..., i + 1]
+    return restore(prefix_dot * sums + prefix * sums_dot).reshape(np.shape(x))
+
+
+def cumprod_tangent(t, x, axis=None):
+    """The tangent of ``y = np.cumprod(x, axis)``: t_y_j = t_y_{j-1} x_j + y_{j-1} t_j."""
+    m, restore = _last_axis_view(x, axis)
+    t_m, _ = _last_axis_view(np.broadcast_to(t, np.shape(x)), axis)
+    y = np.cumprod(m, axis=-1)
+    out = np.array(t_m, dtype=np.result_type(t_m, m))
+    for j in range(1, m.shape[-1]):
+        out[..., j] = out[..., j - 1] * m[..., j] + y[..., j - 1] * t_m[..., j]
+    return restore(out)
 
 
 def untile(g, x, reps):

@@ -181,6 +181,80 @@ def _sorted_like(t, x, axis=-1):
     return lambda t, x, axis=-1: t[np.argsort(x, kind="mergesort")]
 
 
+# -- cumprod: one scan over the flattened array (axis None, or a 1-D array) ----------------
+def _require_flat_scan(x, axis, what):
+    if not (_is_array(x) and (_is_none(axis) or x.ndim == 1)):
+        _fail(f"{what} along an axis of a multi-dimensional array is not supported under jit")
+
+
+@njit(cache=True)
+def _cumprod_adjoint_flat(g, m):
+    n = m.size
+    out = np.empty(n)
+    suffix = 0.0
+    for i in range(n - 1, -1, -1):  # S_i = g_i + m_{i+1} S_{i+1}
+        suffix = g[i] + (m[i + 1] * suffix if i + 1 < n else 0.0)
+        out[i] = suffix
+    prefix = 1.0
+    for i in range(n):
+        out[i] *= prefix
+        prefix *= m[i]
+    return out
+
+
+@njit(cache=True)
+def _cumprod_adjoint_change_flat(g, m, m_dot):
+    n = m.size
+    sums = np.empty(n)
+    sums_dot = np.zeros(n)
+    for i in range(n - 1, -1, -1):
+        sums[i] = g[i] + (m[i + 1] * sums[i + 1] if i + 1 < n else 0.0)
+        if i + 1 < n:
+            sums_dot[i] = m_dot[i + 1] * sums[i + 1] + m[i + 1] * sums_dot[i + 1]
+    out = np.empty(n)
+    prefix, prefix_dot = 1.0, 0.0
+    for i in range(n):
+        out[i] = prefix_dot * sums[i] + prefix * sums_dot[i]
+        prefix_dot = prefix_dot * m[i] + prefix * m_dot[i]
+        prefix *= m[i]
+    return out
+
+
+@njit(cache=True)
+def _cumprod_tangent_flat(t, m):
+    n = m.size
+    out = np.empty(n)
+    y_before = 1.0
+    t_before = 0.0
+    for j in range(n):
+        t_before = t_before * m[j] + y_before * t[j]
+        out[j] = t_before
+        y_before *= m[j]
+    return out
+
+
+@overload(rx.cumprod_adjoint)
+def _cumprod_adjoint(g, x, axis=None):
+    _require_flat_scan(x, axis, "the adjoint of np.cumprod")
+    return lambda g, x, axis=None: _cumprod_adjoint_flat(
+        np.ascontiguousarray(g).ravel(), np.ascontiguousarray(x).ravel()).reshape(x.shape)
+
+
+@overload(rx.cumprod_adjoint_change)
+def _cumprod_adjoint_change(g, x, x_dot, axis=None):
+    _require_flat_scan(x, axis, "second derivatives of np.cumprod")
+    return lambda g, x, x_dot, axis=None: _cumprod_adjoint_change_flat(
+        np.ascontiguousarray(g).ravel(), np.ascontiguousarray(x).ravel(),
+        np.ascontiguousarray(x_dot).ravel()).reshape(x.shape)
+
+
+@overload(rx.cumprod_tangent)
+def _cumprod_tangent(t, x, axis=None):
+    _require_flat_scan(x, axis, "the tangent of np.cumprod")
+    return lambda t, x, axis=None: _cumprod_tangent_flat(np.ascontiguousarray(t).ravel(),
+                                                         np.ascontiguousarray(x).ravel())
+
+
 @overload(rx.untrace)
 def _untrace(g, x, offset=0, axis1=0, axis2=1):
     if not (_is_array(x) and x.ndim == 2) or _is_array(g):

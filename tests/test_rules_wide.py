@@ -22,6 +22,7 @@ from .test_rules import (
     A,
     Arg,
     F,
+    assert_gradient_matches,
     assert_tangent_matches,
     binary_specs,
     check_row,
@@ -137,6 +138,7 @@ REDUCTIONS = [
     row("np.cumprod(x)", A(2, 3, domain=NZ), id="np.cumprod flattens"),
     row("np.cumprod(x, axis=0)", A(3, 4, domain=NZ)),
     row("np.cumprod(x, axis=-1)", A(3, 4, domain=NZ)),
+    row("np.cumprod(x, axis=1)", A(2, 3, 4), id="np.cumprod 3-D"),
     row("np.diff(x)", A(5)),
     row("np.diff(x, 2)", A(6)),
     row("np.diff(x, axis=0)", A(3, 4)),
@@ -156,6 +158,19 @@ REDUCTIONS = [
 @pytest.mark.parametrize("expr, specs, scalar", REDUCTIONS)
 def test_reduction(expr, specs, scalar):
     check_row(expr, specs, scalar)
+
+
+@pytest.mark.parametrize("values, axis", [([2.0, 0.0, 3.0, 0.0, 1.5], None),
+                                          ([[2.0, 0.0, 3.0], [0.0, 1.5, -2.0]], 1),
+                                          ([[2.0, 0.0, 3.0], [0.0, 1.5, -2.0]], 0),
+                                          ([[0.0, 0.0], [1.5, -2.0]], None)])
+def test_cumprod_exact_with_zeros(values, axis):
+    """np.cumprod's rules never divide by x: entries equal to 0 get finite, exact
+    derivatives at every order."""
+    f = make_function(f"np.cumprod(x, axis={axis}) * 1.5", 1, False)
+    x = np.array(values)
+    assert np.all(np.isfinite(grad(f)(x)))
+    assert_gradient_matches(f, [x])
 
 
 # == arrays.py: products ====================================================================

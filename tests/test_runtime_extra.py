@@ -42,6 +42,14 @@ CASES = {
                    (RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2)), _matrix())],
     "matrix_trace": [(RNG.normal(size=(3, 3)),)],
     "eigenvectors": [(RNG.normal(size=(3, 3)),)],
+    "cumprod_adjoint": [(RNG.normal(size=5), RNG.normal(size=5)),
+                        (RNG.normal(size=6), np.array([2.0, 0.0, 3.0, 0.0, 1.5, -1.0])),
+                        (RNG.normal(size=6), RNG.normal(size=(2, 3)))],
+    "cumprod_adjoint_change": [(RNG.normal(size=5), RNG.normal(size=5), RNG.normal(size=5)),
+                               (RNG.normal(size=4), np.array([1.0, 0.0, 2.0, 0.0]),
+                                RNG.normal(size=4))],
+    "cumprod_tangent": [(RNG.normal(size=5), RNG.normal(size=5)),
+                        (RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3)))],
 }
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..runtime import (
     centered,
+    cumprod_adjoint,
     cumsum_adjoint,
     diff_adjoint,
     dot_adjoint_a,
@@ -124,9 +125,9 @@ def nanmean(y, x, axis=None, keepdims=False):
 
 @adjoint_of(np.cumprod)
 def cumprod(y, x, axis=None):
-    # d y_j / d x_i = y_j / x_i for i <= j: a running sum from the end, divided by x
-    # (so an entry equal to 0 gets a nan gradient; see README)
-    d[x] += cumsum_adjoint(d[y] * y, x, axis) / x
+    # d y_j / d x_i = the product of x_k for k <= j, k != i: computed without dividing by
+    # x_i (exact where x has zeros), like np.prod
+    d[x] += cumprod_adjoint(d[y], x, axis)
 
 
 @adjoint_of(np.diff)

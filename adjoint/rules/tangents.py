@@ -30,6 +30,9 @@ import numpy as np
 from .. import runtime
 from ..runtime import (
     centered,
+    cumprod_adjoint,
+    cumprod_adjoint_change,
+    cumprod_tangent,
     norm_adjoint,
     norm_ord_adjoint,
     norm_ord_adjoint_change,
@@ -233,7 +236,7 @@ def nanmean(y, x, axis=None, keepdims=False):
 
 @tangent_of(np.cumprod)
 def cumprod(y, x, axis=None):
-    t[y] = y * np.cumsum(t[x] / x, axis=axis)
+    t[y] = cumprod_tangent(t[x], x, axis)
 
 
 @tangent_of(np.sort)
@@ -262,7 +265,7 @@ declare(Linear(("g",)), runtime.unbroadcast, runtime.unreduce, runtime.mean_adjo
         runtime.zero_entries, runtime.extremum_adjoint)
 declare(Linear(("g",)), runtime.diff_adjoint, runtime.untile, runtime.unrepeat,
         runtime.sort_adjoint, runtime.undiagonal, runtime.untrace, runtime.unpad)
-declare(Linear(("t",)), runtime.sorted_like, runtime.permuted_like)
+declare(Linear(("t",)), runtime.sorted_like, runtime.permuted_like, runtime.cumprod_tangent)
 declare(Linear(("g",)), runtime.unpermute, runtime.unweights, runtime.split_promoted)
 declare(Linear(("w",)), runtime.weights_like)
 declare(Multilinear(("g", "b")), runtime.tensordot_adjoint_a, runtime.kron_adjoint_a)
@@ -302,6 +305,11 @@ def prod_second(r, g, x, axis=None, keepdims=False):
 def norm_second(r, g, x, y, axis=None, keepdims=False, ord=None):
     t[r] = (norm_adjoint(t[g], x, y, axis, keepdims, ord)
             + norm_adjoint_tangent(g, x, y, t[x], t[y], axis, keepdims, ord))
+
+
+@tangent_of(runtime.cumprod_adjoint)
+def cumprod_second(r, g, x, axis=None):
+    t[r] = cumprod_adjoint(t[g], x, axis) + cumprod_adjoint_change(g, x, t[x], axis)
 
 
 @tangent_of(runtime.norm_ord_adjoint)

@@ -48,7 +48,6 @@ REFUSED = [
     ("np.linalg.eigh, np.linalg.svd with vectors", "they return tuples of arrays of "
      "different shapes, which the reverse engine cannot carry yet; use np.linalg.eigvalsh "
      "or np.linalg.svd(x, compute_uv=False) for the values"),
-    ("np.linalg.multi_dot", "not yet: write the product with @"),
     ("np.einsum with an ellipsis or a repeated letter ('ii->i')", "refused with a "
      "MissingRuleError; name every axis, use np.diagonal for diagonals"),
     ("np.dstack, np.column_stack", "not yet: use np.stack / np.concatenate"),

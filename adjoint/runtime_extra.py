@@ -19,7 +19,8 @@ __all__ = [
     "tensordot_adjoint_a", "tensordot_adjoint_b", "kron_adjoint_a", "kron_adjoint_b",
     "rollaxis_destination", "unpermute", "permuted_like", "weights_like", "unweights",
     "split_promoted", "cumprod_adjoint", "cumprod_adjoint_change", "cumprod_tangent",
-    "triangular_solve", "triangular_times", "triangular_adjoint",
+    "multi_dot_adjoint", "multi_dot_tangent", "triangular_solve", "triangular_times",
+    "triangular_adjoint",
 ]
 
 
@@ -391,6 +392,48 @@ def kron_adjoint_b(g, a, b):
 
 
 # -- linear algebra ------------------------------------------------------------------------
+def _promoted_chain(arrays):
+    """np.linalg.multi_dot's operands as matrices: a 1-D first operand is a row, a 1-D last
+    one a column."""
+    mats = [np.asarray(a) for a in arrays]
+    if mats[0].ndim == 1:
+        mats[0] = mats[0][None, :]
+    if mats[-1].ndim == 1:
+        mats[-1] = mats[-1][:, None]
+    return mats
+
+
+def _chain(mats):
+    out = mats[0]
+    for m in mats[1:]:
+        out = out @ m
+    return out
+
+
+def multi_dot_adjoint(g, arrays):
+    """The adjoint of each operand of ``np.linalg.multi_dot(arrays)``:
+    dM_i = (M_0 ... M_{i-1})^T G (M_{i+1} ... M_k)^T, in each operand's own shape."""
+    mats = _promoted_chain(arrays)
+    rows, cols = mats[0].shape[0], mats[-1].shape[1]
+    upstream = np.reshape(g, (rows, cols))
+    out = []
+    for i in range(len(mats)):
+        left = _chain(mats[:i]).T @ upstream if i else upstream
+        grad = left @ _chain(mats[i + 1:]).T if i < len(mats) - 1 else left
+        out.append(np.reshape(grad, np.shape(arrays[i])))
+    return out
+
+
+def multi_dot_tangent(tangents, arrays):
+    """The tangent of ``np.linalg.multi_dot(arrays)``: the sum over operands of the chain
+    with that operand replaced by its tangent."""
+    mats = _promoted_chain(arrays)
+    dots = _promoted_chain([np.broadcast_to(t, np.shape(a)) for t, a in zip(tangents, arrays)])
+    total = sum(_chain(mats[:i] + [dots[i]] + mats[i + 1:]) for i in range(len(mats)))
+    shape = np.shape(np.linalg.multi_dot([np.zeros(np.shape(a)) for a in arrays]))
+    return np.reshape(total, shape)
+
+
 def _is_vector(v, a) -> bool:
     # np.linalg.solve(a, b) treats b as a vector exactly when b is 1-D; its solution (and
     # so its adjoint) then has one dimension fewer than a (a matrix b gives at least a's)

@@ -35,6 +35,8 @@ UNSUPPORTED.update({
     "unpermute": "np.partition",
     "permuted_like": "np.partition",
     "rollaxis_destination": "np.rollaxis",
+    "multi_dot_adjoint": "np.linalg.multi_dot",
+    "multi_dot_tangent": "np.linalg.multi_dot",
     # np.average's rule passes weights=None through a helper; Numba cannot type its tangent
     "weights_like": "np.average",
     "unweights": "np.average",

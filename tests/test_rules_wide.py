@@ -283,7 +283,8 @@ def test_norm(expr, specs, scalar):
 
 
 # Rows checked by dedicated tests below (no second order), for test_every_rule_has_a_row.
-OTHER_CHECKS = ["np.linalg.norm(x, 'nuc')", "np.linalg.svd(x, compute_uv=False)"]
+OTHER_CHECKS = ["np.linalg.norm(x, 'nuc')", "np.linalg.svd(x, compute_uv=False)",
+                "np.linalg.multi_dot("]
 
 
 @pytest.mark.parametrize("expr, shape", [("np.linalg.norm(x, 'nuc')", (3, 4)),
@@ -569,3 +570,19 @@ MORE = [
 @pytest.mark.parametrize("expr, specs, scalar", MORE)
 def test_more(expr, specs, scalar):
     check_row(expr, specs, scalar)
+
+
+@pytest.mark.parametrize("specs", [(A(2, 3), A(3, 4), A(4, 2)), (A(3), A(3, 4), A(4)),
+                                   (A(3), A(3, 2), A(2, 4)), (A(2, 3), A(3))],
+                         ids=["matrices", "vector ends", "vector first", "two"])
+def test_multi_dot_first_order_and_refused_second(specs):
+    names = ", ".join("xyz"[:len(specs)])
+    expr = f"np.linalg.multi_dot([{names}])"
+    f = make_function(expr, len(specs), False)
+    args = inputs_for(expr, specs)
+    grads = grad(f, wrt=tuple(range(len(args))))(*args)
+    for i, g in enumerate(grads):
+        np.testing.assert_allclose(g, numeric_gradient(f, args, i), rtol=1e-6, atol=1e-6)
+    assert_tangent_matches(f, args)
+    with pytest.raises(MissingRuleError, match="multi_dot"):
+        hvp(f, wrt=tuple(range(len(args))))(*args, directions(args, 2))

@@ -12,6 +12,8 @@ Choices at non-differentiable points (documented in README):
   places. ``eigvalsh``'s second derivatives need distinct eigenvalues.
 - ``svd(x, compute_uv=False)`` (singular values) needs distinct nonzero singular values;
   its second derivatives are refused with a located error.
+- ``multi_dot``: first and second order in the upstream gradient; second derivatives in
+  the operands are refused with a located error (write the product with ``@`` for them).
 - ``eigh`` and ``svd`` with vectors return tuples of arrays of different shapes, which the
   reverse engine cannot carry yet: refused with "no adjoint rule" (use ``eigvalsh``).
 """
@@ -20,6 +22,8 @@ import numpy as np
 from ..runtime import (
     eigenvectors,
     matrix_trace,
+    multi_dot_adjoint,
+    multi_dot_tangent,
     outer_last,
     singular_values_adjoint,
     solve_as,
@@ -74,6 +78,16 @@ def pinv_tangent(y, x):
     x_dot_t = np.swapaxes(t[x], -1, -2)
     t[y] = (-(y @ t[x] @ y) + y @ p_t @ x_dot_t @ (np.eye(np.shape(x)[-2]) - x @ y)
             + (np.eye(np.shape(x)[-1]) - y @ x) @ x_dot_t @ p_t @ y)
+
+
+@adjoint_of(np.linalg.multi_dot)
+def multi_dot(y, arrays):
+    d[arrays] += multi_dot_adjoint(d[y], arrays)
+
+
+@tangent_of(np.linalg.multi_dot)
+def multi_dot_tangent_(y, arrays):
+    t[y] = multi_dot_tangent(t[arrays], arrays)
 
 
 # -- determinants --------------------------------------------------------------------------
@@ -170,6 +184,8 @@ def eigenvectors_second(r, x):
 
 
 declare(Multilinear(("a", "s")), runtime.times_as)
+declare(Linear(("g",), refused={"arrays": "second derivatives of np.linalg.multi_dot"}),
+        runtime.multi_dot_adjoint)
 declare(Multilinear(("u", "v")), runtime.outer_last)
 declare(Linear(("m",)), runtime.matrix_trace)
 declare(Linear(("g",), refused={"x": "second derivatives of singular values "

@@ -56,8 +56,8 @@ REFUSED = [
     ("np.pad with a mode other than 'constant', or constant_values", "refused with a "
      "MissingRuleError"),
     ("scipy.special.logsumexp with b= or return_sign=", "refused with a MissingRuleError"),
-    ("scipy.linalg.cho_solve and other scipy.linalg solvers", "not yet: use "
-     "np.linalg.solve or scipy.linalg.solve_triangular"),
+    ("scipy.linalg solvers other than solve_triangular and cho_solve", "not yet: use "
+     "np.linalg.solve"),
 ]
 
 

@@ -20,7 +20,7 @@ __all__ = [
     "rollaxis_destination", "unpermute", "permuted_like", "weights_like", "unweights",
     "split_promoted", "cumprod_adjoint", "cumprod_adjoint_change", "cumprod_tangent",
     "multi_dot_adjoint", "multi_dot_tangent", "triangular_solve", "triangular_times",
-    "triangular_adjoint",
+    "triangular_adjoint", "cholesky_solve", "cholesky_factor_adjoint", "cholesky_times",
 ]
 
 
@@ -665,3 +665,31 @@ def triangular_adjoint(gb, y, trans=0, lower=False):
     gb, y = np.asarray(gb), np.asarray(y)
     outer = np.multiply.outer(gb, y) if gb.ndim == 1 else gb @ y.T
     return -_triangle(outer.T if _transposes(trans) else outer, lower)
+
+
+def cholesky_solve(c, lower, b):
+    """``scipy.linalg.cho_solve((c, lower), b)``: solves (L L^T) y = b for a lower factor
+    (U^T U for an upper one)."""
+    from scipy import linalg
+
+    return linalg.cho_solve((c, lower), b)
+
+
+def cholesky_factor_adjoint(gb, y, c, lower):
+    """The adjoint of the factor ``c`` in ``y = cho_solve((c, lower), b)`` given
+    ``gb = A^-1 g``: dA = -gb y^T, so dL = -(gb y^T + y gb^T) L on the lower triangle
+    (dU = -U (gb y^T + y gb^T) on the upper one), the triangle cho_solve reads."""
+    gb, y, c = np.asarray(gb), np.asarray(y), np.asarray(c)
+    outer = np.multiply.outer(gb, y) if gb.ndim == 1 else gb @ y.T
+    both = outer + outer.T
+    return -np.tril(both @ np.tril(c)) if lower else -np.triu(np.triu(c) @ both)
+
+
+def cholesky_times(c_dot, c, lower, y):
+    """``dA @ y`` for the change ``dA`` of ``A = L L^T`` (``U^T U``) when the factor's
+    triangle changes by that of ``c_dot``."""
+    t = np.tril(c_dot) if lower else np.triu(c_dot)
+    f = np.tril(c) if lower else np.triu(c)
+    if lower:
+        return t @ (f.T @ y) + f @ (t.T @ y)
+    return t.T @ (f @ y) + f.T @ (t @ y)

@@ -43,6 +43,9 @@ UNSUPPORTED.update({
     "triangular_solve": "scipy.linalg.solve_triangular",
     "triangular_times": "scipy.linalg.solve_triangular",
     "triangular_adjoint": "scipy.linalg.solve_triangular",
+    "cholesky_solve": "scipy.linalg.cho_solve",
+    "cholesky_factor_adjoint": "scipy.linalg.cho_solve",
+    "cholesky_times": "scipy.linalg.cho_solve",
     # Numba's np.linalg.svd has no compute_uv argument, so the primal does not compile
     "singular_values_adjoint": "np.linalg.svd(x, compute_uv=False)",
     "singular_values_tangent": "np.linalg.svd(x, compute_uv=False)",
@@ -58,7 +61,7 @@ NUMBA_LACKS = {
     "scipy.special.gammaln", "scipy.special.digamma", "scipy.special.psi",
     "scipy.special.polygamma", "scipy.special.xlogy", "scipy.special.xlog1py",
     "scipy.special.logsumexp", "scipy.special.softmax", "scipy.special.log_softmax",
-    "scipy.linalg.solve_triangular",
+    "scipy.linalg.solve_triangular", "scipy.linalg.cho_solve",
 }
 
 

@@ -423,6 +423,12 @@ LINALG = [
     row(f"linalg.solve_triangular(x + {EYE3}, y, lower=True)", A(3, 3), A(3, 2)),
     row(f"linalg.solve_triangular(x + {EYE3}, y, trans=1)", A(3, 3), A(3)),
     row(f"linalg.solve_triangular(x + {EYE3}, y, trans='T', lower=True)", A(3, 3), A(3, 2)),
+    row(f"linalg.cho_solve((x + {EYE3}, True), y)", A(3, 3, domain=(-0.5, 0.5)), A(3)),
+    row(f"linalg.cho_solve((x + {EYE3}, False), y)", A(3, 3, domain=(-0.5, 0.5)), A(3, 2)),
+    row(f"c = np.linalg.cholesky(x + {EYE3}); linalg.cho_solve((c, True), y)",
+        A(3, 3, domain=(-0.5, 0.5)), A(3), id="cho_solve after cholesky"),
+    row("linalg.cho_solve((z, True), x @ y)", A(3, 3), A(3), A(3, 3, domain=(2.5, 3.0)),
+        id="cho_solve constant factor"),
 ]
 
 

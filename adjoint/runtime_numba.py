@@ -614,5 +614,6 @@ def _checkpoint_stride(steps, snapshots):
 def _checkpoint_segments(steps, stride):
     return lambda steps, stride: max(0, -(-steps // stride))
 
-# The Numba versions of the wider tables' helpers (runtime_extra.py) register on import.
-from . import runtime_extra_numba  # noqa: E402,F401
+# The Numba versions of the wider tables' helpers (runtime_extra.py, runtime_linalg.py)
+# register on import.
+from . import runtime_extra_numba, runtime_linalg_numba  # noqa: E402,F401

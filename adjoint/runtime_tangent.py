@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .runtime import _others, _reduced_last, extremum_adjoint, prod_adjoint, unreduce
-from .runtime_extra import norm_slope, spectral_top_change
+from .runtime_linalg import norm_slope, spectral_top_change
 
 __all__ = [
     "broadcast_tangent", "extremum_tangent", "norm_adjoint_tangent", "norm_tangent",

@@ -1,12 +1,14 @@
-"""The helpers of runtime_extra.py: each Numba version (runtime_extra_numba.py) agrees with
-its Python version on random inputs, and every helper either has one or is listed as having
-none (so jit=True refuses it at build time instead of failing inside Numba)."""
+"""The helpers of runtime_extra.py and runtime_linalg.py: each Numba version
+(runtime_extra_numba.py, runtime_linalg_numba.py) agrees with its Python version on random
+inputs, and every helper either has one or is listed as having none (so jit=True refuses it
+at build time instead of failing inside Numba)."""
 from __future__ import annotations
 
 import numba
 import numpy as np
 import pytest
 
+from adjoint import runtime, runtime_linalg
 from adjoint import runtime_extra as rx
 from adjoint.runtime_numba import UNSUPPORTED
 
@@ -62,7 +64,7 @@ def _njit_caller(helper, nargs):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_numba_version_agrees(name):
-    helper = getattr(rx, name)
+    helper = getattr(runtime, name)
     for args in CASES[name]:
         expected = helper(*args)
         got = _njit_caller(helper, len(args))(*args)
@@ -74,12 +76,13 @@ def test_numba_version_agrees(name):
 
 def test_polygamma_matches_known_values():
     euler_gamma = 0.5772156649015329
-    assert rx.polygamma(0, 1.0) == pytest.approx(-euler_gamma, rel=1e-14)
-    assert rx.polygamma(1, 1.0) == pytest.approx(np.pi ** 2 / 6, rel=1e-14)
+    assert runtime.polygamma(0, 1.0) == pytest.approx(-euler_gamma, rel=1e-14)
+    assert runtime.polygamma(1, 1.0) == pytest.approx(np.pi ** 2 / 6, rel=1e-14)
 
 
 def test_every_helper_has_a_numba_version_or_is_refused():
-    import adjoint.runtime_extra_numba  # noqa: F401 - registers the overloads
+    import adjoint.runtime_numba  # noqa: F401 - registers the overloads
 
-    missing = set(rx.__all__) - set(CASES) - set(UNSUPPORTED)
+    helpers = set(rx.__all__) | set(runtime_linalg.__all__)
+    missing = helpers - set(CASES) - set(UNSUPPORTED)
     assert not missing, f"helpers with neither a Numba version nor a refusal: {missing}"

@@ -10,9 +10,9 @@ Columns, all read from the code:
   calls has a forward rule of its own (so ``hvp`` can differentiate the adjoint), and none
   refuses it.
 - jit: no known blocker: the primal is not one Numba lacks
-  (``runtime_extra_numba.NUMBA_LACKS``) and every helper the adjoint calls has a Numba
-  version. Numba's own limits still apply (many of its NumPy functions take 1-D/2-D arrays
-  only and no ``axis``; lists returned by np.split do not flow back): those raise a located
+  (``runtime_extra_numba.NUMBA_LACKS``) or whose adjoint it fails on (``NUMBA_FAILS``), and
+  every helper the adjoint calls has a Numba version. Numba's own limits still apply (many
+  of its NumPy functions take 1-D/2-D arrays only and no ``axis``): those raise a located
   ``JitError``. The rows of ``JIT_ROWS`` in tests/test_rules_wide.py are run under jit.
 """
 from __future__ import annotations
@@ -127,11 +127,14 @@ def second_order(rule) -> str:
 
 
 def jit(key, rule) -> str:
-    from .runtime_extra_numba import NUMBA_LACKS
+    from .runtime_extra_numba import NUMBA_FAILS, NUMBA_LACKS
     from .runtime_numba import UNSUPPORTED
 
-    if not isinstance(key, (str, type)) and public_name(key) in NUMBA_LACKS:
+    name = None if isinstance(key, (str, type)) else public_name(key)
+    if name in NUMBA_LACKS:
         return "no: Numba lacks it"
+    if name in NUMBA_FAILS:
+        return f"no: {NUMBA_FAILS[name]}"
     for text, _ in called_functions(rule):
         if text in UNSUPPORTED:
             return f"no: `{text}` has no Numba version"

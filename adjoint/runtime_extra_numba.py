@@ -64,6 +64,18 @@ NUMBA_LACKS = {
     "scipy.linalg.solve_triangular", "scipy.linalg.cho_solve",
 }
 
+# Functions Numba compiles whose adjoint it does not (each found by running grad(jit=True)
+# on it): jit=True raises a located JitError for them. Read by the coverage table.
+NUMBA_FAILS = {
+    "np.diag": "np.ndim and np.diagonal in its adjoint",
+    "np.nanmean": "np.sum with keepdims in its adjoint",
+    "np.ptp": "np.max with axis and keepdims in its adjoint",
+    "np.rot90": "np.rot90 with a negative k",
+    "np.split": "the list it returns", "np.array_split": "the list it returns",
+    "np.hsplit": "the list it returns", "np.vsplit": "the list it returns",
+    "np.linalg.slogdet": "the tuple it returns",
+}
+
 
 # -- polygamma: the recurrence up to x >= 15, then the asymptotic series -------------------
 _BERNOULLI = np.array([1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6])

@@ -327,6 +327,12 @@ JIT_ROWS = [
     row("np.tril(x) + np.triu(x, 1) * 2.0", A(3, 3)),
     row("np.trace(x)", A(3, 3)),
     row("np.cross(x, y)", A(3), A(3)),
+    row("np.moveaxis(x, 0, 1) * 2.0 + np.atleast_3d(x)[0]", A(2, 2)),
+    row("np.broadcast_to(x, (2, 3)) * y", A(3), A(2, 3)),
+    row("np.nansum(x) + np.vdot(x, y)", A(4), A(4)),
+    row("np.clip(x, -0.5, 0.5) + np.copysign(x, y) + np.where(x > 0.0, x, y)", A(4), A(4)),
+    row("np.diff(x)", A(3, 4), id="jit np.diff 2-D"),
+    row("np.trace(x, 1)", A(3, 4), id="jit np.trace offset"),
     row("np.linalg.inv(x + 3.0 * np.eye(3))", A(3, 3)),
     row("np.linalg.solve(x + 3.0 * np.eye(3), y)", A(3, 3), A(3)),
     row("np.linalg.solve(x + 3.0 * np.eye(3), y)", A(3, 3), A(3, 2), id="jit solve matrix rhs"),
@@ -376,6 +382,10 @@ JIT_REFUSED = [
     row("np.linalg.inv(x + 3.0 * np.eye(3))", A(2, 3, 3), id="jit inv batched"),
     row("np.linalg.svd(x, compute_uv=False)", A(3, 3)),
     row("np.average(x)", A(2, 3)),
+    row("np.diag(x)", A(3)),
+    row("np.ptp(x)", A(4)),
+    row("a, b = np.split(x, 2); a * b", A(4)),
+    row("np.sort(x)", A(2, 3), id="np.sort 2-D under jit"),
 ]
 
 

@@ -50,7 +50,6 @@ REFUSED = [
      "or np.linalg.svd(x, compute_uv=False) for the values"),
     ("np.einsum with an ellipsis or a repeated letter ('ii->i')", "refused with a "
      "MissingRuleError; name every axis, use np.diagonal for diagonals"),
-    ("np.dstack, np.column_stack", "not yet: use np.stack / np.concatenate"),
     ("np.array_split into unequal pieces", "the pieces' adjoints must stack: NumPy's "
      "'inhomogeneous shape' ValueError"),
     ("np.pad with a mode other than 'constant', or constant_values", "refused with a "

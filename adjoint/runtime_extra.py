@@ -223,13 +223,17 @@ def unpad(g, pad_width):
     return g[index]
 
 
-def split_promoted(g, xs, axis, ndmin):
-    """The adjoint of np.hstack (ndmin 1) / np.vstack (ndmin 2) of ``xs``: ``g`` cut along
-    ``axis`` into pieces shaped like each x (which was first given ``ndmin`` dimensions,
-    leading ones added)."""
+_PROMOTIONS = {1: np.atleast_1d, 2: np.atleast_2d, 3: np.atleast_3d,
+               "column": lambda x: np.asarray(x)[:, None] if np.ndim(x) == 1 else x}
+
+
+def split_promoted(g, xs, axis, promotion):
+    """The adjoint of np.hstack (promotion 1), np.vstack (2), np.dstack (3) and
+    np.column_stack ("column") of ``xs``: ``g`` cut along ``axis`` into pieces shaped like
+    each x (which the function first promoted: atleast_1d, atleast_2d, ...)."""
     g = np.asarray(g)
     axis = axis if g.ndim > 1 else 0
-    sizes = [np.array(x, ndmin=ndmin).shape[axis] for x in xs]
+    sizes = [_PROMOTIONS[promotion](x).shape[axis] for x in xs]
     pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
     return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs)]
 

@@ -27,7 +27,7 @@ UNSUPPORTED.update({
     "norm_ord_adjoint_change": "np.linalg.norm with ord other than None, 2 or 'fro'",
     "nuclear_norm_adjoint": "np.linalg.norm with ord='nuc'",
     "eigenvectors_change": "second derivatives of np.linalg.eigvalsh",
-    "split_promoted": "np.hstack or np.vstack",
+    "split_promoted": "np.hstack, np.vstack, np.dstack or np.column_stack",
     "tensordot_adjoint_a": "np.tensordot",
     "tensordot_adjoint_b": "np.tensordot",
     "kron_adjoint_a": "np.kron",

@@ -580,6 +580,10 @@ MORE = [
     row("np.hstack([x, y])", A(2, 3), A(2, 1), id="np.hstack 2-D"),
     row("np.vstack((x, y))", A(3), A(3)),
     row("np.vstack([x, y])", A(2, 3), A(1, 3), id="np.vstack 2-D"),
+    row("np.dstack((x, y))", A(3), A(3)),
+    row("np.dstack([x, y])", A(2, 3), A(2, 3, 2), id="np.dstack 2-D and 3-D"),
+    row("np.column_stack((x, y))", A(3), A(3, 2)),
+    row("np.column_stack([x, y, x])", A(4), A(4), id="np.column_stack repeats x"),
 ]
 
 

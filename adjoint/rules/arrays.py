@@ -458,6 +458,16 @@ def vstack(y, xs):
     d[xs] += split_promoted(d[y], xs, 0, 2)
 
 
+@adjoint_of(np.dstack)
+def dstack(y, xs):
+    d[xs] += split_promoted(d[y], xs, 2, 3)
+
+
+@adjoint_of(np.column_stack)
+def column_stack(y, xs):
+    d[xs] += split_promoted(d[y], xs, 1, "column")
+
+
 @adjoint_of(np.stack)
 def stack(y, xs, axis=0):
     d[xs] += unstack(d[y], axis)

@@ -180,7 +180,8 @@ declare(Linear(("x",)), np.sum, np.mean, np.cumsum, np.transpose, ".transpose", 
         np.reshape, np.squeeze, np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
         ".reshape", ".ravel", ".flatten", ".squeeze", np.copy, np.asarray, np.array,
         np.float64, np.float32, ".copy", ".astype", "getitem")
-declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list", np.hstack, np.vstack)
+declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list", np.hstack, np.vstack,
+        np.dstack, np.column_stack)
 declare(Multilinear(("a", "b")), np.dot, np.matmul, np.outer)
 
 # -- issue 14: the wider tables. Linear operations apply themselves to the tangent.

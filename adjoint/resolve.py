@@ -195,7 +195,7 @@ class Resolver:
         return Op("call", label, bound=dict(bound.arguments), callee=fn, call=call)
 
     def with_rule(self, stmt, key, label, result, args, keywords) -> Op:
-        problems = []
+        problems, refusals = [], []
         for rule in rules.lookup(key):
             try:
                 bound = bind(rule.template, result, args, keywords)
@@ -203,9 +203,12 @@ class Resolver:
                 problems.append(str(exc))
                 continue
             if rule.check and (message := rule.check(bound)):
-                raise MissingRuleError(f"{label}: {message}", self.src.where(stmt.value),
-                                       "rewrite the call with supported arguments")
+                refusals.append(message)  # a later rule for the same key may cover the call
+                continue
             return Op("rule", label, rule=rule, bound=bound)
+        if refusals:
+            raise MissingRuleError(f"{label}: {refusals[-1]}", self.src.where(stmt.value),
+                                   "rewrite the call with supported arguments")
         given = ", ".join([ast.unparse(a) for a in args] +
                           [f"{k}={ast.unparse(v)}" for k, v in keywords.items()])
         raise MissingRuleError(

@@ -393,3 +393,11 @@ def checkpoint_segments(steps, stride):
 
 
 __all__ += ["checkpoint_segments", "checkpoint_stride"]  # called by generated code
+
+# The helpers of the wider rule tables live in their own modules (issue 14); generated code
+# imports every helper from here.
+from . import runtime_extra, runtime_linalg  # noqa: E402
+from .runtime_extra import *  # noqa: E402,F401,F403
+from .runtime_linalg import *  # noqa: E402,F401,F403
+
+__all__ += runtime_extra.__all__ + runtime_linalg.__all__

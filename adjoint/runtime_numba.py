@@ -407,8 +407,10 @@ def _cumsum_adjoint(g, x, axis=None):
 
 @overload(runtime.norm_adjoint)
 def _norm_adjoint(g, x, y, axis=None, keepdims=False, ord=None):
-    if not _is_none(ord) and not (isinstance(ord, types.Integer) and _is_array(x)
-                                  and x.ndim == 1):
+    # ord=2 of a vector is the default norm; any other ord has its own helper (the literal
+    # value matters: Numba retries with literal types when this refuses a plain integer)
+    if not _is_none(ord) and not (isinstance(ord, types.IntegerLiteral)
+                                  and ord.literal_value == 2 and _is_array(x) and x.ndim == 1):
         _fail("np.linalg.norm with an ord argument is not supported under jit")
     if not _is_array(x):
         return lambda g, x, y, axis=None, keepdims=False, ord=None: (
@@ -688,3 +690,7 @@ def _checkpoint_stride(steps, snapshots):
 @overload(runtime.checkpoint_segments)
 def _checkpoint_segments(steps, stride):
     return lambda steps, stride: max(0, -(-steps // stride))
+
+# The Numba versions of the wider tables' helpers (runtime_extra.py, runtime_linalg.py)
+# register on import.
+from . import runtime_extra_numba, runtime_linalg_numba  # noqa: E402,F401

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runtime import _others, _reduced_last, extremum_adjoint, norm_adjoint, prod_adjoint, unreduce
+from .runtime import _others, _reduced_last, extremum_adjoint, prod_adjoint, unreduce
+from .runtime_linalg import norm_slope, spectral_top_change
 
 __all__ = [
     "broadcast_tangent", "extremum_tangent", "norm_adjoint_tangent", "norm_tangent",
@@ -48,7 +49,7 @@ def prod_tangent(t, x, y, axis=None, keepdims=False, ord=None):
 
 def norm_tangent(t, x, y, axis=None, keepdims=False, ord=None):
     """Tangent of np.linalg.norm: <x / ||x||, t> over each reduced slice."""
-    return _reduction_tangent(norm_adjoint(_ones(y), x, y, axis, keepdims, ord), t, axis,
+    return _reduction_tangent(norm_slope(_ones(y), x, y, axis, keepdims, ord), t, axis,
                               keepdims)
 
 
@@ -58,7 +59,7 @@ def norm_adjoint_tangent(g, x, y, x_dot, y_dot, axis=None, keepdims=False, ord=N
     x = np.asarray(x)
     if ord == 2 and ((axis is None and x.ndim == 2) or
                      (isinstance(axis, tuple) and len(axis) == 2)):
-        raise NotImplementedError("second derivatives of the matrix 2-norm are not supported")
+        return unreduce(g, x, axis, keepdims) * spectral_top_change(x, x_dot, axis)
     g_full = unreduce(g, x, axis, keepdims)
     y_full = unreduce(y, x, axis, keepdims)
     y_dot_full = unreduce(y_dot, x, axis, keepdims)

@@ -84,7 +84,7 @@ def missing_method(x):
 
 
 def bad_norm_order(x):
-    return np.linalg.norm(x, ord=1)
+    return np.linalg.norm(x, ord="max")
 
 
 def bad_keyword(x):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import inspect
+import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -58,7 +60,7 @@ def zero_gradient(*keys: Hashable) -> None:
 
 def lookup(key: Hashable) -> list[Rule]:
     try:
-        return REVERSE.get(key, [])
+        return REVERSE.get(key, []) or (load_optional_tables() and REVERSE.get(key, []))
     except TypeError:  # unhashable callables cannot have rules
         return []
 
@@ -68,6 +70,17 @@ def has_zero_gradient(key: Hashable) -> bool:
         return key in ZERO_GRADIENT
     except TypeError:
         return False
+
+
+def load_optional_tables() -> bool:
+    """Import the SciPy rule tables once the user's code has imported SciPy (importing
+    adjoint itself never does). True when a table was loaded by this call."""
+    loaded = False
+    for scipy_module, table in (("scipy.special", "special"), ("scipy.linalg", "scipy_linalg")):
+        if scipy_module in sys.modules and f"{__name__}.{table}" not in sys.modules:
+            importlib.import_module(f"{__name__}.{table}")
+            loaded = True
+    return loaded
 
 
 def register_adjoint(func: Callable) -> Callable:
@@ -136,5 +149,7 @@ def check_arity(name: str, params: list[str], func: Callable) -> None:
             f"{takes} ({', '.join(p.name for p in named)})")
 
 
-# Importing the tables fills REVERSE and ZERO_GRADIENT.
-from . import arrays, elementwise, operators  # noqa: E402,F401
+# Importing the tables fills REVERSE and ZERO_GRADIENT (linalg.py also declares tangents,
+# so it comes after the tables tangents.py reads).
+from . import arrays, elementwise, operators  # noqa: E402,F401,I001
+from . import linalg  # noqa: E402,F401

@@ -9,13 +9,20 @@ Subgradients at kinks (documented in README):
   for ReLU'(0) = 0.)
 - ``np.clip(x, lo, hi)``: gradient 1 for lo <= x <= hi, boundaries included.
 - ``sqrt`` at 0 and ``log`` at 0 follow IEEE arithmetic (inf), like the primal.
+- ``np.fmax``/``np.fmin`` at a tie: each input gets half, as for ``np.maximum``; where one
+  input is NaN the other (the result) gets the whole gradient.
+- ``np.fmod``, ``np.remainder`` and ``math.fmod``: derivative 1 in the dividend and minus
+  the integer quotient in the divisor; the jumps (where the quotient changes) count as flat.
+- ``np.sinc`` at 0: the first derivative 0 is exact; the second derivative there is
+  reported as 0 (the true value is -pi**2/3), since the rule's ``x == 0`` branch is flat.
+- ``math.gamma``, ``math.lgamma``: their derivatives use the runtime helper ``polygamma``.
 """
 import builtins
 import math
 
 import numpy as np
 
-from ..runtime import pow_exponent_adjoint, tie_share, unbroadcast
+from ..runtime import polygamma, pow_exponent_adjoint, tie_share, unbroadcast
 from . import adjoint_of, zero_gradient
 
 d: dict = {}  # in a rule, d[v] stands for the adjoint of v
@@ -155,6 +162,64 @@ def math_hypot(z, x, y):
     d[y] += d[z] * y / z
 
 
+@adjoint_of(math.asinh)
+def math_asinh(y, x):
+    d[x] += d[y] / math.sqrt(x * x + 1.0)
+
+
+@adjoint_of(math.acosh)
+def math_acosh(y, x):
+    d[x] += d[y] / math.sqrt(x * x - 1.0)
+
+
+@adjoint_of(math.atanh)
+def math_atanh(y, x):
+    d[x] += d[y] / (1.0 - x * x)
+
+
+@adjoint_of(math.erf)
+def math_erf(y, x):
+    d[x] += d[y] * 2.0 / math.sqrt(math.pi) * math.exp(-x * x)
+
+
+@adjoint_of(math.erfc)
+def math_erfc(y, x):
+    d[x] += -d[y] * 2.0 / math.sqrt(math.pi) * math.exp(-x * x)
+
+
+@adjoint_of(math.gamma)
+def math_gamma(y, x):
+    d[x] += d[y] * y * polygamma(0, x)
+
+
+@adjoint_of(math.lgamma)
+def math_lgamma(y, x):
+    d[x] += d[y] * polygamma(0, x)
+
+
+@adjoint_of(math.degrees)
+def math_degrees(y, x):
+    d[x] += d[y] * (180.0 / math.pi)
+
+
+@adjoint_of(math.radians)
+def math_radians(y, x):
+    d[x] += d[y] * (math.pi / 180.0)
+
+
+@adjoint_of(math.fmod)
+def math_fmod(z, x, y):
+    # fmod(x, y) = x - trunc(x / y) * y
+    d[x] += d[z]
+    d[y] += -d[z] * math.trunc(x / y)
+
+
+@adjoint_of(math.copysign)
+def math_copysign(z, x, y):
+    # |x| with the sign of y: flat in y
+    d[x] += d[z] * np.sign(x) * math.copysign(1.0, y)
+
+
 # == NumPy ufuncs (arrays, with broadcasting) ================================================
 
 
@@ -260,6 +325,37 @@ def reciprocal(y, x):
     d[x] += -d[y] * y * y
 
 
+@adjoint_of(np.arcsinh)
+def arcsinh(y, x):
+    d[x] += d[y] / np.sqrt(x * x + 1.0)
+
+
+@adjoint_of(np.arccosh)
+def arccosh(y, x):
+    d[x] += d[y] / np.sqrt(x * x - 1.0)
+
+
+@adjoint_of(np.arctanh)
+def arctanh(y, x):
+    d[x] += d[y] / (1.0 - x * x)
+
+
+@adjoint_of(np.deg2rad, np.radians)
+def deg2rad(y, x):
+    d[x] += d[y] * (math.pi / 180.0)
+
+
+@adjoint_of(np.rad2deg, np.degrees)
+def rad2deg(y, x):
+    d[x] += d[y] * (180.0 / math.pi)
+
+
+@adjoint_of(np.sinc)
+def sinc(y, x):
+    # sinc x = sin(pi x) / (pi x): the derivative is (cos(pi x) - sinc x) / x, and 0 at 0
+    d[x] += d[y] * np.where(x == 0.0, 0.0, (np.cos(math.pi * x) - y) / np.where(x == 0.0, 1.0, x))
+
+
 @adjoint_of(np.negative)
 def negative(y, x):
     d[x] += -d[y]
@@ -299,7 +395,7 @@ def divide(z, a, b):
     d[b] += unbroadcast(-d[z] * z / b, b)
 
 
-@adjoint_of(np.power)
+@adjoint_of(np.power, np.float_power)
 def power(z, a, b):
     d[a] += unbroadcast(d[z] * b * a ** (b - 1), a)
     d[b] += unbroadcast(pow_exponent_adjoint(d[z], a, z), b)
@@ -335,6 +431,46 @@ def logaddexp(y, a, b):
     d[b] += unbroadcast(d[y] * np.exp(b - y), b)
 
 
+@adjoint_of(np.fmax)
+def fmax(y, a, b):
+    # like np.maximum, but a NaN input loses: the other input gets the whole gradient
+    d[a] += unbroadcast(d[y] * np.where(np.isnan(b), 1.0, tie_share(a, b)), a)
+    d[b] += unbroadcast(d[y] * np.where(np.isnan(a), 1.0, tie_share(b, a)), b)
+
+
+@adjoint_of(np.fmin)
+def fmin(y, a, b):
+    d[a] += unbroadcast(d[y] * np.where(np.isnan(b), 1.0, tie_share(b, a)), a)
+    d[b] += unbroadcast(d[y] * np.where(np.isnan(a), 1.0, tie_share(a, b)), b)
+
+
+@adjoint_of(np.logaddexp2)
+def logaddexp2(y, a, b):
+    d[a] += unbroadcast(d[y] * np.exp2(a - y), a)
+    d[b] += unbroadcast(d[y] * np.exp2(b - y), b)
+
+
+@adjoint_of(np.fmod)
+def fmod(z, a, b):
+    # fmod(a, b) = a - trunc(a / b) * b
+    d[a] += unbroadcast(d[z], a)
+    d[b] += unbroadcast(-d[z] * np.trunc(a / b), b)
+
+
+@adjoint_of(np.remainder)
+def remainder(z, a, b):
+    # np.remainder (np.mod) is Python's %: a - floor(a / b) * b
+    d[a] += unbroadcast(d[z], a)
+    d[b] += unbroadcast(-d[z] * np.floor_divide(a, b), b)
+
+
+@adjoint_of(np.copysign)
+def copysign(z, a, b):
+    d[a] += unbroadcast(d[z] * np.sign(a) * np.copysign(1.0, b), a)
+    # flat in b; stated so the engine knows b may have widened the result (broadcasting)
+    d[b] += unbroadcast(d[z] * 0.0, b)
+
+
 @adjoint_of(np.where)
 def where(y, condition, a, b):
     d[a] += unbroadcast(np.where(condition, d[y], 0.0), a)
@@ -358,7 +494,11 @@ zero_gradient(
     np.zeros_like, np.ones_like, np.empty_like, np.full_like,
     np.zeros, np.ones, np.empty, np.full, np.eye, np.identity, np.arange, np.linspace,
     np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero,
-    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
+    np.argpartition, np.searchsorted, np.digitize, np.isclose, np.allclose, np.array_equal,
+    np.isposinf, np.isneginf, np.isreal, np.iscomplex, np.spacing, np.tri, np.triu_indices,
+    np.tril_indices, np.diag_indices, np.indices,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,
+    math.factorial, math.comb, math.perm, math.gcd,
     builtins.round, builtins.int, builtins.bool, builtins.len, builtins.range,
     builtins.isinstance, builtins.print, builtins.slice,
 )

@@ -28,7 +28,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import runtime
-from ..runtime import norm_adjoint, pow_exponent_adjoint, prod_adjoint
+from ..runtime import (
+    centered,
+    cumprod_adjoint,
+    cumprod_adjoint_change,
+    cumprod_tangent,
+    norm_adjoint,
+    norm_ord_adjoint,
+    norm_ord_adjoint_change,
+    permuted_like,
+    polygamma,
+    pow_exponent_adjoint,
+    prod_adjoint,
+    reduce_sum,
+    reduced_count,
+    sorted_like,
+    unreduce,
+    weights_like,
+)
 from ..runtime_tangent import (
     extremum_tangent,
     norm_adjoint_tangent,
@@ -80,7 +97,8 @@ TANGENTS: dict[Hashable, Spec] = {}
 # Runtime helpers of generated adjoint code, for forward mode over an adjoint (hvp).
 HELPERS: dict[Callable, Spec] = {}
 ZERO_HELPERS: set[Callable] = {runtime.zeros_like, runtime.tie_share, runtime.inverse_axes,
-                               runtime.must_not_be_array, runtime.must_not_share}
+                               runtime.must_not_be_array, runtime.must_not_share,
+                               runtime.reduced_count, runtime.rollaxis_destination}
 
 
 def is_tangent_ref(node: ast.AST) -> bool:
@@ -162,8 +180,69 @@ declare(Linear(("x",)), np.sum, np.mean, np.cumsum, np.transpose, ".transpose", 
         np.reshape, np.squeeze, np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
         ".reshape", ".ravel", ".flatten", ".squeeze", np.copy, np.asarray, np.array,
         np.float64, np.float32, ".copy", ".astype", "getitem")
-declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list")
+declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list", np.hstack, np.vstack,
+        np.dstack, np.column_stack)
 declare(Multilinear(("a", "b")), np.dot, np.matmul, np.outer)
+
+# -- issue 14: the wider tables. Linear operations apply themselves to the tangent.
+declare(Linear(("x",)), np.atleast_3d, np.swapaxes, np.moveaxis, np.flip, np.fliplr, np.flipud,
+        np.rot90, np.roll, np.tile, np.repeat, np.tril, np.triu, np.diagonal, np.diag,
+        np.broadcast_to, np.pad, np.diff, np.trace, np.real, np.conjugate, np.rollaxis,
+        np.split, np.array_split, np.hsplit, np.vsplit)
+declare(Multilinear(("a", "b")), np.inner, np.vdot, np.cross, np.tensordot, np.kron)
+declare(Multilinear(("a", "b", "c")), np.einsum)
+
+
+@tangent_of(np.average)
+def average(y, x, axis=None, weights=None):
+    # np.average(x) is linear in x; with weights, y = sum(w x) / sum(w)
+    w = weights_like(1.0 if weights is None else weights, x, axis)
+    t[y] = reduce_sum(w * t[x] + weights_like(t[weights], x, axis) * (
+        x - unreduce(y, x, axis)), axis) / reduce_sum(w * np.ones_like(x), axis)
+
+
+@tangent_of(np.partition)
+def partition(y, x, kth, axis=-1):
+    t[y] = permuted_like(t[x], x, y, axis)
+
+
+@tangent_of(np.var)
+def var(y, x, axis=None, *, ddof=0, keepdims=False):
+    t[y] = 2.0 * reduce_sum(centered(x, axis) * t[x], axis, keepdims) / (
+        reduced_count(x, axis) - ddof)
+
+
+@tangent_of(np.std)
+def std(y, x, axis=None, *, ddof=0, keepdims=False):
+    t[y] = reduce_sum(centered(x, axis) * t[x], axis, keepdims) / (
+        (reduced_count(x, axis) - ddof) * y)
+
+
+@tangent_of(np.ptp)
+def ptp(y, x, axis=None, keepdims=False):
+    t[y] = (extremum_tangent(t[x], x, np.max(x, axis=axis, keepdims=keepdims), axis, keepdims)
+            - extremum_tangent(t[x], x, np.min(x, axis=axis, keepdims=keepdims), axis,
+                               keepdims))
+
+
+@tangent_of(np.nansum)
+def nansum(y, x, axis=None, keepdims=False):
+    t[y] = reduce_sum(np.where(np.isnan(x), 0.0, t[x]), axis, keepdims)
+
+
+@tangent_of(np.nanmean)
+def nanmean(y, x, axis=None, keepdims=False):
+    t[y] = np.nanmean(np.where(np.isnan(x), np.nan, t[x]), axis=axis, keepdims=keepdims)
+
+
+@tangent_of(np.cumprod)
+def cumprod(y, x, axis=None):
+    t[y] = cumprod_tangent(t[x], x, axis)
+
+
+@tangent_of(np.sort)
+def sort(y, x, axis=-1, kind=None):
+    t[y] = sorted_like(t[x], x, axis)
 
 
 @tangent_of(np.max, np.amax, np.min, np.amin)
@@ -184,7 +263,21 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
 # == runtime helpers of adjoint code (forward over reverse: Hessian-vector products) ==========
 declare(Linear(("g",)), runtime.unbroadcast, runtime.unreduce, runtime.mean_adjoint,
         runtime.cumsum_adjoint, runtime.split_like, runtime.unstack, runtime.unindex,
-        runtime.zero_entries, runtime.extremum_adjoint)
+        runtime.zero_entries, runtime.extremum_adjoint, runtime.written_part)
+declare(Linear(("g",)), runtime.diff_adjoint, runtime.untile, runtime.unrepeat,
+        runtime.sort_adjoint, runtime.undiagonal, runtime.untrace, runtime.unpad)
+declare(Linear(("t",)), runtime.sorted_like, runtime.permuted_like, runtime.cumprod_tangent)
+declare(Linear(("g",)), runtime.unpermute, runtime.unweights, runtime.split_promoted)
+declare(Linear(("w",)), runtime.weights_like)
+declare(Multilinear(("g", "b")), runtime.tensordot_adjoint_a, runtime.kron_adjoint_a)
+declare(Multilinear(("g", "a")), runtime.tensordot_adjoint_b, runtime.kron_adjoint_b)
+declare(Linear(("x",)), runtime.centered)
+declare(Linear(("v",)), runtime.reduce_sum)
+declare(Linear(("g",), refused={"x": "second derivatives of the nuclear norm (ord='nuc')"}),
+        runtime.nuclear_norm_adjoint)
+declare(Multilinear(("g", "b", "c")), runtime.einsum_adjoint)
+declare(Multilinear(("g", "b")), runtime.inner_adjoint_a)
+declare(Multilinear(("g", "a")), runtime.inner_adjoint_b)
 declare(Linear(("adjoint", "g")), runtime.add_at)
 declare(Linear(("adjoint",)), runtime.clear_at)
 declare(Linear(("value",)), runtime.detached)
@@ -213,6 +306,22 @@ def prod_second(r, g, x, axis=None, keepdims=False):
 def norm_second(r, g, x, y, axis=None, keepdims=False, ord=None):
     t[r] = (norm_adjoint(t[g], x, y, axis, keepdims, ord)
             + norm_adjoint_tangent(g, x, y, t[x], t[y], axis, keepdims, ord))
+
+
+@tangent_of(runtime.cumprod_adjoint)
+def cumprod_second(r, g, x, axis=None):
+    t[r] = cumprod_adjoint(t[g], x, axis) + cumprod_adjoint_change(g, x, t[x], axis)
+
+
+@tangent_of(runtime.norm_ord_adjoint)
+def norm_ord_second(r, g, x, y, ord, axis=None, keepdims=False):
+    t[r] = (norm_ord_adjoint(t[g], x, y, ord, axis, keepdims)
+            + norm_ord_adjoint_change(g, x, y, t[x], t[y], ord, axis, keepdims))
+
+
+@tangent_of(runtime.polygamma)
+def polygamma_next(r, n, x):
+    t[r] = t[x] * polygamma(n + 1, x)
 
 
 # == user rules ===============================================================================

@@ -1,0 +1,186 @@
+"""The coverage table: every function with a derivative rule, and in which modes it works.
+
+``python -m adjoint.coverage > docs/coverage.md`` regenerates docs/coverage.md from the
+rule tables; ``tests/test_coverage.py`` fails when the checked-in file is stale.
+
+Columns, all read from the code:
+- reverse: a reverse rule exists (every row has one).
+- forward: a forward rule exists (``rules/tangents.py``: derived, linear, or a template).
+- second order: every runtime helper and NumPy function the reverse rule's adjoint code
+  calls has a forward rule of its own (so ``hvp`` can differentiate the adjoint), and none
+  refuses it.
+- jit: no known blocker: the primal is not one Numba lacks
+  (``runtime_extra_numba.NUMBA_LACKS``) or whose adjoint it fails on (``NUMBA_FAILS``), and
+  every helper the adjoint calls has a Numba version. Numba's own limits still apply (many
+  of its NumPy functions take 1-D/2-D arrays only and no ``axis``): those raise a located
+  ``JitError``. The rows of ``JIT_ROWS`` in tests/test_rules_wide.py are run under jit.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import sys
+
+import numpy as np
+
+from . import runtime
+from .rules import REVERSE, ZERO_GRADIENT, load_optional_tables, tangents
+
+TABLES = [
+    ("operators", "Python operators"),
+    ("elementwise", "Elementwise: builtins, math, NumPy ufuncs"),
+    ("arrays", "Arrays: reductions, scans, products, shapes, indexing"),
+    ("linalg", "np.linalg"),
+    ("special", "scipy.special (loaded when your code imports it)"),
+    ("scipy_linalg", "scipy.linalg (loaded when your code imports it)"),
+]
+
+SYMBOLS = {ast.Add: "`+`", ast.Sub: "`-`", ast.Mult: "`*`", ast.Div: "`/`", ast.Pow: "`**`",
+           ast.Mod: "`%`", ast.MatMult: "`@`", ast.USub: "unary `-`", ast.UAdd: "unary `+`",
+           ast.FloorDiv: "`//`", ast.Not: "`not`", ast.Invert: "`~`", ast.BitAnd: "`&`",
+           ast.BitOr: "`|`", ast.BitXor: "`^`", ast.LShift: "`<<`", ast.RShift: "`>>`"}
+ATTRIBUTES = {".shape", ".ndim", ".size", ".dtype", ".T"}
+SYNTAX = {"getitem": "`x[index]`", "copy": "`y = x`", "array_of_list": "`np.array([a, b])`",
+          ".T": "`x.T`"}
+
+# Functions asked for in issue 14 that have no rule, and why.
+REFUSED = [
+    ("np.linalg.eigh, np.linalg.svd with vectors", "they return tuples of arrays of "
+     "different shapes, which the reverse engine cannot carry yet; use np.linalg.eigvalsh "
+     "or np.linalg.svd(x, compute_uv=False) for the values"),
+    ("np.einsum with an ellipsis or a repeated letter ('ii->i')", "refused with a "
+     "MissingRuleError; name every axis, use np.diagonal for diagonals"),
+    ("np.array_split into unequal pieces", "the pieces' adjoints must stack: NumPy's "
+     "'inhomogeneous shape' ValueError"),
+    ("np.pad with a mode other than 'constant', or constant_values", "refused with a "
+     "MissingRuleError"),
+    ("scipy.special.logsumexp with b= or return_sign=", "refused with a MissingRuleError"),
+    ("scipy.linalg solvers other than solve_triangular and cho_solve", "not yet: use "
+     "np.linalg.solve"),
+]
+
+
+def public_name(key) -> str:
+    """``np.sin``, ``np.linalg.inv``, ``math.erf``, ``scipy.special.expit``: the function's
+    own name under the module users import (stable across NumPy versions, unlike aliases)."""
+    module = getattr(key, "__module__", None) or ""
+    rules = REVERSE.get(key) if not isinstance(key, str) else None
+    table = rules[0].module.rsplit(".", 1)[-1] if rules else ""
+    if table == "special" or module.startswith("scipy.special"):
+        prefix = "scipy.special"
+    elif table == "scipy_linalg" or module.startswith("scipy.linalg"):
+        prefix = "scipy.linalg"
+    elif module.startswith("numpy.linalg"):
+        prefix = "np.linalg"
+    elif module.startswith("numpy") or isinstance(key, np.ufunc):
+        prefix = "np"
+    elif module in ("math", "builtins"):
+        prefix = "" if module == "builtins" else "math"
+    else:
+        prefix = module
+    return f"{prefix}.{key.__name__}".lstrip(".")
+
+
+def label(key) -> str:
+    if isinstance(key, type) and key in SYMBOLS:
+        return SYMBOLS[key]
+    if isinstance(key, str):
+        if key in SYNTAX:
+            return SYNTAX[key]
+        return f"`x{key}`" if key in ATTRIBUTES else f"`x{key}()`"
+    return f"`{public_name(key)}`"
+
+
+def called_functions(rule) -> list[tuple[str, object]]:
+    """The functions the reverse template's adjoint code calls, by the name written."""
+    scope = {"np": np, "math": math, **{n: getattr(runtime, n) for n in runtime.__all__}}
+    found = []
+    for stmt in rule.template.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Call):
+                text = ast.unparse(node.func)
+                try:
+                    found.append((text, eval(text, scope)))  # noqa: S307 - our own names
+                except (NameError, AttributeError):
+                    continue
+    return found
+
+
+def second_order(rule) -> str:
+    for text, obj in called_functions(rule):
+        if True:
+            try:
+                helper = tangents.HELPERS.get(obj)
+                if helper is not None:
+                    refused = getattr(helper, "refused", {})
+                    if refused:
+                        return f"no: {next(iter(refused.values()))}"
+                    continue
+                if obj in tangents.ZERO_HELPERS or obj in ZERO_GRADIENT or \
+                        tangents.lookup(obj) is not None:
+                    continue
+            except TypeError:
+                pass
+            return f"no: `{text}` has no forward rule"
+    return "yes"
+
+
+def jit(key, rule) -> str:
+    from .runtime_extra_numba import NUMBA_FAILS, NUMBA_LACKS
+    from .runtime_numba import UNSUPPORTED
+
+    name = None if isinstance(key, (str, type)) else public_name(key)
+    if name in NUMBA_LACKS:
+        return "no: Numba lacks it"
+    if name in NUMBA_FAILS:
+        return f"no: {NUMBA_FAILS[name]}"
+    for text, _ in called_functions(rule):
+        if text in UNSUPPORTED:
+            return f"no: `{text}` has no Numba version"
+    return "yes"
+
+
+def rows_of(key) -> list[tuple[str, str, str, str]]:
+    """One row per rule of ``key`` (np.linalg.norm has one per family of ord), merged
+    when the rules agree."""
+    forward = "yes" if tangents.lookup(key) is not None else "no"
+    rows = [(rule.template.name, forward, second_order(rule), jit(key, rule))
+            for rule in REVERSE[key]]
+    if len({r[1:] for r in rows}) == 1:
+        return [(label(key), *rows[0][1:])]
+    return [(f"{label(key)} ({name})", *rest) for name, *rest in rows]
+
+
+def table() -> str:
+    load_optional_tables()
+    lines = ["# Coverage", "",
+             "Generated by `python -m adjoint.coverage` from the rule tables (do not edit; "
+             "`tests/test_coverage.py` checks it is current). See the module's docstring for "
+             "what each column means.", ""]
+    total = 0
+    for module, title in TABLES:
+        keys = [k for k, rules in REVERSE.items()
+                if rules and rules[0].module.rsplit(".", 1)[-1] == module]
+        if not keys:
+            continue
+        lines += [f"## {title}", "", "| function | reverse | forward | second order | jit |",
+                  "|---|---|---|---|---|"]
+        rows = sorted(row for k in keys for row in rows_of(k))
+        lines += [f"| {text} | yes | {forward} | {second} | {compiled} |"
+                  for text, forward, second, compiled in rows]
+        total += len(keys)
+        lines.append("")
+    zero = sorted(label(k) for k in ZERO_GRADIENT)
+    lines += ["## Zero gradient", "", ", ".join(zero), "",
+              "## Known refusals", "", "| function | why |", "|---|---|"]
+    lines += [f"| {what} | {why} |" for what, why in REFUSED]
+    lines += ["", f"{total} functions and operators with rules, {len(zero)} with a zero "
+              "gradient.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import scipy.linalg  # noqa: F401 - the SciPy tables are part of the table
+    import scipy.special  # noqa: F401
+
+    sys.stdout.write(table())

@@ -23,12 +23,12 @@ Sound by default: a name whose memory the analysis cannot account for shares it.
 from __future__ import annotations
 
 import ast
-import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import UnsupportedSyntaxError
 from .resolve import Op, assigned_names, atom_names
+from .views import parameters_written
 
 # Operations whose result may be (a view of) their first operand.
 ALIASING_OPS = {"=", ".T", ".reshape()", ".ravel()", ".transpose()", ".squeeze()",
@@ -65,8 +65,10 @@ def flatten(body: list[ast.stmt]) -> Statements:
                 loops.append((position, len(order) - 1))
 
     walk(body, ())
-    bound_at: dict[str, list[int]] = {}
+    bound_at: dict[str, list[int]] = {}  # bindings only: x[i] = v changes x, binds nothing
     for j, s in enumerate(order):
+        if is_element_write(s):
+            continue
         for n in assigned_names(s):
             bound_at.setdefault(n, []).append(j)
     return Statements(order, {id(s): i for i, s in enumerate(order)}, loops, bound_at, parents)
@@ -93,40 +95,9 @@ def written_name(stmt: ast.stmt) -> str | None:
 
 
 # -- what a helper does to its arguments -------------------------------------------------
-VIEW_CALLS = {"reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "diagonal",
-              "asarray", "expand_dims", "atleast_1d", "atleast_2d", "atleast_3d", "moveaxis",
-              "broadcast_to", "flip", "fliplr", "flipud", "rot90", "real"}
-
-
-def may_share_source(value: ast.expr) -> list[str]:
-    """Names whose memory an expression's value may share, read from source syntax: names,
-    subscripts, attributes (``.T``), view-making calls, calls of the user's own functions
-    (anything not known to make a new array), containers; arithmetic makes new arrays."""
-    if isinstance(value, ast.Name):
-        return [value.id]
-    if isinstance(value, (ast.Subscript, ast.Attribute, ast.Starred)):
-        return may_share_source(value.value)
-    if isinstance(value, (ast.Tuple, ast.List)):
-        return [n for e in value.elts for n in may_share_source(e)]
-    if isinstance(value, ast.IfExp):
-        return may_share_source(value.body) + may_share_source(value.orelse)
-    if isinstance(value, ast.Call):
-        func = value.func
-        attr = func.attr if isinstance(func, ast.Attribute) else None
-        root = func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if attr in VIEW_CALLS or not (isinstance(root, ast.Name) and root.id in ("np", "math")):
-            receiver = may_share_source(func.value) if isinstance(func, ast.Attribute) else []
-            return receiver + [n for a in value.args for n in may_share_source(a)]
-    return []
-
-
-def mutated_parameters(fn, seen: frozenset = frozenset()) -> dict[str, str]:
-    """The parameters of a user function whose memory it may change in place, each with
-    the kind of change: "write" (``p[i] = v``: certainly an array) or "augmented"
-    (``p += v``: in place only if p is an array). Read from its source; names bound to
-    views of a parameter count as the parameter, and so do helpers it passes them to."""
+def mutated_parameters(fn) -> dict[str, str]:
+    """The parameters of a user function whose memory it may change in place (see
+    views.parameters_written), read from its source."""
     from .errors import AdjointError
     from .source import parse
 
@@ -134,53 +105,7 @@ def mutated_parameters(fn, seen: frozenset = frozenset()) -> dict[str, str]:
         tree = parse(fn).tree
     except AdjointError:
         return {}
-    params = [a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs]
-    shares = {p: {p} for p in params}  # name -> parameters it may share memory with
-    changed = True
-    while changed:
-        changed = False
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign):
-                found = set().union(*[shares.get(n, set()) for n in may_share_source(node.value)])
-                for target in node.targets:
-                    for t in ast.walk(target):
-                        if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store) and \
-                                not found <= shares.setdefault(t.id, set()):
-                            shares[t.id] |= found
-                            changed = True
-    result: dict[str, str] = {}
-
-    def note(name: str, kind: str) -> None:
-        for p in shares.get(name, set()):
-            if result.get(p) != "write":
-                result[p] = kind
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                node.func.id not in seen:
-            callee = fn.__globals__.get(node.func.id)
-            if inspect.isfunction(callee):
-                inner = mutated_parameters(callee, seen | {node.func.id})
-                try:
-                    bound = inspect.signature(callee).bind(*node.args, **{
-                        k.arg: k.value for k in node.keywords if k.arg})
-                except TypeError:
-                    bound = None
-                for param, arg in (bound.arguments.items() if bound else ()):
-                    if param in inner and isinstance(arg, ast.AST):
-                        for n in may_share_source(arg):
-                            note(n, inner[param])
-        kind, name = None, None
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, ast.AugAssign) else [])
-        for t in targets:
-            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
-                kind, name = "write", t.value.id
-            elif isinstance(node, ast.AugAssign) and isinstance(t, ast.Name):
-                kind, name = "augmented", t.id
-            if name:
-                note(name, kind)
-    return result
+    return parameters_written(tree, fn.__globals__.get)
 
 
 class MemoryModel:
@@ -240,28 +165,67 @@ class MemoryModel:
         return pts
 
     # -- is the object written at position i certainly unshared? ---------------------------
+    def reaching_definition(self, var: str, i: int) -> int | None:
+        """The position of the binding of ``var`` that every path to position i goes
+        through last, when there is one: its block encloses i's, and no loop around i (but
+        not around it) binds ``var`` again."""
+        st = self.stmts
+        candidates = [j for j in st.bound_at.get(var, []) if j < i]
+        if not candidates:
+            return None
+        j = max(candidates)
+        if st.parents[j] != st.parents[i][:len(st.parents[j])]:
+            return None  # inside a branch or loop that i is outside of
+        around = self.loops_around(i, j)
+        if any(k in around for k in st.bound_at.get(var, []) if k != j):
+            return None  # a later iteration may come with another binding
+        return j
+
+    def loops_around(self, i: int, j: int) -> set[int]:
+        """Positions of the loops that contain i but not j (their earlier iterations run
+        between j and i)."""
+        return {k for a, b in self.stmts.loops if a < i <= b and not a < j <= b
+                for k in range(a, b + 1)}
+
     def fresh_at(self, var: str, i: int) -> bool:
         """Was ``var`` bound, on every path to position i, to a new array that no other
         name has taken since? (``v = np.zeros(n)`` ... ``v[k] = x``, inside loops too.)"""
-        st = self.stmts
-        enclosing = st.parents[i]
-        candidates = [j for j in st.bound_at.get(var, []) if j < i]
-        if not candidates:
+        j = self.reaching_definition(var, i)
+        if j is None:
             return False
-        j = max(candidates)
-        # j must run before i on every path: its block encloses i's, and it is not inside a
-        # loop or branch that i is outside of
-        if st.parents[j] != enclosing[:len(st.parents[j])]:
-            return False
-        stmt = st.order[j]
+        stmt = self.stmts.order[j]
         op = self.ops.get(id(stmt))
         if not isinstance(stmt, ast.Assign) or not isinstance(stmt.targets[0], ast.Name) or \
                 op is None or op.kind == "call" or self.sources(stmt):
             return False
-        around = {k for a, b in st.loops if a < i <= b and not a < j <= b
-                  for k in range(a, b + 1)}
-        between = set(range(j + 1, i)) | around
-        return not any(var in self.sources(st.order[k]) for k in between)
+        between = set(range(j + 1, i)) | self.loops_around(i, j)
+        return not any(var in self.sources(self.stmts.order[k]) for k in between)
+
+    def objects_at(self, var: str, i: int, stmt: ast.stmt | None = None,
+                   depth: int = 0) -> set:
+        """The objects ``var`` may hold at position i: those its reaching binding made or
+        took from its sources (at that point, recursively), else any it may ever hold that
+        exist by then."""
+        st = self.stmts
+        # a list's contents change without a binding (append): its every object counts
+        j = None if var in self.lists else self.reaching_definition(var, i)
+        if j is None and var in self.params and not any(
+                k < i for k in st.bound_at.get(var, [])):
+            return {("argument", var)}
+        if j is not None and depth < 8 and isinstance(st.order[j], ast.Assign) and \
+                isinstance(st.order[j].targets[0], ast.Name):
+            bound = st.order[j]
+            sources = self.sources(bound)
+            op = self.ops.get(id(bound))
+            made = {("made", id(bound))} if not sources or (
+                op is not None and op.kind == "call") else set()
+            return made.union(*[self.objects_at(v, j, None, depth + 1) for v in sources])
+        spans = [(a, b) for a, b in st.loops if a < i <= b]
+        around = set().union(*[range(a, b + 1) for a, b in spans])
+        origin = getattr(stmt, "origin", None)
+        return {o for o in self.pts.get(var, set()) if o[0] == "argument" or (
+            (st.index[o[1]] < i or st.index[o[1]] in around)
+            and (origin is None or st.order[st.index[o[1]]].origin is not origin))}
 
     def link(self, a: str, b: str) -> str:
         """The user statement through which ``a`` and ``b`` came to share memory."""
@@ -336,13 +300,11 @@ class MemoryModel:
         st = self.stmts
         spans = [(a, b) for a, b in st.loops if a < i <= b]
         around = set().union(*[range(a, b + 1) for a, b in spans])
-        origin = getattr(stmt, "origin", None)
-        current = {o for o in self.pts.get(var, set()) if o[0] == "argument" or (
-            (st.index[o[1]] < i or st.index[o[1]] in around)
-            and (origin is None or st.order[st.index[o[1]]].origin is not origin))}
+        current = self.objects_at(var, i, stmt)
         others = {n for n, objects in self.pts.items() if n != var and objects & current
                   and (n in self.params or any(j < i or j in around
-                                               for j in st.bound_at.get(n, ())))}
+                                               for j in st.bound_at.get(n, ())))
+                  and self.objects_at(n, i) & current}
         refreshed = self.refreshed_after(i)
         return sorted(n for n in others if n not in refreshed and
                       still_read(n, i, spans, reads, st.bound_at.get(n, [])))

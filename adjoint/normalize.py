@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer, names_in
 from .runtime import checkpointed
-from .views import ViewTable, compose
+from .views import ViewTable, compose, parameters_written_through_views
 
 # Statements with no derivative meaning that we refuse, each with what to write instead.
 UNSUPPORTED_STATEMENTS: dict[type, tuple[str, str]] = {
@@ -214,6 +214,7 @@ class Normalizer:
         self.early: Early | None = None
         self.flags: list[tuple[str, int]] = []  # jump flags of the enclosing statements
         # r = A[i]: writes through r are written into A (temporaries are never written)
+        self.track_views = track_views
         lists = list_names(fn)
         self.views = ViewTable(lambda n: not track_views or self.namer.is_temporary(n)
                                or n in lists)
@@ -267,7 +268,10 @@ class Normalizer:
         NumPy would change both, so that is checked when the function runs."""
         params = [a.arg for a in self.fn.args.posonlyargs + self.fn.args.args +
                   self.fn.args.kwonlyargs]
-        written = written_in_place(body)
+        # also parameters written through a view or alias the table did not rewrite
+        # (t = x.reshape(3, 2); t[0] = v): the copy keeps the caller's array intact
+        through = parameters_written_through_views(self.fn) if self.track_views else set()
+        written = written_in_place(body) | through
         changed = written | augmented_names(self.fn.body)
         self.origin = self.fn
         for param in params:

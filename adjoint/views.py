@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -183,3 +184,136 @@ class ViewTable:
         self.views = {v: view for v, view in self.views.items() if view.same_as(views.get(v))}
         self.ints &= ints
         self.arrays &= arrays
+
+
+# -- what a function does to its parameters (read from its syntax) -------------------------
+VIEW_CALLS = {"reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "diagonal",
+              "asarray", "expand_dims", "atleast_1d", "atleast_2d", "atleast_3d", "moveaxis",
+              "broadcast_to", "flip", "fliplr", "flipud", "rot90", "real"}
+
+
+def array_source(value: ast.expr) -> str | None:
+    """The name whose memory an expression certainly shares if it is an array it can be
+    written through: ``x``, ``x[...]``, ``x.T``, ``x.reshape(...)`` and chains of them (each
+    needs x to be an array, or the function fails before any write)."""
+    if isinstance(value, ast.Name):
+        return value.id
+    if isinstance(value, (ast.Subscript, ast.Attribute)):
+        return array_source(value.value)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and \
+            value.func.attr in VIEW_CALLS:
+        return array_source(value.func.value)
+    return None
+
+
+def parameters_written_through_views(tree: ast.FunctionDef) -> set[str]:
+    """Parameters an element write reaches through a chain of views (``t = x.reshape(3,
+    2); t[0] = v``): certainly arrays, changed in place."""
+    params = {a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs}
+    root: dict[str, str] = {p: p for p in params}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], ast.Name):
+            source = array_source(node.value)
+            if source in root and node.targets[0].id not in params:
+                root[node.targets[0].id] = root[source]
+    found = set()
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AugAssign) else [])
+        for t in targets:
+            if isinstance(t, ast.Subscript):
+                name = array_source(t.value)
+                if name in root:
+                    found.add(root[name])
+    return found
+
+
+def may_share_source(value: ast.expr) -> list[str]:
+    """Names whose memory an expression's value may share, read from source syntax: names,
+    subscripts, attributes (``.T``), view-making calls, calls of the user's own functions
+    (anything not known to make a new array), containers; arithmetic makes new arrays."""
+    if isinstance(value, ast.Name):
+        return [value.id]
+    if isinstance(value, (ast.Subscript, ast.Attribute, ast.Starred)):
+        return may_share_source(value.value)
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return [n for e in value.elts for n in may_share_source(e)]
+    if isinstance(value, ast.IfExp):
+        return may_share_source(value.body) + may_share_source(value.orelse)
+    if isinstance(value, ast.Call):
+        func = value.func
+        attr = func.attr if isinstance(func, ast.Attribute) else None
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if attr in VIEW_CALLS or not (isinstance(root, ast.Name) and root.id in ("np", "math")):
+            receiver = may_share_source(func.value) if isinstance(func, ast.Attribute) else []
+            return receiver + [n for a in value.args for n in may_share_source(a)]
+    return []
+
+
+def parameters_written(tree: ast.FunctionDef, lookup: Callable[[str], object],
+                       seen: frozenset = frozenset()) -> dict[str, str]:
+    """The parameters of a function whose memory it may change in place, each with the
+    kind of change: "write" (``p[i] = v``: certainly an array) or "augmented" (``p += v``:
+    in place only if p is an array). Names bound to views of a parameter count as the
+    parameter, and so do the functions (``lookup`` finds them) it passes them to."""
+    params = [a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs]
+    shares = {p: {p} for p in params}  # name -> parameters it may share memory with
+    changed = True
+    while changed:
+        changed = False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                found = set().union(*[shares.get(n, set()) for n in may_share_source(node.value)])
+                for target in node.targets:
+                    for t in ast.walk(target):
+                        if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store) and \
+                                not found <= shares.setdefault(t.id, set()):
+                            shares[t.id] |= found
+                            changed = True
+    result: dict[str, str] = {}
+
+    def note(name: str, kind: str) -> None:
+        for p in shares.get(name, set()):
+            if result.get(p) != "write":
+                result[p] = kind
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id not in seen:
+            callee = lookup(node.func.id)
+            if inspect.isfunction(callee):
+                inner = callee_parameters_written(callee, seen | {node.func.id})
+                try:
+                    bound = inspect.signature(callee).bind(*node.args, **{
+                        k.arg: k.value for k in node.keywords if k.arg})
+                except TypeError:
+                    bound = None
+                for param, arg in (bound.arguments.items() if bound else ()):
+                    if param in inner and isinstance(arg, ast.AST):
+                        for n in may_share_source(arg):
+                            note(n, inner[param])
+        kind, name = None, None
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AugAssign) else [])
+        for t in targets:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                kind, name = "write", t.value.id
+            elif isinstance(node, ast.AugAssign) and isinstance(t, ast.Name):
+                kind, name = "augmented", t.id
+            if name:
+                note(name, kind)
+    return result
+
+
+def callee_parameters_written(fn, seen: frozenset) -> dict[str, str]:
+    from .errors import AdjointError
+    from .source import parse
+
+    try:
+        tree = parse(fn).tree
+    except AdjointError:
+        return {}
+    return parameters_written(tree, fn.__globals__.get, seen)

@@ -33,6 +33,7 @@ import logging  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _options import add_quick_option  # noqa: E402
 
 from adjoint import value_and_grad  # noqa: E402
 from adjoint.parallel import grad_sum  # noqa: E402
@@ -107,9 +108,8 @@ def on_cluster(workers: int, X, y, w0, epochs: int, g, check):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 rows, 3 epochs")
-    args = parser.parse_args()
-    quick = args.quick or os.environ.get("ADJOINT_EXAMPLES_QUICK") == "1"
+    add_quick_option(parser, "100,000 rows, 3 epochs")
+    quick = parser.parse_args().quick
     rows, epochs = (QUICK_ROWS, QUICK_EPOCHS) if quick else (ROWS, EPOCHS)
 
     X, y, true_w = make_data(rows)

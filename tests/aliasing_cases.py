@@ -381,3 +381,22 @@ def mask_write_through_row_in_a_loop_that_scales_its_base(m0):
         r[m0[1] > 0.0] = -1.1 * m0[1, 2]
         m0 *= 0.5
     return np.sum(m0 * m0)
+
+
+# -- rebinding inside loops ------------------------------------------------------------------
+def rebinding_alias_in_loop(x):
+    # the second iteration writes into w through v
+    w = x * 1.0
+    v = np.zeros(3)
+    for k in range(2):
+        v[k] = w[k] * 2.0
+        v = w
+    return np.sum(w * w) + np.sum(v)
+
+
+def writes_into_a_rebound_name_while_looping_over_it(a0):
+    for _s in a0:
+        a0 = a0 * 1.0
+        p = a0[1:]
+        p += 1.0
+    return np.sum(a0 * a0)

@@ -10,6 +10,19 @@ Values have one of three kinds: ``s`` (a float), ``a`` (an array of shape (3,)) 
 array of shape (2, 3)), so broadcasting, axis reductions and products between them appear.
 Every construct can be switched off by name (``programs(exclude={"matrix"})``): a knob for
 isolating a bug the fuzzer found.
+
+Names may share memory on purpose (``Program.features`` records which of these a program
+uses): row views written through (``r = m[i]; r *= c``, "row_view"), rows of a matrix written
+in a loop over it, plain, enumerated or zipped ("row_iter"), slice views written
+("slice_view", "view_of_view"), writes into f's array parameters ("param_write"), list
+indices with repeats (``out[[0, 0, 2]] = e``, "list_index"), double buffering ("buffers"),
+helpers that return part of their argument, as a view ("helper_view") or a new array
+("helper_new"), or write into it ("helper_writes"), lists holding an array that is written
+afterwards ("list_alias"), a base rebound under its views ("rebind_base") and one array
+object for two parameters ("twice"), and views the normalizer does not rewrite (``.T``,
+``reshape``, ``ravel``, ``np.asarray``, ``a[...]``, "other_view"). adjoint may refuse
+helper_view, helper_writes, list_alias, rebind_base, twice and other_view with an
+AdjointError (``Program.refusable``); the others it must differentiate.
 """
 from __future__ import annotations
 
@@ -27,6 +40,15 @@ WEIGHTS = [1.0, 0.5, -0.75, 1.25, -1.5, 0.3]
 VECTOR_WEIGHTS = "np.array([0.7, -1.2, 0.4])"
 MATRIX_WEIGHTS = "np.array([[0.7, -1.2, 0.4], [0.3, 0.9, -0.5]])"
 ROWS = ["0", "1", "-1"]  # row indices valid for a (2, 3) matrix
+# list-literal indices into a length-3 array, repeats included
+LIST_INDICES = ["[0, 0, 2]", "[1, 1]", "[2, 0, 2]", "[0, 1]", "[-1, 0, -1]", "[1, 1, 1]"]
+PART_WEIGHTS = "np.array([0.3, -0.8])"
+# The constructs that make names share memory (Program.features); autograd cannot run
+# programs that write through views, and its rendering turns those writes into rebindings.
+ALIASING_FEATURES = frozenset({
+    "row_view", "row_iter", "slice_view", "view_of_view", "buffers", "other_view",
+    "helper_view", "helper_new", "helper_writes", "list_alias", "list_index", "param_write",
+    "rebind_base", "twice"})
 
 # name -> template; {0} is the argument. Every template has a safe domain for any real input.
 UNARY_ANY = {
@@ -277,6 +299,12 @@ class Program:
     wrt: tuple[int, ...]
     helpers: list[tuple[str, list[str], list]]  # (name, params, body)
     body: list
+    # the constructs of ALIASING_FEATURES the program uses, and those of them whose refusal
+    # with an AdjointError is by design (the others must be differentiated)
+    features: frozenset = frozenset()
+    refusable: frozenset = frozenset()
+    twice: tuple[int, int] | None = None  # parameters to call with one and the same array
+    twice_row: bool = False  # ... or with row 0 of the first (a matrix) for the second
 
     def render(self, inst: bool = False, dialect: str = "numpy") -> str:
         """The program's source; ``dialect="autograd"`` makes it run on autograd.numpy, which
@@ -302,7 +330,12 @@ class Program:
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
         args = ", ".join(f"np.array({a.tolist()!r})" if isinstance(a, np.ndarray) else repr(a)
                          for a in self.args)
-        return f"\n{self.render()}\n# f({args}), wrt={self.wrt}\n"
+        first, second = self.twice or (0, 0)
+        twice = ("" if self.twice is None else
+                 f", {self.params[first]}[0] for {self.params[second]}" if self.twice_row else
+                 f", the same array for {self.params[first]} and {self.params[second]}")
+        return (f"\n{self.render()}\n# f({args}), wrt={self.wrt}{twice}\n"
+                f"# constructs: {sorted(self.features)}\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +350,8 @@ class Helper:
     name: str
     kinds: tuple[str, ...]
     default: bool = False
-    returns: str = "s"
+    returns: str = "s"  # or "part" (2 entries of its array), "row" (of its matrix), "writes"
+    view: bool = False  # "part"/"row": whether it returns a view of its argument
 
 
 @dataclass
@@ -332,11 +366,23 @@ class Scope:
     loops: int = 0  # how many loops enclose the current point
     iterated: set[str] = field(default_factory=set)  # arrays an enclosing loop iterates over
     returns: str = "s"  # what the function being generated returns: "s" or "pair"
+    views: dict[str, str] = field(default_factory=dict)  # view name -> the name of its base
+    parts: list[str] = field(default_factory=list)  # length-2 arrays (slice views, helpers')
 
     def child(self) -> Scope:
         return Scope(list(self.scalars), list(self.arrays), list(self.mats),
                      list(self.writable), dict(self.ints), self.helpers, dict(self.lists),
-                     self.loops, set(self.iterated), self.returns)
+                     self.loops, set(self.iterated), self.returns, dict(self.views),
+                     list(self.parts))
+
+    def targets(self) -> list[str]:
+        """Arrays an element write may go into: those made in f, f's own array parameters
+        and (knob "param_write") views of either."""
+        return self.writable + [a for a in self.arrays + self.mats
+                                if is_parameter(a) and a not in self.writable]
+
+    def bases(self) -> set[str]:
+        return set(self.views.values())
 
     def names(self, kind: str) -> list[str]:
         return {"s": self.scalars, "a": self.arrays, "m": self.mats}[kind]
@@ -348,7 +394,8 @@ FORMS = {
                         "index_expr", "dot", "call", "call", "smax", "sabs", "cube", "prod",
                         "norm", "matvec", "list"],
     "a": ["bin"] * 4 + ["div", "unary", "unary", "square", "neg", "ifexp", "maximum", "abs",
-                        "slice_rev", "row", "axis", "vecmat", "cumsum", "clip", "where"],
+                        "slice_rev", "row", "axis", "vecmat", "cumsum", "clip", "where",
+                        "list_index"],
     "m": ["bin"] * 4 + ["div", "unary", "unary", "square", "neg", "ifexp", "maximum", "abs",
                         "clip", "where"],
 }
@@ -367,6 +414,13 @@ class Gen:
         self.draw = draw
         self.exclude = exclude
         self.n = 0
+        self.used: set[str] = set()  # aliasing constructs drawn (ALIASING_FEATURES)
+        self.refusable: set[str] = set()  # those a refusal of which is by design
+
+    def use(self, feature: str, refusable: bool = False) -> None:
+        self.used.add(feature)
+        if refusable:
+            self.refusable.add(feature)
 
     def fresh(self, prefix: str) -> str:
         self.n += 1
@@ -473,6 +527,9 @@ class Gen:
             return (self.choice(["vecmat", "matT"]), e(scope, "m", d))
         if form == "cumsum":
             return ("cumsum", e(scope, "a", d))
+        if form == "list_index":  # a gather with repeats: x[[0, 0, 2]]
+            return ("index", e(scope, "a", d), self.choice([i for i in LIST_INDICES
+                                                            if i.count(",") == 2]))
         raise AssertionError(form)
 
     def scalar_form(self, scope: Scope, form: str, d: int):
@@ -547,13 +604,25 @@ class Gen:
 
     def stmt(self, scope: Scope, nest: int) -> list:
         options = ["assign", "assign", "aug", "aug"]
-        if scope.writable:
+        if self.targets(scope):
             options += ["setitem", "setitem"]
-            if self.ok("mask"):
+            if self.ok("mask") and scope.writable:
                 options.append("maskset")
+        if self.ok("row_view") and own(scope.mats):
+            options += ["row_view"] * 2
+            if nest > 0 and self.ok("row_iter"):
+                options.append("rows")
+        if self.ok("slice_view") and own(scope.arrays):
+            options.append("slice_view")
+        if self.ok("other_view") and own(scope.arrays + scope.mats):
+            options.append("other_view")
+        if any(h.returns in ("part", "row") for h in scope.helpers):
+            options.append("part_call")
+        if any(h.returns == "writes" for h in scope.helpers) and self.targets(scope):
+            options.append("writing_call")
         if nest > 0:
             options += ["if", "for", "while"]
-            options += [k for k in ("rows", "list", "tuple_for") if self.ok(k)]
+            options += [k for k in ("rows", "list", "tuple_for", "buffers") if self.ok(k)]
         if scope.loops and self.ok("jump"):
             options.append("jump")
         if self.ok("early_return") and (scope.returns == "s" or self.ok("early_return_pair")):
@@ -570,15 +639,24 @@ class Gen:
         scope.names(kind).append(name)
         return name
 
+    def targets(self, scope: Scope) -> list[str]:
+        """The arrays an element write may go into."""
+        return scope.targets() if self.ok("param_write") else scope.writable
+
     def stmt_assign(self, scope: Scope, nest: int, d: int) -> list:
         kind = self.choice(["s", "s", "a"] + (["m"] if scope.mats else []))
-        names = [n for n in scope.names(kind) if n not in scope.writable]
+        names = [n for n in scope.names(kind) if n not in scope.writable
+                 and (self.ok("rebind_base") or n not in scope.bases())]
         e = self.expr(scope, kind, d)
         if kind != "s" and e[0] in ("var", "slice", "ifexp", "index"):
             e = ("bin", "*", e, ("const", 1.0))  # views and aliases: later writes are refused
         if names and self.boolean(0.4) and self.ok("reassign"):
             target = self.choice(names)
             if self.ok("self_update") or not reads(e, target):
+                if target in scope.bases():
+                    # views of the old array stay views of it: writes through them change
+                    # memory no name reads any more (or the loop's iterator, for rows)
+                    self.use("rebind_base", refusable=True)
                 return [("assign", target, e)]
         return [("assign", self.fresh_var(scope, kind), e)]
 
@@ -586,7 +664,8 @@ class Gen:
         kind = self.choice(["s", "s", "a", "m"])
         names = scope.scalars if kind == "s" else [
             a for a in scope.names(kind) if (a in scope.writable or is_parameter(a))
-            and (self.ok("mutate_iterated") or a not in scope.iterated)]
+            and (self.ok("mutate_iterated") or a not in scope.iterated)
+            and (self.ok("aug_base") or a not in scope.bases())]  # m *= c under r = m[0]
         if not names:
             return []
         target = self.choice(names)
@@ -595,8 +674,12 @@ class Gen:
         return [("aug", target, self.choice(ops), self.expr(scope, ek, d))]
 
     def stmt_setitem(self, scope: Scope, nest: int, d: int) -> list:
-        arr = self.choice(scope.writable)
+        arr = self.choice(self.targets(scope))
         op = self.choice(["=", "+=", "-=", "*="])
+        if arr not in scope.writable:
+            self.use("param_write")
+        if arr not in scope.mats and self.boolean(0.3) and self.ok("list_index"):
+            return [self.list_index_write(scope, arr, op, d)]
         if arr in scope.mats:
             how = self.choice(["row", "entry", "column"])
             if how == "row":
@@ -608,10 +691,155 @@ class Gen:
         if self.boolean(0.2) and self.ok("slice"):
             idx = self.choice(["1:3", "0:2", ":"])
             e = (self.expr(scope, "s", d) if self.boolean() or idx != ":"
-                 else self.expr(scope, "a", d))
+                 else self.rhs(scope, "a", d, arr))
         else:
             idx, e = self.choice(self.index_exprs(scope)), self.expr(scope, "s", d)
         return [("setitem", arr, idx, op, e)]
+
+    def list_index_write(self, scope: Scope, arr: str, op: str, d: int):
+        """``arr[[0, 0, 2]] op e``: a list index, repeats included (NumPy keeps the last of
+        the writes to one element, and ``+=`` adds once)."""
+        self.use("list_index")
+        idx = self.choice(LIST_INDICES)
+        kind = "a" if idx.count(",") == 2 and self.boolean() else "s"
+        return ("setitem", arr, idx, op, self.rhs(scope, kind, d, arr))
+
+    def rhs(self, scope: Scope, kind: str, d: int, target: str):
+        """The value written into ``target``; knob "self_write": it may be target itself
+        (``out[[0, 0, 2]] = out``, ``r[:] = r``)."""
+        e = self.expr(scope, kind, d)
+        if e == ("var", target) and not self.ok("self_write"):
+            return ("bin", "*", e, ("const", 1.0))
+        return e
+
+    def row_indices(self, scope: Scope) -> list[str]:
+        """Int index expressions valid for the rows of a (2, 3) matrix."""
+        out = list(ROWS)
+        for name, (lo, hi) in scope.ints.items():
+            if lo >= 0 and hi <= 1:
+                out.append(name)
+            if lo >= 0 and hi <= 2:
+                out.append(f"{name} - 1")
+        return out
+
+    def view_writes(self, scope: Scope, view: str, length: int, d: int) -> list:
+        """One or two writes through a view of ``length`` entries: whole, entry, slice."""
+        out = []
+        for _ in range(self.draw(st.integers(1, 2))):
+            how = self.choice(["aug", "aug", "entry", "all", "tail"])
+            op = self.choice(["=", "+=", "-=", "*="])
+            if how == "aug":
+                ek = "a" if length == 3 and self.boolean() else "s"
+                out.append(("aug", view, self.choice(["+=", "-=", "*="]),
+                            self.expr(scope, ek, d)))
+            elif how == "entry":
+                idx = self.choice(self.index_exprs(scope) if length == 3 else ["0", "1", "-1"])
+                out.append(("setitem", view, idx, op, self.expr(scope, "s", d)))
+            elif how == "all":
+                ek = "a" if length == 3 and self.boolean() else "s"
+                out.append(("setitem", view, ":", op, self.rhs(scope, ek, d, view)))
+            else:
+                out.append(("setitem", view, "1:", op, self.expr(scope, "s", d)))
+        return out
+
+    def stmt_row_view(self, scope: Scope, nest: int, d: int) -> list:
+        """``r = m[i]`` (i a constant or a loop counter), written through at once and maybe
+        later: NumPy writes into m."""
+        self.use("row_view")
+        base = self.choice(own(scope.mats))
+        r = self.fresh("r")
+        out = [("assign", r, ("index", ("var", base), self.choice(self.row_indices(scope))))]
+        out += self.view_writes(scope, r, 3, d)
+        scope.arrays.append(r)
+        scope.writable.append(r)
+        scope.views[r] = base
+        return out
+
+    def stmt_slice_view(self, scope: Scope, nest: int, d: int) -> list:
+        """``p = a[1:]`` (two entries), written through at once: NumPy writes into a.
+        p stays live: the final return reads it (after any later write into a)."""
+        self.use("slice_view")
+        base = self.choice(own(scope.arrays))
+        if base in scope.views:
+            self.use("view_of_view")
+        p = self.fresh("p")
+        out = [("assign", p, ("slice", ("var", base), self.choice(["1:", ":2", "::2", "-2:"])))]
+        out += self.view_writes(scope, p, 2, d)
+        scope.parts.append(p)
+        scope.views[p] = base
+        return out
+
+    def stmt_other_view(self, scope: Scope, nest: int, d: int) -> list:
+        """Views the normalizer does not rewrite (``.T``, ``reshape``, ``ravel``,
+        ``np.asarray``, ``a[...]``), written through: right, or refused."""
+        self.use("other_view", refusable=True)
+        base = self.choice(own(scope.arrays + scope.mats))
+        t = self.fresh("t")
+        if base in scope.mats:
+            how, size = self.choice([(".T", 3), (".reshape(6)", 6), (".ravel()", 6),
+                                     (".reshape(3, 2)", 3)])
+            view = f"{base}{how}"
+        else:
+            view, size = self.choice([f"np.asarray({base})", f"{base}[...]",
+                                      f"{base}.reshape(3)", f"{base}.reshape(1, 3)[0]"]), 3
+        out = [("raw", f"{t} = {view}")]
+        for _ in range(self.draw(st.integers(1, 2))):
+            idx = str(self.draw(st.integers(-size, size - 1)))
+            out.append(("setitem", t, idx, self.choice(["=", "+=", "*="]),
+                        self.expr(scope, "s", d)))
+        return out
+
+    def stmt_part_call(self, scope: Scope, nest: int, d: int) -> list:
+        """``z = part(a)`` then writes into z: refused when part returns a view of its
+        argument, differentiated when it returns a new array."""
+        h = self.choice([h for h in scope.helpers if h.returns in ("part", "row")])
+        names = scope.arrays if h.returns == "part" else scope.mats
+        if not names:
+            return []
+        z = self.fresh("z")
+        self.use("helper_view" if h.view else "helper_new", refusable=h.view)
+        out = [("assign", z, ("call", h.name, [("var", self.choice(names))], []))]
+        out += self.view_writes(scope, z, 2 if h.returns == "part" else 3, d)
+        if h.returns == "part":
+            scope.parts.append(z)
+        else:
+            scope.arrays.append(z)
+            scope.writable.append(z)
+        return out
+
+    def stmt_writing_call(self, scope: Scope, nest: int, d: int) -> list:
+        """``s = bump(a, e)`` where bump writes into its array argument: refused when a is
+        read afterwards (the final return reads every array)."""
+        self.use("helper_writes", refusable=True)
+        h = self.choice([h for h in scope.helpers if h.returns == "writes"])
+        call = ("call", h.name, [("var", self.choice(self.targets(scope))),
+                                 self.expr(scope, "s", d)], [])
+        return [("assign", self.fresh_var(scope, "s"), call)]
+
+    def stmt_buffers(self, scope: Scope, nest: int, d: int) -> list:
+        """Double buffering, as explicit time stepping writes it: a fresh array every step
+        filled from the last one (``v = np.zeros(3); v[j] = ...; u = v``), or two arrays
+        swapped (``u, v = v, u``). u shares memory with v from there on; v is not read."""
+        self.use("buffers")
+        u, v, step, j = self.fresh("buf"), self.fresh("nxt"), self.fresh("i"), self.fresh("j")
+        start = self.choice(["np.zeros(3)", "np.ones(3)"] + [f"{a}.copy()" for a in
+                                                              own(scope.arrays)])
+        inner = scope.child()
+        inner.arrays.append(u)
+        inner.ints[j] = (0, 2)
+        new = ("bin", "+", ("index", ("var", u), j),
+               ("bin", "*", ("const", self.choice(CONSTS)), self.expr(inner, "s", 2)))
+        fill = [("for", j, "range(3)", [("setitem", v, j, "=", new)], [])]
+        swap = self.boolean()
+        if swap:
+            setup = [("raw", f"{u} = {start}"), ("raw", f"{v} = np.zeros(3)")]
+            body = fill + [("raw", f"{u}, {v} = {v}, {u}")]
+        else:
+            setup = [("raw", f"{u} = {start}")]
+            body = [("raw", f"{v} = np.zeros(3)")] + fill + [("raw", f"{u} = {v}")]
+        scope.arrays.append(u)
+        scope.writable.append(u)
+        return setup + [("for", step, f"range({self.draw(st.integers(1, 3))})", body, [])]
 
     def stmt_maskset(self, scope: Scope, nest: int, d: int) -> list:
         arr = self.choice(scope.writable)
@@ -683,11 +911,13 @@ class Gen:
             return []
         inner = scope.child()
         inner.loops += 1
-        a = self.choice(scope.arrays + scope.mats)
+        mats = self.ok("row_iter") and scope.mats and self.boolean(0.6)
+        a = self.choice(scope.mats if mats else scope.arrays + scope.mats)
         kind = "a" if a in scope.mats else "s"  # what one step yields
         same = scope.mats if a in scope.mats else scope.arrays
         inner.iterated.add(a)
         v = self.fresh_var(inner, kind)
+        rows = {v: a}  # for a matrix: the loop variables are views of its rows
         how = self.choice(["plain", "enumerate", "zip"])
         if how == "plain":
             head = f"{v} in {a}"
@@ -699,9 +929,18 @@ class Gen:
             w = self.fresh_var(inner, kind)
             b = self.choice(same)
             inner.iterated.add(b)
+            rows[w] = b
             head = f"{v}, {w} in zip({a}, {b})"
         target, iterable = head.split(" in ", 1)
-        return [("for", target, iterable, self.stmts(inner, 3, nest - 1), [])]
+        body = []
+        if kind == "a" and self.ok("row_iter"):
+            self.use("row_iter")
+            for name, base in rows.items():
+                inner.writable.append(name)
+                inner.views[name] = base
+            if self.boolean(0.7):
+                body = self.view_writes(inner, self.choice(sorted(rows)), 3, 1)
+        return [("for", target, iterable, body + self.stmts(inner, 3, nest - 1), [])]
 
     def stmt_tuple_for(self, scope: Scope, nest: int, d: int) -> list:
         inner = scope.child()
@@ -721,11 +960,19 @@ class Gen:
         body = self.stmts(inner, 2, nest - 1)
         kind = self.choice(["s", "a"])
         e = self.expr(inner, kind, d)
-        if kind == "a" and e[0] in ("var", "slice", "ifexp", "index"):
+        after = []
+        targets = [a for a in self.targets(scope) if a in scope.arrays]
+        if kind == "a" and targets and self.ok("list_alias") and self.boolean(0.3):
+            # the list holds the array itself: a write into it afterwards changes the entry
+            self.use("list_alias", refusable=True)
+            e = ("var", self.choice(targets))
+            if self.boolean(0.7):
+                after = self.view_writes(scope, e[1], 3, d)
+        elif kind == "a" and e[0] in ("var", "slice", "ifexp", "index"):
             e = ("bin", "*", e, ("const", 1.0))  # an entry must not alias a later-written array
         scope.lists[name] = kind
         return [("raw", f"{name} = []"),
-                ("for", var, f"range({k})", body + [("append", name, e)], [])]
+                ("for", var, f"range({k})", body + [("append", name, e)], [])] + after
 
     def stmt_while(self, scope: Scope, nest: int, d: int) -> list:
         inner = scope.child()
@@ -741,6 +988,12 @@ class Gen:
         return [("while", counter, bound, extra, body, orelse)]
 
 
+def own(names: list[str]) -> list[str]:
+    """Leaves out the parameters of helpers (u0, u1): a helper that wrote into its argument
+    would be refused (or not) far from the write; "helper_writes" makes those on purpose."""
+    return [n for n in names if not (n[0] == "u" and n[1:].isdigit())]
+
+
 def is_parameter(name: str) -> bool:
     """f's own array parameters (a0, m1): in-place updates of them are supported."""
     return name[0] in "am" and name[1:].isdigit()
@@ -751,11 +1004,12 @@ def final_return(gen: Gen, scope: Scope):
     terms = []
     for name in scope.scalars:
         terms.append(("bin", "*", ("const", gen.choice(WEIGHTS)), ("var", name)))
-    for name in scope.arrays + scope.mats:
+    for name in scope.arrays + scope.mats + scope.parts:
         how = gen.choice(["sum", "mean", "weighted"])
         if how == "weighted":
-            w = ("var", MATRIX_WEIGHTS if name in scope.mats else VECTOR_WEIGHTS)
-            terms.append(("reduce", "sum", ("bin", "*", w, ("var", name))))
+            w = (MATRIX_WEIGHTS if name in scope.mats
+                 else PART_WEIGHTS if name in scope.parts else VECTOR_WEIGHTS)
+            terms.append(("reduce", "sum", ("bin", "*", ("var", w), ("var", name))))
         else:
             terms.append(("reduce", how, ("var", name)))
     e = terms[0]
@@ -785,7 +1039,34 @@ def make_helpers(gen: Gen) -> tuple[list, list[Helper]]:
             params[-1] += "=0.5"
         rendered.append((name, params, body + [gen.return_stmt(hscope)]))
         helpers.append(Helper(name, kinds, default, returns))
-    return rendered, helpers
+    return rendered + array_helpers(gen, helpers), helpers
+
+
+PART_BODIES = {  # "part": (returned expression, whether it is a view of u0)
+    "part": [("u0[1:]", True), ("u0[:2]", True), ("u0[::2]", True), ("u0[:2] * 1.0", False),
+             ("u0[1:].copy()", False), ("np.sin(u0[::2])", False)],
+    "row": [("u0[0]", True), ("u0[-1]", True), ("u0[1] + 0.0", False), ("u0[0].copy()", False)],
+}
+WRITER_BODIES = [["u0[0] = u1"], ["u0 *= u1"], ["u0[1:] += u1"], ["u0[[0, 0]] = u1"]]
+
+
+def array_helpers(gen: Gen, helpers: list[Helper]) -> list:
+    """Functions that return part of their array argument (a view or a new array) or
+    write into it; appends them to ``helpers`` and returns their rendering."""
+    rendered = []
+    for name, returns in [("part", "part"), ("mrow", "row"), ("bump", "writes")]:
+        if not gen.ok(f"helper_{returns}") or not gen.boolean(0.25):
+            continue
+        if returns == "writes":
+            body = [("raw", line) for line in gen.choice(WRITER_BODIES)]
+            rendered.append((name, ["u0", "u1"], body + [("raw", "return np.sum(u0) * 0.5")]))
+            helpers.append(Helper(name, ("a", "s"), returns=returns))
+            continue
+        text, view = gen.choice(PART_BODIES[returns])
+        rendered.append((name, ["u0"], [("raw", f"return {text}")]))
+        helpers.append(Helper(name, ("a" if returns == "part" else "m",), returns=returns,
+                              view=view))
+    return rendered
 
 
 @st.composite
@@ -793,7 +1074,8 @@ def programs(draw, exclude=frozenset()):
     gen = Gen(draw, exclude)
     ns = draw(st.integers(1, 3))
     na = draw(st.integers(0, 2))
-    nm = draw(st.integers(0, 1)) if gen.ok("matrix") and draw(st.booleans()) else 0
+    nm = (draw(st.integers(0, 2 if gen.ok("twice") else 1))
+          if gen.ok("matrix") and gen.boolean(0.6) else 0)
     use_n = draw(st.booleans()) and gen.ok("int_param")
 
     def value(k):  # distinct, "generic" values even after shrinking
@@ -836,4 +1118,12 @@ def programs(draw, exclude=frozenset()):
         scope.writable.append(name)
     body += gen.stmts(scope, 6, 2)
     body.append(final_return(gen, scope))
-    return Program(params, args, wrt, helpers, body)
+    twice, twice_row = None, False
+    pairs = [(f"{k}0", f"{k}1") for k in "am" if f"{k}1" in params]
+    pairs += [("m0", "a0")] if "m0" in params and "a0" in params else []  # a0 = m0[0]
+    if pairs and gen.ok("twice") and gen.boolean(0.25):
+        first, second = gen.choice(pairs)
+        twice, twice_row = (params.index(first), params.index(second)), first[0] != second[0]
+        gen.use("twice", refusable=True)
+    return Program(params, args, wrt, helpers, body, frozenset(gen.used),
+                   frozenset(gen.refusable), twice, twice_row)

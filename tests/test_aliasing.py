@@ -61,6 +61,7 @@ ACCEPTED = [
     (cases.base_scaled_in_loop, (A,)),
     (cases.row_written_in_a_loop_that_scales_its_base, (A,)),
     (cases.relax, (A, 0.7)),
+    (cases.writes_into_a_rebound_name_while_looping_over_it, (A[0, :3],)),
     (cases.mask_write_through_row_in_a_loop_that_scales_its_base, (A,)),
     (cases.stencil_views, (A[1],)),
 ]
@@ -71,6 +72,7 @@ REFUSED = [
     (cases.helper_view, (np.array([1.0, 2.0, 3.0]),), "z = first_half(y)"),
     (cases.reshape_alias, (np.arange(4.0),), "y = x.reshape(2, 2)"),
     (cases.transpose_write, (A,), "through `B = A.T`"),
+    (cases.rebinding_alias_in_loop, (A[0, :3],), "through `v = w`"),
     (cases.calls_a_scaling_helper, (np.array([1.0, 2.0, 3.0]),),
      "scale_in_place changes its argument y in place"),
     (cases.calls_a_writing_helper, (np.array([1.0, 2.0, 3.0]),),

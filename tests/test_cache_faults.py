@@ -125,8 +125,9 @@ def test_a_cache_path_under_a_file(tmp_path, cache_root, monkeypatch):
     _, found = run(expect_warning=True)
     assert "cannot create the cache directory" in str(found[0].message)
     run(expect_warning=False)
+    # (other test processes on the machine make adjoint_rule_rows_* directories)
     assert {p for p in set(os.listdir(tempfile.gettempdir())) - before
-            if p.startswith("adjoint")} == set()
+            if p.startswith("adjoint") and not p.startswith("adjoint_rule_rows_")} == set()
 
 
 @pytest.mark.skipif(ROOT_CAN_WRITE_ANYWHERE, reason="root ignores file modes")

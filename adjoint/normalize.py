@@ -24,6 +24,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .desugar import desugar
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer, names_in
 from .runtime import checkpointed
@@ -53,8 +54,10 @@ if hasattr(ast, "Match"):
 UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
     ast.Lambda: ("a lambda", "define a module-level function with def"),
     ast.ListComp: ("a list comprehension", "use a for loop, or a vectorised NumPy expression"),
-    ast.SetComp: ("a set comprehension", "use a for loop"),
-    ast.DictComp: ("a dict comprehension", "use a for loop"),
+    ast.SetComp: ("a set comprehension", "use a for loop (set and dict comprehensions "
+                  "come with container support)"),
+    ast.DictComp: ("a dict comprehension", "use a for loop (dict comprehensions come with "
+                   "container support)"),
     ast.GeneratorExp: ("a generator expression", "use a for loop, or a NumPy reduction"),
     ast.Yield: ("yield", "return a value; generators cannot be differentiated"),
     ast.YieldFrom: ("yield from", "return a value; generators cannot be differentiated"),
@@ -201,6 +204,7 @@ class Normalizer:
     def __init__(self, fn: ast.FunctionDef, namer: Namer,
                  where: Callable[[ast.AST], Location],
                  lookup: Callable[[str], object] | None = None, track_views: bool = True):
+        fn = desugar(fn, namer, where)  # comprehensions, final if/else returns: see desugar.py
         self.fn = fn
         self.namer = namer
         self.where = where

@@ -52,11 +52,6 @@ def uses_lambda(x):
     return f(x)
 
 
-def uses_list_comprehension(x):
-    ys = [x * i for i in range(3)]
-    return ys[0]
-
-
 def uses_walrus(x):
     y = (z := x * 2) + z
     return y
@@ -125,10 +120,6 @@ def uses_set_comprehension(x):
 def uses_dict_comprehension(x):
     ys = {i: x * i for i in range(3)}
     return ys[1]
-
-
-def uses_generator_expression(x):
-    return sum(x * i for i in range(3))
 
 
 def uses_raise(x):

@@ -1,0 +1,306 @@
+"""DESUGAR: lower Python conveniences to the statements NORMALIZE already handles.
+
+Each pass takes the user's function definition and returns a rewritten copy; the new nodes
+carry the location of the syntax they replace, so errors and the comments of the generated
+code still point at the user's line.
+
+A final ``if``/``else`` in which every path returns keeps only its returning branch, and
+the rest follows it (the early-return machinery of NORMALIZE does the rest):
+
+>>> import ast
+>>> from adjoint.names import Namer, names_in
+>>> fn = ast.parse('''
+... def f(x):
+...     if x > 0:
+...         return x
+...     elif x < -1:
+...         return -x
+...     else:
+...         return 2 * x''').body[0]
+>>> print(ast.unparse(final_returns(fn)))
+def f(x):
+    if x > 0:
+        return x
+    if x < -1:
+        return -x
+    return 2 * x
+
+Comprehensions become the loops they stand for; ``sum`` of one becomes a running total:
+
+>>> fn = ast.parse('''
+... def f(x, n):
+...     ys = np.array([x[i] * 2 for i in range(n) if i != 1])
+...     return sum(v * v for v in ys)''').body[0]
+>>> print(ast.unparse(comprehensions(fn, Namer(names_in(fn)), None)))
+def f(x, n):
+    items = []
+    for i in range(n):
+        if i != 1:
+            items.append(x[i] * 2)
+    ys = np.array(items)
+    total = 0
+    for v in ys:
+        total = total + v * v
+    return total
+
+Starred tuple displays are spliced: ``(*(a, b), c)`` is ``(a, b, c)``.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Callable
+
+from .errors import Location, UnsupportedSyntaxError
+from .names import Namer
+
+COMPREHENSIONS = (ast.ListComp, ast.GeneratorExp)
+# statements whose expressions are evaluated once, before anything else they do
+SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
+
+
+def desugar(fn: ast.FunctionDef, namer: Namer,
+            where: Callable[[ast.AST], Location] | None) -> ast.FunctionDef:
+    """Every pass of this module, in order."""
+    fn = splice_starred(fn)
+    fn = final_returns(fn)
+    return comprehensions(fn, namer, where)
+
+
+# -- final if/else returns -------------------------------------------------------------------
+def always_returns(stmts: list[ast.stmt]) -> bool:
+    """Does every path through these statements end in a return?"""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        return True
+    return isinstance(last, ast.If) and always_returns(last.body) and always_returns(last.orelse)
+
+
+def returns_last(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """``if c: <returns> else: <rest>`` at the end becomes ``if c: <returns>`` then <rest>,
+    repeatedly, so that the statements end with a plain return when every path returns."""
+    if not stmts or not always_returns(stmts) or isinstance(stmts[-1], ast.Return):
+        return stmts
+    last = stmts[-1]
+    head = ast.copy_location(ast.If(test=last.test, body=last.body, orelse=[]), last)
+    return stmts[:-1] + [head] + returns_last(last.orelse)
+
+
+def final_returns(fn: ast.FunctionDef) -> ast.FunctionDef:
+    new = copy.copy(fn)
+    new.body = returns_last(list(fn.body))
+    return new
+
+
+# -- starred displays --------------------------------------------------------------------
+class _Splice(ast.NodeTransformer):
+    def visit_Tuple(self, node: ast.Tuple) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.ctx, ast.Load):
+            return node
+        elts = []
+        for e in node.elts:
+            if isinstance(e, ast.Starred) and isinstance(e.value, (ast.Tuple, ast.List)):
+                elts.extend(e.value.elts)
+            else:
+                elts.append(e)
+        return ast.copy_location(type(node)(elts=elts, ctx=node.ctx), node)
+
+    visit_List = visit_Tuple
+
+
+def splice_starred(fn: ast.FunctionDef) -> ast.FunctionDef:
+    """``(*(a, b), c)`` is ``(a, b, c)``: a starred display inside a display is spliced."""
+    new = copy.deepcopy(fn)
+    for i, stmt in enumerate(new.body):
+        new.body[i] = _Splice().visit(stmt)
+    return new
+
+
+# -- comprehensions --------------------------------------------------------------------------
+class _Rename(ast.NodeTransformer):
+    def __init__(self, names: dict[str, str]):
+        self.names = names
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.names:
+            return ast.copy_location(ast.Name(id=self.names[node.id], ctx=node.ctx), node)
+        return node
+
+
+class _Lowering:
+    """Replaces each list comprehension or generator expression of a statement by a name
+    the statements before it compute with a loop."""
+
+    def __init__(self, fn: ast.FunctionDef, namer: Namer,
+                 where: Callable[[ast.AST], Location] | None):
+        self.fn, self.namer = fn, namer
+        self.where = where or (lambda node: Location("<ast>", getattr(node, "lineno", 0)))
+
+    def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
+            out.extend(self.statement(stmt))
+        return out
+
+    def statement(self, stmt: ast.stmt) -> list[ast.stmt]:
+        before: list[ast.stmt] = []
+        named = self.named_listing(stmt)
+        if named:
+            self.listing(stmt.value, before, named)
+            return before
+        if isinstance(stmt, SIMPLE):
+            stmt = self.lift(stmt, before)
+        elif isinstance(stmt, ast.If):
+            stmt.test = self.lift(stmt.test, before)
+        elif isinstance(stmt, ast.For):
+            stmt.iter = self.lift(stmt.iter, before)
+        elif isinstance(stmt, ast.While):
+            self.refuse_in(stmt.test, "the condition of a while loop",
+                           "compute the value before the loop and again at the end of its body")
+        for field in ("body", "orelse"):
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                setattr(stmt, field, self.block(getattr(stmt, field)))
+        return before + [stmt]
+
+    @staticmethod
+    def named_listing(stmt: ast.stmt) -> str | None:
+        """``ys = [...]`` whose comprehension does not read ys: the loop appends to ys itself
+        (a list bound to a second name would not be known as a list)."""
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.ListComp)):
+            return None
+        name = stmt.targets[0].id
+        reads = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+        return None if name in reads else name
+
+    def refuse_in(self, node: ast.AST, place: str, hint: str) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, COMPREHENSIONS):
+                raise UnsupportedSyntaxError(f"a comprehension in {place} is not supported",
+                                             self.where(sub), hint)
+
+    def lift(self, node: ast.AST, before: list[ast.stmt]) -> ast.AST:
+        """``node`` with its comprehensions replaced by names computed in ``before``."""
+        lowering = self
+
+        class Lift(ast.NodeTransformer):
+            def visit_IfExp(self, e: ast.IfExp) -> ast.AST:
+                lowering.refuse_in(e, "a conditional expression",
+                                   "assign the comprehension to a name before it")
+                return e
+
+            def visit_BoolOp(self, e: ast.BoolOp) -> ast.AST:
+                lowering.refuse_in(e, "an and/or expression",
+                                   "assign the comprehension to a name before it")
+                return e
+
+            def visit_Lambda(self, e: ast.Lambda) -> ast.AST:
+                return e
+
+            def visit_Call(self, e: ast.Call) -> ast.AST:
+                reducer = e.func.id if isinstance(e.func, ast.Name) else None
+                if reducer in ("sum", "max", "min") and len(e.args) == 1 and \
+                        not e.keywords and isinstance(e.args[0], COMPREHENSIONS):
+                    return lowering.reduction(reducer, e, before)
+                self.generic_visit(e)
+                return e
+
+            def visit_ListComp(self, e: ast.expr) -> ast.AST:
+                return lowering.listing(e, before)
+
+            visit_GeneratorExp = visit_ListComp
+
+        return Lift().visit(node)
+
+    def loops(self, comp: ast.ListComp | ast.GeneratorExp,
+              innermost: Callable[[ast.expr], list[ast.stmt]]) -> list[ast.stmt]:
+        """The nested for/if statements of ``comp``, with ``innermost(elt)`` inside; loop
+        variables that the function uses elsewhere are renamed (they are the
+        comprehension's own)."""
+        outside = self.names_outside(comp)
+        comp = copy.deepcopy(comp)
+        renames: dict[str, str] = {}
+        for gen in comp.generators:
+            for n in ast.walk(gen.target):
+                if isinstance(n, ast.Name) and n.id in outside and n.id not in renames:
+                    renames[n.id] = self.namer.fresh(n.id)
+        rename = _Rename(renames)
+        body = innermost(rename.visit(comp.elt))
+        for k, gen in reversed(list(enumerate(comp.generators))):
+            if gen.is_async:
+                raise UnsupportedSyntaxError("async for in a comprehension is not supported",
+                                             self.where(gen.iter), "use a plain for")
+            for cond in reversed(gen.ifs):
+                body = [ast.copy_location(ast.If(test=rename.visit(cond), body=body,
+                                                 orelse=[]), comp)]
+            it = gen.iter if k == 0 else rename.visit(gen.iter)
+            body = [ast.copy_location(ast.For(target=rename.visit(gen.target), iter=it,
+                                              body=body, orelse=[], type_comment=None),
+                                      comp)]
+        return body
+
+    def names_outside(self, comp: ast.AST) -> set[str]:
+        inside = {id(n) for n in ast.walk(comp)}
+        found = {a.arg for a in ast.walk(self.fn.args) if isinstance(a, ast.arg)}
+        for n in ast.walk(self.fn):
+            if isinstance(n, ast.Name) and id(n) not in inside:
+                found.add(n.id)
+        return found
+
+    def listing(self, comp: ast.expr, before: list[ast.stmt],
+                items: str | None = None) -> ast.Name:
+        """``items = []`` and a loop appending to it; the comprehension reads ``items``."""
+        items = items or self.namer.fresh("items")
+
+        def append(elt: ast.expr) -> list[ast.stmt]:
+            call = ast.Call(func=ast.Attribute(value=ast.Name(id=items, ctx=ast.Load()),
+                                               attr="append", ctx=ast.Load()),
+                            args=[elt], keywords=[])
+            return [ast.copy_location(ast.Expr(value=call), comp)]
+
+        start = ast.Assign(targets=[ast.Name(id=items, ctx=ast.Store())],
+                           value=ast.List(elts=[], ctx=ast.Load()))
+        before.append(ast.copy_location(start, comp))
+        before.extend(self.block(self.loops(comp, append)))
+        return ast.copy_location(ast.Name(id=items, ctx=ast.Load()), comp)
+
+    def reduction(self, reducer: str, call: ast.Call, before: list[ast.stmt]) -> ast.Name:
+        """``sum(gen)``: a running total from 0, as Python's sum starts; ``max``/``min``:
+        the list, then a loop keeping the larger (smaller) of two scalars."""
+        comp = call.args[0]
+        if reducer == "sum":
+            total = self.namer.fresh("total")
+
+            def add(elt: ast.expr) -> list[ast.stmt]:
+                value = ast.BinOp(left=ast.Name(id=total, ctx=ast.Load()), op=ast.Add(),
+                                  right=elt)
+                return [ast.copy_location(ast.Assign(
+                    targets=[ast.Name(id=total, ctx=ast.Store())], value=value), comp)]
+
+            start = ast.Assign(targets=[ast.Name(id=total, ctx=ast.Store())],
+                               value=ast.Constant(0))
+            before.append(ast.copy_location(start, comp))
+            before.extend(self.block(self.loops(comp, add)))
+            return ast.copy_location(ast.Name(id=total, ctx=ast.Load()), call)
+        items = self.listing(comp, before).id
+        best, k = self.namer.fresh("best"), self.namer.fresh("k")
+        code = (f"{best} = {items}[0]\n"
+                f"for {k} in range(1, len({items})):\n"
+                f"    {best} = {reducer}({best}, {items}[{k}])\n")
+        for stmt in ast.parse(code).body:
+            for node in ast.walk(stmt):
+                ast.copy_location(node, comp)
+            before.append(stmt)
+        return ast.copy_location(ast.Name(id=best, ctx=ast.Load()), call)
+
+
+def comprehensions(fn: ast.FunctionDef, namer: Namer,
+                   where: Callable[[ast.AST], Location] | None) -> ast.FunctionDef:
+    """List comprehensions and generator expressions become loops (see the module doc)."""
+    new = copy.deepcopy(fn)
+    new.body = _Lowering(new, namer, where).block(new.body)
+    return ast.fix_missing_locations(new)

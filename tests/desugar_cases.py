@@ -59,3 +59,39 @@ def list_comprehension_indexed(x, n):
     ys = [x * i for i in range(n)]
     zs = [y * y for y in ys]
     return ys[1] * zs[2]
+
+
+def nested_unpacking(x, y, z):
+    (a, (b, c)) = (x * y, (np.sin(z), x))
+    return a * b + c
+
+
+def nested_unpacking_of_rows(X):
+    a, (b, c) = X[0], X[1:3]
+    return np.sum(a * b * c)
+
+
+def swap_elements(x):
+    s = x * 1.0
+    for i in range(len(s) - 1):
+        s[i], s[i + 1] = s[i + 1] * 2.0, s[i]
+    return np.sum(s * x)
+
+
+def enumerate_zip_nested(A, B):
+    total = 0.0
+    for i, (a, b) in enumerate(zip(A, B)):
+        total = total + i * np.sum(a * b)
+    return total
+
+
+def nested_targets_over_pairs(P, w):
+    total = 0.0
+    for (a, b), c in zip(zip(P[0], P[1]), P[2]):
+        total = total + a * b * c * w
+    return total
+
+
+def starred_display(x, y):
+    a, b, c = (*(x, y), x * y)
+    return a * b * c + np.sum(np.stack((*[x, y], c)))

@@ -15,23 +15,30 @@ def vec(*shape):
     return RNG.normal(size=shape)
 
 
-# (function, args, wrt, builds a list with append: no Numba version, no hvp)
+# (function, args, wrt, lists): "append" builds a list with append (no Numba version, no
+# hvp), "stack" stacks a list display (no Numba version of the adjoint), "" neither
 CASES = [
-    (c.list_comprehension_to_array, (vec(5), 0.7, 4), (0, 1), True),
-    (c.generator_sum, (vec(5),), 0, False),
-    (c.generator_sum_of_rows, (vec(3, 4),), 0, False),
-    (c.filtered_nested_sum, (vec(5), 4), 0, False),
-    (c.comprehension_over_rows_stacked, (vec(3, 4), 0.3), (0, 1), True),
-    (c.comprehension_shadowing_a_local, (vec(5), 4), 0, False),
-    (c.generator_max_and_min, (vec(5), 4), 0, True),
-    (c.comprehension_over_enumerate, (vec(5), 0.5), (0, 1), False),
-    (c.list_comprehension_indexed, (0.7, 4), 0, True),
-    (c.final_if_else, (0.5,), 0, False),
-    (c.final_if_else, (-0.5,), 0, False),
-    (c.final_elif_chain_nested, (1.5, 0.3), (0, 1), False),
-    (c.final_elif_chain_nested, (1.5, -0.3), (0, 1), False),
-    (c.final_elif_chain_nested, (-1.5, 0.3), (0, 1), False),
-    (c.final_elif_chain_nested, (0.5, 0.3), (0, 1), False),
+    (c.list_comprehension_to_array, (vec(5), 0.7, 4), (0, 1), "append"),
+    (c.generator_sum, (vec(5),), 0, ""),
+    (c.generator_sum_of_rows, (vec(3, 4),), 0, ""),
+    (c.filtered_nested_sum, (vec(5), 4), 0, ""),
+    (c.comprehension_over_rows_stacked, (vec(3, 4), 0.3), (0, 1), "append"),
+    (c.comprehension_shadowing_a_local, (vec(5), 4), 0, ""),
+    (c.generator_max_and_min, (vec(5), 4), 0, "append"),
+    (c.comprehension_over_enumerate, (vec(5), 0.5), (0, 1), ""),
+    (c.list_comprehension_indexed, (0.7, 4), 0, "append"),
+    (c.final_if_else, (0.5,), 0, ""),
+    (c.final_if_else, (-0.5,), 0, ""),
+    (c.final_elif_chain_nested, (1.5, 0.3), (0, 1), ""),
+    (c.final_elif_chain_nested, (1.5, -0.3), (0, 1), ""),
+    (c.final_elif_chain_nested, (-1.5, 0.3), (0, 1), ""),
+    (c.final_elif_chain_nested, (0.5, 0.3), (0, 1), ""),
+    (c.nested_unpacking, (0.3, 0.5, 0.7), (0, 1, 2), ""),
+    (c.nested_unpacking_of_rows, (vec(3, 4),), 0, ""),
+    (c.swap_elements, (vec(5),), 0, ""),
+    (c.enumerate_zip_nested, (vec(3, 4), vec(4, 4)), (0, 1), ""),
+    (c.nested_targets_over_pairs, (vec(3, 4), 0.3), (0, 1), ""),
+    (c.starred_display, (0.3, 0.6), (0, 1), "stack"),
 ]
 IDS = [f"{fn.__name__}-{i}" for i, (fn, *_) in enumerate(CASES)]
 
@@ -69,7 +76,7 @@ def test_jvp_matches_central_differences(fn, args, wrt, lists, eps=1e-6):
 def test_hvp_matches_differences_of_gradients(fn, args, wrt, lists, eps=1e-5):
     v = random_directions(args, wrt)
     wrt = as_tuple(wrt)
-    if lists:
+    if lists == "append":
         with pytest.raises(MissingRuleError, match="lists built with append"):
             hvp(fn, wrt=wrt)(*fresh(args), v)
         return

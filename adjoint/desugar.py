@@ -137,6 +137,12 @@ class _Lowering:
     def __init__(self, fn: ast.FunctionDef, namer: Namer,
                  where: Callable[[ast.AST], Location] | None):
         self.fn, self.namer = fn, namer
+        self.local = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)
+                      and isinstance(n.ctx, ast.Store)} | {a.arg for a in ast.walk(fn.args)
+                                                           if isinstance(a, ast.arg)}
+        self.appended = {n.func.value.id for n in ast.walk(fn) if isinstance(n, ast.Call)
+                         and isinstance(n.func, ast.Attribute) and n.func.attr == "append"
+                         and isinstance(n.func.value, ast.Name)}
         self.where = where or (lambda node: Location("<ast>", getattr(node, "lineno", 0)))
 
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
@@ -207,6 +213,9 @@ class _Lowering:
                         not e.keywords and isinstance(e.args[0], COMPREHENSIONS):
                     return lowering.reduction(reducer, e, before)
                 self.generic_visit(e)
+                if reducer == "sum" and reducer not in lowering.local and len(e.args) == 1 \
+                        and not e.keywords:
+                    return lowering.builtin_sum(e, before)
                 return e
 
             def visit_ListComp(self, e: ast.expr) -> ast.AST:
@@ -243,6 +252,25 @@ class _Lowering:
                                       comp)]
         return body
 
+    def builtin_sum(self, call: ast.Call, before: list[ast.stmt]) -> ast.expr:
+        """``sum(xs)``: a running total over a list display or a list built with append;
+        over anything else (an array), ``np.sum(xs, axis=0)``, which adds the rows as
+        Python's sum does and has a rule (and a Numba version)."""
+        arg = call.args[0]
+        if isinstance(arg, (ast.List, ast.Tuple)) or (
+                isinstance(arg, ast.Name) and arg.id in self.appended):
+            v = self.namer.fresh("v")
+            target = ast.Name(id=v, ctx=ast.Store())
+            gen = ast.comprehension(target=target, iter=arg, ifs=[], is_async=0)
+            comp = ast.copy_location(ast.GeneratorExp(
+                elt=ast.Name(id=v, ctx=ast.Load()), generators=[gen]), arg)
+            return self.reduction("sum", ast.copy_location(
+                ast.Call(func=call.func, args=[comp], keywords=[]), call), before)
+        np_sum = ast.Attribute(value=ast.Name(id="np", ctx=ast.Load()), attr="sum",
+                               ctx=ast.Load())
+        axis = ast.keyword(arg="axis", value=ast.Constant(0))
+        return ast.copy_location(ast.Call(func=np_sum, args=[arg], keywords=[axis]), call)
+
     def names_outside(self, comp: ast.AST) -> set[str]:
         inside = {id(n) for n in ast.walk(comp)}
         found = {a.arg for a in ast.walk(self.fn.args) if isinstance(a, ast.arg)}
@@ -255,6 +283,7 @@ class _Lowering:
                 items: str | None = None) -> ast.Name:
         """``items = []`` and a loop appending to it; the comprehension reads ``items``."""
         items = items or self.namer.fresh("items")
+        self.appended.add(items)  # sum(items) adds its entries
 
         def append(elt: ast.expr) -> list[ast.stmt]:
             call = ast.Call(func=ast.Attribute(value=ast.Name(id=items, ctx=ast.Load()),

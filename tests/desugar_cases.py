@@ -95,3 +95,24 @@ def nested_targets_over_pairs(P, w):
 def starred_display(x, y):
     a, b, c = (*(x, y), x * y)
     return a * b * c + np.sum(np.stack((*[x, y], c)))
+
+
+def builtin_sum_of_vector(x):
+    return sum(x) * sum(x * x)
+
+
+def builtin_sum_of_rows(X):
+    return np.sum(sum(X) ** 2)
+
+
+def builtin_sum_of_lists(x, y):
+    hs = []
+    for i in range(3):
+        hs.append(x * i)
+    ys = [y * y for _ in range(2)]
+    return sum(hs) + sum(ys) + sum((x, y, x * y))
+
+
+def item_and_float(x):
+    s = np.sum(x * x)
+    return s.item() * 2.0 + float(np.sum(x)) * len(x) + x[1:2].item() ** 3

@@ -39,6 +39,10 @@ CASES = [
     (c.enumerate_zip_nested, (vec(3, 4), vec(4, 4)), (0, 1), ""),
     (c.nested_targets_over_pairs, (vec(3, 4), 0.3), (0, 1), ""),
     (c.starred_display, (0.3, 0.6), (0, 1), "stack"),
+    (c.builtin_sum_of_vector, (vec(5),), 0, ""),
+    (c.builtin_sum_of_rows, (vec(3, 4),), 0, ""),
+    (c.builtin_sum_of_lists, (0.3, 0.4), (0, 1), "append"),
+    (c.item_and_float, (vec(5),), 0, ""),
 ]
 IDS = [f"{fn.__name__}-{i}" for i, (fn, *_) in enumerate(CASES)]
 
@@ -98,6 +102,13 @@ def test_the_generated_code_shows_the_loop():
 def test_a_comprehension_variable_does_not_leak_into_the_function():
     x = vec(5)
     assert grad(c.comprehension_shadowing_a_local)(x, 4)[0] == pytest.approx(4 * x[0])
+
+
+def test_sum_of_an_array_is_np_sum_over_rows():
+    assert "np.sum(X, axis=0)" in grad(c.builtin_sum_of_rows).source
+    X = vec(3, 4)
+    np.testing.assert_allclose(grad(c.builtin_sum_of_rows)(X),
+                               np.broadcast_to(2 * X.sum(axis=0), X.shape))
 
 
 def while_condition_comprehension(x):

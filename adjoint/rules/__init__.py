@@ -137,4 +137,4 @@ def check_arity(name: str, params: list[str], func: Callable) -> None:
 
 
 # Importing the tables fills REVERSE and ZERO_GRADIENT.
-from . import arrays, elementwise, operators  # noqa: E402,F401
+from . import arrays, conversions, elementwise, operators  # noqa: E402,F401

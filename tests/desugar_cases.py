@@ -116,3 +116,10 @@ def builtin_sum_of_lists(x, y):
 def item_and_float(x):
     s = np.sum(x * x)
     return s.item() * 2.0 + float(np.sum(x)) * len(x) + x[1:2].item() ** 3
+
+
+def zip_of_three_and_abs(A, B, C):
+    total = 0.0
+    for a, b, c in zip(A, B, C):
+        total = total + np.sum(abs(a - b) * c)
+    return total

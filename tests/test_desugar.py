@@ -43,6 +43,7 @@ CASES = [
     (c.builtin_sum_of_rows, (vec(3, 4),), 0, ""),
     (c.builtin_sum_of_lists, (0.3, 0.4), (0, 1), "append"),
     (c.item_and_float, (vec(5),), 0, ""),
+    (c.zip_of_three_and_abs, (vec(3, 4), vec(2, 4), vec(4, 4)), (0, 1, 2), "abs"),
 ]
 IDS = [f"{fn.__name__}-{i}" for i, (fn, *_) in enumerate(CASES)]
 
@@ -61,6 +62,7 @@ def test_jit_agrees_or_names_the_line(fn, args, wrt, lists):
         # lists built with append, and running totals that start at 0 and become arrays,
         # have no Numba version yet; the error names the user's line
         assert "desugar_cases.py:" in str(e)
+        # abs of an array has no Numba version: np.abs has
         assert lists or fn is c.generator_sum_of_rows
         return
     for a, b in zip(as_tuple(expected), as_tuple(got)):

@@ -48,6 +48,7 @@ Starred tuple displays are spliced: ``(*(a, b), c)`` is ``(a, b, c)``.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 from collections.abc import Callable
 
@@ -59,12 +60,13 @@ COMPREHENSIONS = (ast.ListComp, ast.GeneratorExp)
 SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
 
 
-def desugar(fn: ast.FunctionDef, namer: Namer,
-            where: Callable[[ast.AST], Location] | None) -> ast.FunctionDef:
-    """Every pass of this module, in order."""
+def desugar(fn: ast.FunctionDef, namer: Namer, where: Callable[[ast.AST], Location] | None,
+            lookup: Callable[[str], object] | None = None) -> ast.FunctionDef:
+    """Every pass of this module, in order. ``lookup`` says what a free name refers to:
+    ``sum``, ``max`` and ``min`` are rewritten only when they are the builtins."""
     fn = splice_starred(fn)
     fn = final_returns(fn)
-    return comprehensions(fn, namer, where)
+    return comprehensions(fn, namer, where, lookup)
 
 
 # -- final if/else returns -------------------------------------------------------------------
@@ -135,8 +137,9 @@ class _Lowering:
     the statements before it compute with a loop."""
 
     def __init__(self, fn: ast.FunctionDef, namer: Namer,
-                 where: Callable[[ast.AST], Location] | None):
-        self.fn, self.namer = fn, namer
+                 where: Callable[[ast.AST], Location] | None,
+                 lookup: Callable[[str], object] | None = None):
+        self.fn, self.namer, self.lookup = fn, namer, lookup
         self.local = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)
                       and isinstance(n.ctx, ast.Store)} | {a.arg for a in ast.walk(fn.args)
                                                            if isinstance(a, ast.arg)}
@@ -144,6 +147,17 @@ class _Lowering:
                          and isinstance(n.func, ast.Attribute) and n.func.attr == "append"
                          and isinstance(n.func.value, ast.Name)}
         self.where = where or (lambda node: Location("<ast>", getattr(node, "lineno", 0)))
+
+    def is_builtin(self, name: str | None) -> bool:
+        """Is ``name`` (sum, max, min) Python's own, not a local or a global of that name?"""
+        if name not in ("sum", "max", "min") or name in self.local:
+            return False
+        if self.lookup is None:
+            return True
+        try:
+            return self.lookup(name) is getattr(builtins, name)
+        except KeyError:
+            return False
 
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -209,11 +223,13 @@ class _Lowering:
 
             def visit_Call(self, e: ast.Call) -> ast.AST:
                 reducer = e.func.id if isinstance(e.func, ast.Name) else None
+                if not lowering.is_builtin(reducer):
+                    reducer = None
                 if reducer in ("sum", "max", "min") and len(e.args) == 1 and \
                         not e.keywords and isinstance(e.args[0], COMPREHENSIONS):
                     return lowering.reduction(reducer, e, before)
                 self.generic_visit(e)
-                if reducer == "sum" and reducer not in lowering.local and len(e.args) == 1 \
+                if reducer == "sum" and len(e.args) == 1 \
                         and not e.keywords:
                     return lowering.builtin_sum(e, before)
                 return e
@@ -328,8 +344,9 @@ class _Lowering:
 
 
 def comprehensions(fn: ast.FunctionDef, namer: Namer,
-                   where: Callable[[ast.AST], Location] | None) -> ast.FunctionDef:
+                   where: Callable[[ast.AST], Location] | None,
+                   lookup: Callable[[str], object] | None = None) -> ast.FunctionDef:
     """List comprehensions and generator expressions become loops (see the module doc)."""
     new = copy.deepcopy(fn)
-    new.body = _Lowering(new, namer, where).block(new.body)
+    new.body = _Lowering(new, namer, where, lookup).block(new.body)
     return ast.fix_missing_locations(new)

@@ -204,7 +204,7 @@ class Normalizer:
     def __init__(self, fn: ast.FunctionDef, namer: Namer,
                  where: Callable[[ast.AST], Location],
                  lookup: Callable[[str], object] | None = None, track_views: bool = True):
-        fn = desugar(fn, namer, where)  # comprehensions, final if/else returns: see desugar.py
+        fn = desugar(fn, namer, where, lookup)  # comprehensions, final returns: desugar.py
         self.fn = fn
         self.namer = namer
         self.where = where

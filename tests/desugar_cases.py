@@ -123,3 +123,4 @@ def zip_of_three_and_abs(A, B, C):
     for a, b, c in zip(A, B, C):
         total = total + np.sum(abs(a - b) * c)
     return total
+

@@ -6,6 +6,7 @@ import pytest
 from adjoint import JitError, MissingRuleError, UnsupportedSyntaxError, check_grad, grad, hvp, jvp
 
 from . import desugar_cases as c
+from . import desugar_shadowing
 from .test_forward import as_tuple, fresh, random_directions, shifted
 
 RNG = np.random.default_rng(17)
@@ -111,6 +112,12 @@ def test_sum_of_an_array_is_np_sum_over_rows():
     X = vec(3, 4)
     np.testing.assert_allclose(grad(c.builtin_sum_of_rows)(X),
                                np.broadcast_to(2 * X.sum(axis=0), X.shape))
+
+
+def test_a_module_level_sum_is_not_the_builtin():
+    fn = desugar_shadowing.calls_a_sum_of_its_module
+    np.testing.assert_allclose(grad(fn)(vec(4)), np.full(4, 2.0))
+    assert "np.sum" not in grad(fn).source
 
 
 def while_condition_comprehension(x):

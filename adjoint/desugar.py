@@ -43,7 +43,15 @@ def f(x, n):
         total = total + v * v
     return total
 
-Starred tuple displays are spliced: ``(*(a, b), c)`` is ``(a, b, c)``.
+Starred displays are spliced, also through a name bound once to a display:
+
+>>> fn = ast.parse('''
+... def f(x, y):
+...     p = (x, y)
+...     return g(*p) + np.sum(np.stack((*p, *(x * y,))))''').body[0]
+>>> print(ast.unparse(splice_starred(fn)))
+def f(x, y):
+    return g(x, y) + np.sum(np.stack((x, y, x * y)))
 """
 from __future__ import annotations
 
@@ -98,26 +106,74 @@ def final_returns(fn: ast.FunctionDef) -> ast.FunctionDef:
 
 # -- starred displays --------------------------------------------------------------------
 class _Splice(ast.NodeTransformer):
+    """Splices ``*display`` and ``*name`` (a name bound once to a display) into displays
+    and call arguments."""
+
+    def __init__(self, bound: dict[str, ast.Tuple | ast.List]):
+        self.bound = bound
+
+    def spliced(self, elts: list[ast.expr]) -> list[ast.expr]:
+        out = []
+        for e in elts:
+            value = e.value if isinstance(e, ast.Starred) else None
+            if isinstance(value, ast.Name) and value.id in self.bound:
+                value = self.bound[value.id]
+            if isinstance(value, (ast.Tuple, ast.List)):
+                out.extend(copy.deepcopy(value.elts))
+            else:
+                out.append(e)
+        return out
+
     def visit_Tuple(self, node: ast.Tuple) -> ast.AST:
         self.generic_visit(node)
         if not isinstance(node.ctx, ast.Load):
             return node
-        elts = []
-        for e in node.elts:
-            if isinstance(e, ast.Starred) and isinstance(e.value, (ast.Tuple, ast.List)):
-                elts.extend(e.value.elts)
-            else:
-                elts.append(e)
-        return ast.copy_location(type(node)(elts=elts, ctx=node.ctx), node)
+        return ast.copy_location(type(node)(elts=self.spliced(node.elts), ctx=node.ctx), node)
 
     visit_List = visit_Tuple
 
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        node.args = self.spliced(node.args)
+        return node
+
+
+def constant_displays(fn: ast.FunctionDef) -> dict[str, ast.Tuple | ast.List]:
+    """Names bound once, to a tuple display of names the function never rebinds (or of
+    constants): ``*p`` may be replaced by the display."""
+    stores: dict[str, int] = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    params = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    found = {}
+    for stmt in fn.body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Tuple)):
+            continue
+        name = stmt.targets[0].id
+        parts = stmt.value.elts
+        if stores.get(name) == 1 and name not in params and all(
+                isinstance(e, ast.Constant) or (isinstance(e, ast.Name)
+                                                and not stores.get(e.id)) for e in parts):
+            found[name] = stmt.value
+    return found
+
 
 def splice_starred(fn: ast.FunctionDef) -> ast.FunctionDef:
-    """``(*(a, b), c)`` is ``(a, b, c)``: a starred display inside a display is spliced."""
+    """``(*(a, b), c)`` is ``(a, b, c)``, and so is ``(*p, c)`` after ``p = (a, b)`` when
+    neither p, a nor b is bound again; the same in call arguments, ``f(*p)``. A binding
+    ``p = (a, b)`` that nothing reads any more is dropped."""
     new = copy.deepcopy(fn)
-    for i, stmt in enumerate(new.body):
-        new.body[i] = _Splice().visit(stmt)
+    bound = constant_displays(new)
+    splice = _Splice(bound)
+    new.body = [splice.visit(stmt) for stmt in new.body]
+    read = {n.id for n in ast.walk(new) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)}
+    new.body = [s for s in new.body if not (
+        isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
+        and s.targets[0].id in bound and s.targets[0].id not in read)]
     return new
 
 

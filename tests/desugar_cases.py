@@ -124,3 +124,12 @@ def zip_of_three_and_abs(A, B, C):
         total = total + np.sum(abs(a - b) * c)
     return total
 
+
+
+def weighted(a, b):
+    return a * b + np.sin(a)
+
+
+def starred_name_and_call(x, y):
+    p = (x, y)
+    return weighted(*p) + np.sum(np.stack((*p, x * y)))

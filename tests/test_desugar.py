@@ -40,6 +40,7 @@ CASES = [
     (c.enumerate_zip_nested, (vec(3, 4), vec(4, 4)), (0, 1), ""),
     (c.nested_targets_over_pairs, (vec(3, 4), 0.3), (0, 1), ""),
     (c.starred_display, (0.3, 0.6), (0, 1), "stack"),
+    (c.starred_name_and_call, (0.3, 0.6), (0, 1), "stack"),
     (c.builtin_sum_of_vector, (vec(5),), 0, ""),
     (c.builtin_sum_of_rows, (vec(3, 4),), 0, ""),
     (c.builtin_sum_of_lists, (0.3, 0.4), (0, 1), "append"),

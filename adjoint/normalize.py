@@ -24,6 +24,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .desugar import desugar
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer, names_in
 from .runtime import checkpointed
@@ -53,8 +54,10 @@ if hasattr(ast, "Match"):
 UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
     ast.Lambda: ("a lambda", "define a module-level function with def"),
     ast.ListComp: ("a list comprehension", "use a for loop, or a vectorised NumPy expression"),
-    ast.SetComp: ("a set comprehension", "use a for loop"),
-    ast.DictComp: ("a dict comprehension", "use a for loop"),
+    ast.SetComp: ("a set comprehension", "use a for loop (set and dict comprehensions "
+                  "come with container support)"),
+    ast.DictComp: ("a dict comprehension", "use a for loop (dict comprehensions come with "
+                   "container support)"),
     ast.GeneratorExp: ("a generator expression", "use a for loop, or a NumPy reduction"),
     ast.Yield: ("yield", "return a value; generators cannot be differentiated"),
     ast.YieldFrom: ("yield from", "return a value; generators cannot be differentiated"),
@@ -201,6 +204,7 @@ class Normalizer:
     def __init__(self, fn: ast.FunctionDef, namer: Namer,
                  where: Callable[[ast.AST], Location],
                  lookup: Callable[[str], object] | None = None, track_views: bool = True):
+        fn = desugar(fn, namer, where, lookup)  # comprehensions, final returns: desugar.py
         self.fn = fn
         self.namer = namer
         self.where = where
@@ -591,19 +595,11 @@ class Normalizer:
             return target.id, args, []
         if is_call_to(it, "enumerate") and len(it.args) == 1 and isinstance(target, ast.Tuple) \
                 and len(target.elts) == 2 and isinstance(target.elts[0], ast.Name):
-            seq = self.sequence(it.args[0], assigned)
-            index = target.elts[0].id
-            return index, [self.length(seq)], [self.bind(target.elts[1], seq, index, stmt)]
+            return self.walk_together(self.zipped(target.elts[1], it.args[0]), assigned, stmt,
+                                      index=target.elts[0].id)
         if is_call_to(it, "zip") and it.args and isinstance(target, ast.Tuple) \
                 and len(target.elts) == len(it.args):
-            seqs = [self.sequence(a, assigned) for a in it.args]
-            lengths = [self.length(q) for q in seqs]
-            count = lengths[0]
-            if len(lengths) > 1:
-                count = self.atom(ast.Call(func=self.load("min"), args=lengths, keywords=[]))
-            index = self.namer.temp()
-            return index, [count], [self.bind(t, q, index, stmt)
-                                    for t, q in zip(target.elts, seqs)]
+            return self.walk_together(self.zipped(target, it), assigned, stmt)
         if isinstance(it, (ast.Call,)) and isinstance(it.func, ast.Name) and it.func.id in (
                 "enumerate", "zip", "reversed", "sorted"):
             raise self.unsupported(it, f"looping over {it.func.id}(...) in this form",
@@ -612,6 +608,27 @@ class Normalizer:
             it, force_temp=not isinstance(it, ast.Name) or it.id in assigned)
         index = self.namer.temp()
         return index, [self.length(seq)], [self.bind(target, seq, index, stmt)]
+
+    def zipped(self, target: ast.expr, it: ast.expr) -> list[tuple[ast.expr, ast.expr]]:
+        """(target, sequence) pairs walked in step: ``(a, (b, c)) in zip(A, zip(B, C))``
+        walks A, B and C."""
+        if is_call_to(it, "zip") and it.args and not it.keywords and \
+                isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(it.args):
+            return [p for t, a in zip(target.elts, it.args) for p in self.zipped(t, a)]
+        return [(target, it)]
+
+    def walk_together(self, pairs: list[tuple[ast.expr, ast.expr]], assigned: set[str],
+                      stmt: ast.For, index: str | None = None
+                      ) -> tuple[str, list[ast.expr], list[ast.stmt]]:
+        """An index loop over the shortest of the sequences, binding each target."""
+        seqs = [self.sequence(q, assigned) for _, q in pairs]
+        lengths = [self.length(q) for q in seqs]
+        count = lengths[0]
+        for length in lengths[1:]:  # min of two at a time: the rule min(a, b)
+            shorter = ast.Call(func=self.load("min"), args=[count, length], keywords=[])
+            count = self.atom(ast.copy_location(shorter, stmt.iter))
+        index = index or self.namer.temp()
+        return index, [count], [self.bind(t, q, index, stmt) for (t, _), q in zip(pairs, seqs)]
 
     def sequence(self, seq: ast.expr, assigned: set[str]) -> ast.expr:
         """The sequence a loop walks, evaluated once (a copy if the body rebinds its name).
@@ -806,10 +823,8 @@ class Normalizer:
         self.emit(ast.If(test=test, body=through, orelse=rebound), stmt)
 
     def unpack(self, target: ast.Tuple | ast.List, value: ast.expr, stmt: ast.stmt) -> None:
-        if not all(isinstance(t, ast.Name) for t in target.elts):
-            raise self.unsupported(target, "nested or element targets in tuple unpacking",
-                                   "unpack into plain names")
-        if isinstance(value, ast.Call):
+        plain = all(isinstance(t, ast.Name) for t in target.elts)
+        if isinstance(value, ast.Call) and plain:
             # a, b = helper(x): one statement with several results
             targets = ast.Tuple(elts=[self.store(n.id) for n in target.elts], ctx=ast.Store())
             self.emit(ast.Assign(targets=[targets], value=self.op(value)), stmt)
@@ -817,17 +832,36 @@ class Normalizer:
         if not isinstance(value, (ast.Tuple, ast.List)):
             # a, b = rows: read element by element from one evaluation of the value
             whole = self.atom(value, force_temp=True)
-            for i, name in enumerate(target.elts):
-                item = ast.Subscript(value=whole, slice=ast.Constant(i), ctx=ast.Load())
-                self.emit(ast.Assign(targets=[self.store(name.id)], value=item), stmt)
-            return
+            items = [ast.Subscript(value=whole, slice=ast.Constant(i), ctx=ast.Load())
+                     for i in range(len(target.elts))]
+            if plain:
+                for name, item in zip(target.elts, items):
+                    self.emit(ast.Assign(targets=[self.store(name.id)], value=item), stmt)
+                return
+            value = ast.copy_location(ast.Tuple(elts=items, ctx=ast.Load()), value)
+        # Evaluate every right-hand side first, as Python does, so swaps stay correct;
+        # nested targets and element targets (s[i], s[j] = u, v) are assigned after
+        pairs = self.target_pairs(target, value)
+        atoms = [self.atom(v, force_temp=True) for _, v in pairs]
+        for (t, _), atom in zip(pairs, atoms):
+            if isinstance(t, ast.Name):
+                self.emit(ast.Assign(targets=[self.store(t.id)], value=atom), stmt)
+            else:
+                self.assign([t], atom, stmt)
+
+    def target_pairs(self, target: ast.expr, value: ast.expr) -> list[tuple[ast.expr, ast.expr]]:
+        """(target, value) pairs of a tuple assignment, nested tuples matched level by level."""
+        if not isinstance(target, (ast.Tuple, ast.List)):
+            return [(target, value)]
+        if any(isinstance(t, ast.Starred) for t in target.elts):
+            raise self.unsupported(target, "a starred target in tuple unpacking",
+                                   "unpack into as many names as there are values")
+        if not isinstance(value, (ast.Tuple, ast.List)):
+            return [(target, value)]  # evaluated first, unpacked element by element after
         if len(value.elts) != len(target.elts):
             raise self.unsupported(value, "unpacking a tuple of another length",
                                    "unpack as many names as the tuple has values")
-        # Evaluate every right-hand side first, as Python does, so swaps stay correct.
-        atoms = [self.atom(e, force_temp=True) for e in value.elts]
-        for name, atom in zip(target.elts, atoms):
-            self.emit(ast.Assign(targets=[self.store(name.id)], value=atom), stmt)
+        return [p for t, v in zip(target.elts, value.elts) for p in self.target_pairs(t, v)]
 
     # -- expressions --------------------------------------------------------------------
     def is_atom(self, e: ast.expr) -> bool:

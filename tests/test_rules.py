@@ -550,6 +550,8 @@ SHAPES = [
     row("np.array(x)", A(2, 3)),
     row("x.astype(np.float64)", A(2, 3)),
     row("np.float64(x)", F()),
+    row("np.sum(x * x).item() * x", A(2, 3), id="x.item() of a 0-d array"),
+    row("x[1:2].item() * x", A(3), id="x.item() of a one-element array"),
     row("x * x.shape[0] + x / x.shape[1]", A(2, 3), id="x.shape[i] as constants"),
     row("np.sum(x) / x.size + np.sum(x) / len(x) * x.ndim", A(2, 3), id="x.size len ndim"),
     row("np.concatenate((x, y))", A(2, 3), A(4, 3)),

@@ -151,5 +151,5 @@ def check_arity(name: str, params: list[str], func: Callable) -> None:
 
 # Importing the tables fills REVERSE and ZERO_GRADIENT (linalg.py also declares tangents,
 # so it comes after the tables tangents.py reads).
-from . import arrays, elementwise, operators  # noqa: E402,F401,I001
+from . import arrays, conversions, elementwise, operators  # noqa: E402,F401,I001
 from . import linalg  # noqa: E402,F401

@@ -777,8 +777,8 @@ class Normalizer:
             self.views.views[var] = view  # either way: a view of it, or a number
 
     def updated_in_place(self, loop: ast.For | ast.While) -> set[str]:
-        """Names a loop changes only with ``A += v``, that have views now: arrays, which
-        the loop updates in place (see augmented_base), so their views stay views."""
+        """Names a loop changes only with ``A += v`` that have views, or are views: the
+        loop updates them in place (augmented_base, augmented_view), so the views stay."""
         augmented = {n.target.id for s in loop.body for n in ast.walk(s)
                      if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
         plain = {t.id for s in loop.body for n in ast.walk(s)
@@ -786,7 +786,8 @@ class Normalizer:
                  for part in (n.targets if isinstance(n, ast.Assign) else [n.target])
                  for t in ast.walk(part)
                  if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
-        return {n for n in augmented - plain if self.views.descendants(n)}
+        return {n for n in augmented - plain
+                if self.views.descendants(n) or self.views.get(n)}
 
     def augmented_base(self, stmt: ast.AugAssign) -> None:
         """``A *= 2`` while ``r = A[0]`` is a view of A: A is an array (it has views), so

@@ -400,3 +400,11 @@ def writes_into_a_rebound_name_while_looping_over_it(a0):
         p = a0[1:]
         p += 1.0
     return np.sum(a0 * a0)
+
+
+def row_divided_in_a_loop(m0, x0):
+    r3 = m0[0]
+    r3[-1] *= x0
+    for i in range(3):
+        r3 /= (1.5 + m0[1, i] ** 2)
+    return np.sum(m0 * np.array([[0.7, -1.2, 0.4], [0.3, 0.9, -0.5]]))

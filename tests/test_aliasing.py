@@ -61,6 +61,7 @@ ACCEPTED = [
     (cases.base_scaled_in_loop, (A,)),
     (cases.row_written_in_a_loop_that_scales_its_base, (A,)),
     (cases.relax, (A, 0.7)),
+    (cases.row_divided_in_a_loop, (A[:2, :3], 0.8)),
     (cases.writes_into_a_rebound_name_while_looping_over_it, (A[0, :3],)),
     (cases.mask_write_through_row_in_a_loop_that_scales_its_base, (A,)),
     (cases.stencil_views, (A[1],)),

@@ -264,7 +264,7 @@ def primal_copy(value):
     return value
 
 
-class GradientFunction:
+class GradientFunction(pickling.ByReference):
     """What ``grad(f)`` returns: call it like ``f``; ``.source`` is the generated code."""
 
     def __init__(self, fn: Callable, wrt: Wrt = 0, *, preserve_result: bool = False,
@@ -342,20 +342,10 @@ class GradientFunction:
     def __repr__(self) -> str:
         return f"<grad of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
 
-    # Pickled, and copied, as the user's function and the options: what was built is not
-    # (it belongs to this process), the receiving process builds it again (see pickling.py)
+    # what pickling.ByReference sends along with the function
     def _options(self) -> tuple[Wrt, dict[str, Any]]:
         return (self.wrt[0] if self.single else self.wrt,
                 {"preserve_result": self.preserve_result, "jit": self.jit})
-
-    def __reduce__(self):
-        return pickling.reduce(self, self.fn, *self._options())
-
-    def __copy__(self):
-        return pickling.restore(type(self), self.fn, *self._options())
-
-    def __deepcopy__(self, memo):
-        return self.__copy__()
 
 
 def grad(fn: Callable | None = None, wrt: Wrt = 0, *, preserve_result: bool = False,

@@ -267,3 +267,18 @@ def _where(fn: Callable) -> Location | None:
         return None
     line = linecache.getline(code.co_filename, code.co_firstlineno)
     return Location(code.co_filename, code.co_firstlineno, len(line) - len(line.lstrip()), line)
+
+
+class ByReference:
+    """Pickled, and copied, as the user's function (``self.fn``) and the options
+    (``self._options()``): what was built belongs to this process, and the receiving one
+    builds it again."""
+
+    def __reduce__(self):
+        return reduce(self, self.fn, *self._options())
+
+    def __copy__(self):
+        return restore(type(self), self.fn, *self._options())
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()

@@ -110,7 +110,7 @@ def _kinds(arguments: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
             frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES)))
 
 
-class _Transform:
+class _Transform(pickling.ByReference):
     """What the transforms share: wrt by index or name, binding the call's arguments,
     checking the differentiated ones, ``.source`` and a repr."""
 
@@ -158,19 +158,9 @@ class _Transform:
     def __repr__(self) -> str:
         return f"<{self.kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
 
-    # Pickled, and copied, as the user's function and the options: what was built is not
-    # (it belongs to this process), the receiving process builds it again (see pickling.py)
+    # what pickling.ByReference sends along with the function
     def _options(self) -> tuple[Wrt, dict[str, Any]]:
         return self.wrt[0] if self.single else self.wrt, {"jit": self.jit}
-
-    def __reduce__(self):
-        return pickling.reduce(self, self.fn, *self._options())
-
-    def __copy__(self):
-        return pickling.restore(type(self), self.fn, *self._options())
-
-    def __deepcopy__(self, memo):
-        return self.__copy__()
 
 
 def _directions(values, wrt: tuple[str, ...], single: bool, what: str, fn) -> tuple:

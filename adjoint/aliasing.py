@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import UnsupportedSyntaxError
+from .ir import StatementTable
 from .resolve import Op, assigned_names, atom_names
 from .views import parameters_written
 
@@ -111,7 +112,7 @@ def mutated_parameters(fn) -> dict[str, str]:
 class MemoryModel:
     """May-share facts for one normalized function body."""
 
-    def __init__(self, body: list[ast.stmt], ops: dict[int, Op], params: list[str],
+    def __init__(self, body: list[ast.stmt], ops: StatementTable[Op], params: list[str],
                  lists: frozenset[str]):
         self.ops, self.params, self.lists = ops, params, lists
         self.helper_effects: dict = {}
@@ -125,7 +126,7 @@ class MemoryModel:
             return [n for n in atom_names(stmt.value.args[0])]  # the list holds the value
         if not isinstance(stmt, ast.Assign) or is_element_write(stmt):
             return []
-        op = self.ops.get(id(stmt))
+        op = self.ops.get(stmt)
         if op is None:
             return []
         if isinstance(stmt.value, (ast.List, ast.Tuple)):
@@ -154,8 +155,8 @@ class MemoryModel:
                     continue
                 sources = self.sources(s)
                 new = set().union(*[pts.get(v, set()) for v in sources]) if sources else set()
-                if not sources or isinstance(self.ops.get(id(s)), Op) and \
-                        self.ops[id(s)].kind == "call":
+                if not sources or isinstance(self.ops.get(s), Op) and \
+                        self.ops[s].kind == "call":
                     new.add(("made", id(s)))
                 targets = [appended] if appended else assigned_names(s)
                 for target in targets:
@@ -194,7 +195,7 @@ class MemoryModel:
         if j is None:
             return False
         stmt = self.stmts.order[j]
-        op = self.ops.get(id(stmt))
+        op = self.ops.get(stmt)
         if not isinstance(stmt, ast.Assign) or not isinstance(stmt.targets[0], ast.Name) or \
                 op is None or op.kind == "call" or self.sources(stmt):
             return False
@@ -216,7 +217,7 @@ class MemoryModel:
                 isinstance(st.order[j].targets[0], ast.Name):
             bound = st.order[j]
             sources = self.sources(bound)
-            op = self.ops.get(id(bound))
+            op = self.ops.get(bound)
             made = {("made", id(bound))} if not sources or (
                 op is not None and op.kind == "call") else set()
             return made.union(*[self.objects_at(v, j, None, depth + 1) for v in sources])
@@ -252,7 +253,7 @@ class MemoryModel:
     def certainly_same(self, a: str, b: str) -> bool:
         """Were a and b made the same object by a plain assignment (``b = a``)?"""
         for s in self.stmts.order:
-            op = self.ops.get(id(s))
+            op = self.ops.get(s)
             if op is not None and op.label == "=" and isinstance(s.value, ast.Name) and \
                     {s.value.id, s.targets[0].id} == {a, b}:
                 return True
@@ -262,7 +263,7 @@ class MemoryModel:
     def helper_writes(self, stmt: ast.stmt) -> list[tuple[str, str]]:
         """(argument name, "write" or "augmented") for each argument a call to a user
         function changes in place."""
-        op = self.ops.get(id(stmt))
+        op = self.ops.get(stmt)
         if op is None or op.kind != "call" or op.callee is None:
             return []
         key = op.callee
@@ -397,7 +398,7 @@ def check_writes(model: MemoryModel, where, temporaries: set[str], describe
         held_by = [n for n in live if n in model.lists]
         location = where(stmt.origin)
         if kind.startswith("helper"):
-            op = model.ops[id(stmt)]
+            op = model.ops[stmt]
             what = (f"{op.label} changes its argument {var} in place, and {var} is read "
                     "afterwards (NumPy changes the caller's array too)")
             hint = (f"pass a copy ({op.label}({var}.copy(), ...)) or have {op.label} return "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ir import StatementTable
 from .resolve import Op, assigned_names, atom_names
 
 
@@ -27,13 +28,13 @@ class Activity:
         return name in self.varied and name in self.useful
 
 
-def dependencies(ops: dict[int, Op], body: list[ast.stmt]) -> list[tuple[str, set[str]]]:
+def dependencies(ops: StatementTable[Op], body: list[ast.stmt]) -> list[tuple[str, set[str]]]:
     """(target, names its adjoint flows to) for every assignment that carries a derivative."""
     edges = []
     for stmt in body:
-        if id(stmt) not in ops:
+        if stmt not in ops:
             continue
-        op = ops[id(stmt)]
+        op = ops[stmt]
         sources = {n for a in op.differentiable_atoms() for n in atom_names(a)}
         targets = [op.bound["x"].id] if op.kind == "append" else assigned_names(stmt)
         for target in targets:
@@ -41,7 +42,7 @@ def dependencies(ops: dict[int, Op], body: list[ast.stmt]) -> list[tuple[str, se
     return edges
 
 
-def activity(body: list[ast.stmt], ops: dict[int, Op], wrt: list[str],
+def activity(body: list[ast.stmt], ops: StatementTable[Op], wrt: list[str],
              returned: ast.expr) -> Activity:
     edges = dependencies(ops, body)
     varied = set(wrt)
@@ -67,7 +68,7 @@ SCALAR_BUILTINS = {float, int, len, round, bool}
 SCALAR_IF_OPERANDS_ARE = {abs, max, min, pow}
 
 
-def scalar_variables(body: list[ast.stmt], ops: dict[int, Op], params: list[str],
+def scalar_variables(body: list[ast.stmt], ops: StatementTable[Op], params: list[str],
                      scalar_params: frozenset[str] = frozenset()) -> frozenset[str]:
     """Variables that are Python or NumPy scalars on every path (shape ``()``), by an
     optimistic fixed point: assume every local is a scalar, then drop those with an
@@ -94,7 +95,7 @@ def assignments_by_name(body: list[ast.stmt], loop_index: list) -> dict[str, lis
     return assignments
 
 
-def narrowed(candidates: set[str], assignments: dict[str, list], ops: dict[int, Op],
+def narrowed(candidates: set[str], assignments: dict[str, list], ops: StatementTable[Op],
              holds) -> frozenset[str]:
     """Optimistic fixed point: drop a candidate while one of its assignments does not keep
     the property (``holds(stmt, op, candidates)``)."""
@@ -102,7 +103,7 @@ def narrowed(candidates: set[str], assignments: dict[str, list], ops: dict[int, 
     while changed:
         changed = False
         for var in sorted(candidates):
-            if not all(holds(s, ops.get(id(s)), candidates) for s in assignments.get(var, [])):
+            if not all(holds(s, ops.get(s), candidates) for s in assignments.get(var, [])):
                 candidates.discard(var)
                 changed = True
     return frozenset(candidates)
@@ -133,7 +134,7 @@ NOT_FLOAT_MATH = {"floor", "ceil", "trunc", "isnan", "isinf", "isfinite", "isclo
                   "factorial", "gcd", "comb", "perm", "isqrt"}
 
 
-def float_variables(body: list[ast.stmt], ops: dict[int, Op], scalars: frozenset[str],
+def float_variables(body: list[ast.stmt], ops: StatementTable[Op], scalars: frozenset[str],
                     float_params: frozenset[str]) -> frozenset[str]:
     """The scalars that are floats on every path (so they fit a preallocated float array):
     float arguments, float constants, ``math`` results, and arithmetic involving a float."""

@@ -8,10 +8,11 @@ needs no saves and no reversed control flow.
 
     def f_jvp(x, w, x_dot):          # returns (value of f, its tangent along x_dot)
 
-The front half (normalizing, resolving, activity, refusing aliasing) is the reverse
-builder's; this module only generates code. It also accepts the generated adjoint code of
-reverse mode, whose stacks (``s.append(v)`` / ``v = s.pop()``) and runtime helpers have
-tangent rules too: forward over reverse gives Hessian-vector products.
+The front half (normalizing, resolving, activity, refusing aliasing) is ``prepare``
+(prepare.py), shared with reverse mode; this module only generates code. It also accepts
+the generated adjoint code of reverse mode, whose stacks (``s.append(v)`` /
+``v = s.pop()``) and runtime helpers have tangent rules too: forward over reverse gives
+Hessian-vector products.
 """
 from __future__ import annotations
 
@@ -22,23 +23,23 @@ import types
 from dataclasses import dataclass, field
 
 from . import optimize, runtime_tangent
-from .compile import is_generated
+from .aliasing import ALIASING_OPS
 from .errors import MissingRuleError
-from .names import Namer
-from .normalize import GUARD
-from .resolve import Op, Resolver, assigned_names, atom_names
-from .reverse import (
-    ALIASING_OPS,
-    FunctionBuilder,
+from .ir import (
     assign,
-    build_once,
     call,
     comment,
     is_element_write,
     is_float_atom,
     name,
+    popped_list,
     statements,
 )
+from .names import Namer
+from .normalize import GUARD
+from .prepare import make_namer, prepare
+from .resolve import Op, Resolver, assigned_names, atom_names
+from .reverse import build_once
 from .rules import tangents
 from .source import Source, parse
 from .template import bind, fold, instantiate, is_number
@@ -178,18 +179,21 @@ class ForwardResolver(Resolver):
         return Op("helper", ast.unparse(call_node.func), func=fn, bound=bound, call=call_node)
 
 
-class ForwardBuilder(FunctionBuilder):
+class ForwardBuilder:
     """Builds one tangent function: the primal statements, each followed by its tangent."""
-
-    resolver_class = ForwardResolver
 
     def __init__(self, src: Source, wrt: tuple[str, ...], module: TangentModule,
                  scalars: frozenset[str] = frozenset(), floats: frozenset[str] = frozenset()):
-        super().__init__(src, wrt, returns_value=True, module=module, scalars=scalars,
-                         floats=floats)
-        for extra in runtime_tangent.__all__:
-            self.namer.reserve(extra)
+        self.src, self.wrt, self.module = src, wrt, module
+        self.scalars, self.floats = scalars, floats
+        self.namer = make_namer(src, runtime_tangent.__all__)
         self.tangent_names: dict[str, str] = {}
+
+    def is_active(self, var: str | None) -> bool:
+        return self.p.is_active(var)
+
+    def is_scalar(self, atom: ast.expr) -> bool:
+        return self.p.is_scalar(atom)
 
     # -- names -----------------------------------------------------------------------------
     def tangent(self, var: str) -> str:
@@ -209,25 +213,27 @@ class ForwardBuilder(FunctionBuilder):
 
     # -- pipeline ----------------------------------------------------------------------------
     def build_tangent(self) -> TangentFunction:
-        self.prepare()
+        self.p = prepare(self.src, self.wrt, self.namer, self.module.dependencies,
+                         resolver_class=ForwardResolver, forward=True, scalars=self.scalars,
+                         floats=self.floats)
         self.mutated = self.written_in_place()
-        for var in self.params + self.user_variables():
+        for var in self.p.params + self.p.user_variables():
             if self.is_active(var):
                 self.tangent(var)  # tangent names in reading order
         fn_name = self.tangent_function_name()
-        body = self.prologue() + self.block(self.body) + [self.return_statement()]
+        body = self.prologue() + self.block(self.p.body) + [self.return_statement()]
         tree = self.tangent_signature(fn_name, body)
         tree = optimize.renumber_temporaries(ast.fix_missing_locations(tree), self.namer)
-        outputs = len(self.returned.elts) if isinstance(self.returned, ast.Tuple) else 1
+        outputs = len(self.p.returned.elts) if isinstance(self.p.returned, ast.Tuple) else 1
         return TangentFunction(fn_name, tree, self.src, self.wrt,
                                {w: self.tangent(w) for w in self.wrt}, outputs)
 
     def written_in_place(self) -> set[str]:
         """Arrays changed in place: element writes, and the adjoints that adjoint code
         updates with add_at/clear_at. Their tangents must be arrays of their own."""
-        found = {s.targets[0].value.id for s in statements(self.body) if is_element_write(s)}
-        for s in statements(self.body):
-            op = self.ops.get(id(s))
+        found = {s.targets[0].value.id for s in statements(self.p.body) if is_element_write(s)}
+        for s in statements(self.p.body):
+            op = self.p.ops.get(s)
             if op is not None and op.kind == "helper" and "adjoint" in op.bound:
                 found.update(atom_names(op.bound["adjoint"]))
         return found
@@ -235,7 +241,7 @@ class ForwardBuilder(FunctionBuilder):
     def prologue(self) -> list[ast.stmt]:
         """Parameters that are active but not differentiated start with a zero tangent."""
         return [assign(self.tangent(p), call("zeros_like", name(p)))
-                for p in self.params if self.is_active(p) and p not in self.wrt]
+                for p in self.p.params if self.is_active(p) and p not in self.wrt]
 
     def tangent_signature(self, fn_name: str, body: list[ast.stmt]) -> ast.FunctionDef:
         args = copy.deepcopy(self.src.tree.args)
@@ -256,8 +262,8 @@ class ForwardBuilder(FunctionBuilder):
         return fn
 
     def return_statement(self) -> ast.Return:
-        value = copy.deepcopy(self.returned)
-        tangent = self.materialize(self.tangent_atom(self.returned), self.returned)
+        value = copy.deepcopy(self.p.returned)
+        tangent = self.materialize(self.tangent_atom(self.p.returned), self.p.returned)
         return ast.Return(value=ast.Tuple(elts=[value, tangent], ctx=ast.Load()))
 
     # -- blocks ------------------------------------------------------------------------------
@@ -269,7 +275,6 @@ class ForwardBuilder(FunctionBuilder):
             origin, group, code = stmts[k].origin, [], []
             while k < len(stmts) and stmts[k].origin is origin:
                 group.append(stmts[k])
-                code += self.saves_before.get(id(stmts[k]), [])  # runtime aliasing guards
                 code += self.statement(stmts[k])
                 k += 1
             compound = len(group) == 1 and isinstance(group[0], (ast.If, ast.For, ast.While))
@@ -293,8 +298,8 @@ class ForwardBuilder(FunctionBuilder):
             return [stmt] + self.append_tangent(stmt)
         if isinstance(stmt, ast.Expr) and popped_list(stmt.value):
             return [stmt] + self.discarded_pop_tangent(popped_list(stmt.value))
-        if isinstance(stmt, ast.Assign) and id(stmt) in self.ops:
-            op = self.ops[id(stmt)]
+        if isinstance(stmt, ast.Assign) and stmt in self.p.ops:
+            op = self.p.ops[stmt]
             if op.kind == "call" and self.active_parameters(op) and any(
                     self.is_active(n) for n in assigned_names(stmt)):
                 return self.call_tangent(stmt, op)  # the tangent function returns the value too
@@ -352,13 +357,6 @@ class ForwardBuilder(FunctionBuilder):
         source = next((v for v, t in self.tangent_names.items() if t == expr.id), None)
         return target in self.mutated or source in self.mutated
 
-    def check_aliasing(self) -> None:
-        """User code is checked as in reverse mode. Generated adjoint code (hvp) is not: it
-        changes in place only adjoint arrays that it alone refers to, and views of them
-        have views of their tangents."""
-        if not is_generated(self.src.filename):
-            super().check_aliasing()
-
     def pop_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         """``v = stack.pop()``: the tangent stack is popped in step, used or not."""
         lst = op.bound["x"].id
@@ -379,11 +377,6 @@ class ForwardBuilder(FunctionBuilder):
         pop = ast.Attribute(value=name(self.tangent(lst)), attr="pop", ctx=ast.Load())
         return [ast.Expr(value=ast.Call(func=pop, args=[], keywords=[]))]
 
-    def allowed_effect(self, stmt: ast.Expr) -> bool:
-        """Generated adjoint code may drop a list's last entry (``hs.pop()``): forward
-        mode follows it on the tangent list."""
-        return is_generated(self.src.filename) and popped_list(stmt.value) is not None
-
     def element_write_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         var = op.bound["x"].id
         value = self.tangent_atom(op.bound["value"])
@@ -399,7 +392,7 @@ class ForwardBuilder(FunctionBuilder):
         wrt = tuple(p for p in params if p in active)
         scalars = frozenset(p for p, atom in op.bound.items()
                             if is_number(atom) or self.is_scalar(atom))
-        floats = frozenset(p for p, atom in op.bound.items() if is_float_atom(atom, self.floats))
+        floats = frozenset(p for p, atom in op.bound.items() if is_float_atom(atom, self.p.floats))
         callee = self.module.tangent_of(op.callee, wrt, call_site=self.src.where(op.call),
                                         scalars=scalars, floats=floats)
         keywords = copy.deepcopy(op.call.keywords) + [
@@ -547,15 +540,6 @@ class ForwardBuilder(FunctionBuilder):
                 return zero_for(node.like)
 
         return Fill().visit(expr)
-
-
-def popped_list(value: ast.expr) -> str | None:
-    """``hs`` for the call ``hs.pop()``."""
-    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-            and value.func.attr == "pop" and isinstance(value.func.value, ast.Name)
-            and not value.args and not value.keywords):
-        return value.func.value.id
-    return None
 
 
 def zero_for(like: ast.expr | None) -> ast.expr:

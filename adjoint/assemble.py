@@ -7,9 +7,9 @@ import ast
 
 from .backward import Chunk
 from .ir import comment
-from .normalize import GUARD
 from .prepare import Prepared
 from .saves import SavePlanner
+from .syntax import GUARD
 
 
 class Assembler:

@@ -43,10 +43,10 @@ from collections.abc import Iterator
 
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .names import Namer
-from .normalize import GUARD, walk_own
 from .randomness import random_call
 from .resolve import assigned_names
 from .source import Source
+from .syntax import GUARD, walk_own
 from .template import fold
 
 

@@ -36,12 +36,12 @@ from .ir import (
     statements,
 )
 from .names import Namer
-from .normalize import GUARD
 from .prepare import make_namer, prepare
 from .resolve import Op, Resolver, assigned_names, atom_names
 from .reverse import build_once
 from .rules import tangents
 from .source import Source, parse
+from .syntax import GUARD
 from .template import bind, fold, instantiate, is_number
 
 

@@ -29,9 +29,10 @@ from .ir import (
     statements,
 )
 from .names import Namer, names_in
-from .normalize import GUARD, Normalizer, local_names
+from .normalize import Normalizer
 from .resolve import Op, Resolver, assigned_names, atom_names
 from .source import Source
+from .syntax import GUARD, local_names
 
 
 @dataclass

@@ -15,8 +15,8 @@ import numpy as np
 
 from . import rules
 from .errors import AdjointError, MissingRuleError, UnsupportedSyntaxError
-from .normalize import dotted_root
 from .source import Source
+from .syntax import dotted_root
 from .template import bind
 
 # Array methods that are the NumPy function of the same name with the array first.

@@ -23,9 +23,9 @@ from .ir import (
     name,
     statements,
 )
-from .normalize import jumps
 from .prepare import Prepared
 from .resolve import assigned_names
+from .syntax import jumps
 
 
 class SavePlanner:

@@ -5,18 +5,12 @@ from __future__ import annotations
 import functools
 import inspect
 import linecache
-import threading
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from . import compile as compile_
-from . import emit, pickling
-from . import jit as jit_
-from . import rules as rules_
+from . import pickling, pipeline
 from .errors import (
     AdjointError,
     ArgumentError,
@@ -24,7 +18,7 @@ from .errors import (
     NonScalarOutputError,
     UnsupportedSyntaxError,
 )
-from .reverse import AdjointModule, build_module
+from .pipeline import Built, compiled, live_inputs  # noqa: F401 - read through here
 from .source import as_function
 
 Wrt = int | str | tuple[int | str, ...]
@@ -32,110 +26,11 @@ SCALAR_TYPES = (float, int, np.floating, np.integer)
 FLOAT_TYPES = (float, np.floating)
 
 
-@dataclass
-class Built:
-    module: AdjointModule
-    source: str
-    function: Callable
-    frozen: str | None = None  # jit=True: the values of the globals compiled in
-    rules: int = field(default_factory=lambda: rules_.GENERATION[0])  # user rules seen
-    # what the build read from the live functions: their defaults, and for jit=True (whose
-    # machine code holds the values) the objects in their closure cells
-    read: list = field(default_factory=list)
-
-    def is_fresh(self) -> bool:
-        """Current (see below), and for compiled code, compiled with the globals' current
-        values: checked when a gradient function is made, not on every call."""
-        return self.is_current() and (
-            self.frozen is None or self.frozen == jit_.globals_fingerprint(self.module))
-
-    def is_current(self) -> bool:
-        """False once a function the code calls has been redefined under the same name, or
-        a user rule has been registered since the build."""
-        if self.rules != rules_.GENERATION[0]:
-            return False
-        for fn_ref, defaults, kwdefaults, cells in self.read:
-            fn = fn_ref()
-            if fn is None or fn.__defaults__ is not defaults or not _same_items(
-                    fn.__kwdefaults__ or {}, kwdefaults):
-                return False
-            if any(_cell_value(cell) is not value for cell, value in cells):
-                return False
-        for src, path, fn in self.module.dependencies:
-            try:
-                obj = src.lookup(path[0])
-                for part in path[1:]:
-                    obj = getattr(obj, part)
-            except (KeyError, AttributeError):
-                return False
-            if obj is not fn:
-                return False
-        return True
-
-
-_EMPTY = object()
-
-
-def _cell_value(cell):
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return _EMPTY
-
-
-def _same_items(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
-
-
-def live_inputs(module, jit: bool) -> list:
-    """What ``Built.read`` records: per generated function, the user function (weakly), its
-    defaults and, under jit, its closure cells with the objects they hold now."""
-    read = []
-    for gen in module.functions:
-        fn = gen.source.fn
-        if fn is None:
-            continue
-        cells = [(c, _cell_value(c)) for c in gen.source.cells.values()] if jit else []
-        read.append((gen.source.fn_ref, fn.__defaults__, dict(fn.__kwdefaults__ or {}), cells))
-    return read
-
-
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LOCK = threading.RLock()
-
-
 def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
                   scalars: frozenset[str] = frozenset(),
                   floats: frozenset[str] = frozenset()) -> Built:
-    """The pipeline: parse, normalize, analyze, transform, emit, compile (cached).
-
-    ``scalars`` names the parameters known to be scalars (from the call's arguments), and
-    ``floats`` those of them that are floats: the code built for them has no broadcasting
-    bookkeeping, saves less, and keeps float saves of simple loops in preallocated arrays."""
-    with _LOCK:
-        per_fn = _CACHE.setdefault(fn, {})
-        key = (wrt, jit, scalars, floats)
-        if key not in per_fn or not per_fn[key].is_fresh():
-            module = build_module(fn, wrt, scalars, floats)
-            compile_.literal_defaults(module)
-            text = emit.to_source(module)
-            per_fn[key] = compiled(module, text, jit)
-        return per_fn[key]
-
-
-def compiled(module, text: str, jit: bool) -> Built:
-    """Run (jit=False) or compile with Numba (jit=True) the generated text."""
-    # the table of functions built, by (function, ...) key, is needed while building only:
-    # kept in a cache it would keep the user's function, and its closure, alive for ever
-    module._by_key.clear()
-    if not jit:
-        built = Built(module, text, compile_.build(text, module)[module.main.name])
-    else:
-        functions = jit_.build_jit(text, module)
-        built = Built(module, text, functions[module.main.name],
-                      jit_.globals_fingerprint(module))
-    built.read = live_inputs(module, jit)
-    return built
+    """Reverse mode through the pipeline (pipeline.py)."""
+    return pipeline.build(fn, "reverse", wrt, jit=jit, scalars=scalars, floats=floats)
 
 
 def _where(fn) -> Location | None:

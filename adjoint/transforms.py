@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import compile as compile_
-from . import emit, pickling
+from . import pickling, pipeline
 from .api import (
     FLOAT_TYPES,
     SCALAR_TYPES,
@@ -31,59 +28,29 @@ from .api import (
     as_gradient,
     build_adjoint,
     check_arguments,
-    compiled,
-    live_inputs,
     primal_copy,
     resolve_wrt,
     signature,
 )
 from .errors import ArgumentError, UnsupportedSyntaxError
-from .forward import build_tangent_module, parse_any
 from .randomness import draws_random
 
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LOCK = threading.RLock()
 MODES = ("rev", "fwd", "auto")
 
 
 def build_tangent(fn: Callable, wrt: tuple[str, ...], kinds: tuple = (frozenset(),) * 2,
                   *, jit: bool = False) -> Built:
-    """The tangent module of ``fn`` (parse, normalize, transform, emit, compile; cached),
-    specialized like ``grad`` on which arguments are scalars and floats."""
+    """Forward mode through the pipeline (pipeline.py), specialized like ``grad`` on which
+    arguments are scalars and floats."""
     scalars, floats = kinds
-    with _LOCK:
-        per_fn = _CACHE.setdefault(fn, {})
-        key = ("jvp", wrt, jit, scalars, floats)
-        if key not in per_fn or not per_fn[key].is_fresh():
-            module = build_tangent_module(fn, wrt, scalars=scalars, floats=floats)
-            compile_.literal_defaults(module)
-            per_fn[key] = _compiled(module, jit)
-        return per_fn[key]
+    return pipeline.build(fn, "forward", wrt, jit=jit, scalars=scalars, floats=floats)
 
 
 def build_second_order(fn: Callable, wrt: tuple[str, ...], kinds: tuple, *,
                        jit: bool = False) -> Built:
-    """Forward over reverse: the tangent module of the generated adjoint of ``fn``."""
+    """Forward over reverse through the pipeline: the tangent of the generated adjoint."""
     scalars, floats = kinds
-    adjoint = build_adjoint(fn, wrt, jit=False, scalars=scalars, floats=floats)
-    with _LOCK:
-        per_fn = _CACHE.setdefault(fn, {})
-        key = ("hvp", wrt, jit, scalars, floats)
-        cached = per_fn.get(key)
-        if cached is None or cached[0] is not adjoint or not cached[1].is_fresh():
-            src = parse_any(adjoint.function)
-            module = build_tangent_module(adjoint.function, wrt, src, scalars, floats)
-            module.dependencies += adjoint.module.dependencies
-            built = _compiled(module, jit)
-            # what the user's functions held (defaults, and for jit closure values): read
-            # through the adjoint, so checked like the adjoint's
-            built.read += live_inputs(adjoint.module, jit)
-            per_fn[key] = (adjoint, built)
-        return per_fn[key][1]
-
-
-def _compiled(module, jit: bool) -> Built:
-    return compiled(module, emit.to_source(module), jit)
+    return pipeline.build(fn, "second_order", wrt, jit=jit, scalars=scalars, floats=floats)
 
 
 def run_primal(fn: Callable, arguments: dict[str, Any], sig: inspect.Signature):

@@ -359,15 +359,15 @@ def shared(x):
 
 def test_threads_asking_for_a_new_gradient_share_one_build(monkeypatch):
     builds = []
-    original = adjoint.api.build_module
+    original = adjoint.pipeline.build_module
 
     def slow_build(*args, **kwargs):
         builds.append(threading.get_ident())
         time.sleep(0.05)  # widen the window in which another thread could start a build
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(adjoint.api, "build_module", slow_build)
-    adjoint.api._CACHE.pop(shared, None)
+    monkeypatch.setattr(adjoint.pipeline, "build_module", slow_build)
+    adjoint.pipeline._CACHE.pop(shared, None)
     g = grad(shared)
     start = threading.Barrier(8)
     results = []

@@ -458,7 +458,8 @@ def test_a_nested_annotated_def_is_refused_for_what_it_is():
         grad(annotated_nested)(1.0)
 
 
-@pytest.mark.parametrize("module", ["adjoint.reverse", "adjoint.normalize", "adjoint.runtime",
+@pytest.mark.parametrize("module", ["adjoint.ir", "adjoint.backward", "adjoint.syntax",
+                                    "adjoint.loops", "adjoint.runtime",
                                     "tests.control_flow_cases", "tests.checkpoint_cases",
                                     "tests.unsupported_cases"])
 def test_every_function_of_a_module_matches_its_file(module):

@@ -81,3 +81,105 @@ def drop_default_arguments(fn: ast.FunctionDef) -> ast.FunctionDef:
                 break
             node.args.pop()
     return fn
+
+
+def propagate_copies(fn: ast.FunctionDef, renamable: set[str]) -> ast.FunctionDef:
+    """``dc = dd`` followed by reads of ``dc``: read ``dd`` instead and drop the copy.
+
+    Only for names in ``renamable`` (adjoints) that are bound once in the whole function,
+    read only later in the same block, not returned, and whose source is not rebound before
+    the last of those reads: then both names hold the same object at every read, so the
+    substitution changes nothing but the text.
+    """
+    stores, loads, returned = _name_counts(fn)
+    for block in list(_blocks(fn.body)):
+        k = 0
+        while k < len(block):
+            copied = _copy_of(block[k], renamable, stores, returned)
+            if copied is not None and _substitute_later(block, k, *copied, loads):
+                loads[copied[1]] += loads.pop(copied[0], 0)
+                stores[copied[0]] = 0
+                del block[k]
+                continue
+            k += 1
+    _drop_orphan_comments(fn.body)
+    return fn
+
+
+def _name_counts(fn: ast.FunctionDef) -> tuple[dict[str, int], dict[str, int], set[str]]:
+    stores: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    returned: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name):
+            table = loads if isinstance(node.ctx, ast.Load) else stores
+            table[node.id] = table.get(node.id, 0) + 1
+        elif isinstance(node, ast.Return) and node.value is not None:
+            returned |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            stores[node.target.id] = stores.get(node.target.id, 0) + 1  # also a store
+    return stores, loads, returned
+
+
+def _blocks(body: list[ast.stmt]):
+    yield body
+    for stmt in body:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if inner:
+                yield from _blocks(inner)
+
+
+def _copy_of(stmt: ast.stmt, renamable: set[str], stores: dict[str, int],
+             returned: set[str]) -> tuple[str, str] | None:
+    """(copy, source) for ``copy = source`` when the copy may be replaced by its source."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Name)):
+        return None
+    copy_name, source = stmt.targets[0].id, stmt.value.id
+    if (copy_name not in renamable or copy_name == source or stores.get(copy_name) != 1
+            or copy_name in returned):
+        return None
+    return copy_name, source
+
+
+def _substitute_later(block: list[ast.stmt], k: int, copy_name: str, source: str,
+                      loads: dict[str, int]) -> bool:
+    """Replace the reads of ``copy_name`` after ``block[k]`` by ``source``, if every read
+    of it is there and ``source`` is not rebound before the last one."""
+    reads = [[n for n in ast.walk(s) if isinstance(n, ast.Name) and n.id == copy_name]
+             for s in block[k + 1:]]
+    if sum(map(len, reads)) != loads.get(copy_name, 0):
+        return False  # read elsewhere too (another block, or before the copy)
+    last = max((i for i, r in enumerate(reads) if r), default=-1)
+    for i, stmt in enumerate(block[k + 1:k + 2 + last]):
+        rebinds = any(isinstance(n, ast.Name) and n.id == source
+                      and not isinstance(n.ctx, ast.Load) for n in ast.walk(stmt))
+        # the last reader may rebind the source after reading it: ``dd = dc * 2``
+        simple_last = i == last and isinstance(stmt, ast.Assign)
+        if rebinds and not simple_last:
+            return False
+    for nodes in reads:
+        for node in nodes:
+            node.id = source
+    return True
+
+
+def _drop_orphan_comments(body: list[ast.stmt]) -> None:
+    """A comment quoting a user statement whose code was dropped: the next line is another
+    comment of that kind, or the block ends."""
+    keep = []
+    for i, stmt in enumerate(body):
+        for field in ("body", "orelse"):
+            if getattr(stmt, field, None):
+                _drop_orphan_comments(getattr(stmt, field))
+        following = body[i + 1] if i + 1 < len(body) else None
+        if _is_quote(stmt) and (following is None or _is_quote(following)):
+            continue
+        keep.append(stmt)
+    body[:] = keep
+
+
+def _is_quote(stmt: ast.stmt) -> bool:
+    text = getattr(stmt, "comment", None)
+    return text is not None and text not in ("forward sweep", "backward sweep")

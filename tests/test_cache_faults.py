@@ -21,7 +21,7 @@ import numba
 import numpy as np
 import pytest
 
-from adjoint import api, cache, grad
+from adjoint import cache, grad, pipeline
 from adjoint.errors import CacheWarning
 
 ROOT_CAN_WRITE_ANYWHERE = hasattr(os, "getuid") and os.getuid() == 0
@@ -41,9 +41,9 @@ def cache_root(tmp_path, monkeypatch):
     root = tmp_path / "cache"
     monkeypatch.setenv("ADJOINT_CACHE_DIR", str(root))
     monkeypatch.setattr(cache, "_warned", False)
-    api._CACHE.pop(loss, None)
+    pipeline._CACHE.pop(loss, None)
     yield root
-    api._CACHE.pop(loss, None)
+    pipeline._CACHE.pop(loss, None)
     for path in [root, *root.rglob("*")]:  # let pytest clean up what the test locked
         if path.is_dir() and not path.is_symlink():
             path.chmod(0o700)
@@ -51,7 +51,7 @@ def cache_root(tmp_path, monkeypatch):
 
 def fresh_gradient():
     """A new build of ``loss`` (a new dispatcher, which reads Numba's disk cache)."""
-    api._CACHE.pop(loss, None)
+    pipeline._CACHE.pop(loss, None)
     return grad(loss, jit=True)
 
 
@@ -220,7 +220,7 @@ def test_a_directory_others_can_write_is_not_used(cache_root, tmp_path, mode):
     assert "not a directory owned by you and writable by you alone" in str(found[0].message)
     assert not marker.exists()
     cache_root.chmod(mode)
-    api._CACHE.pop(loss, None)
+    pipeline._CACHE.pop(loss, None)
     g, _ = run()
     assert not marker.exists() and cache_hits(g) == 0
 

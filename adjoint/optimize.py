@@ -43,10 +43,13 @@ def derived_name(name: str, mapping: dict[str, str]) -> str:
     """``t3_stack`` (and the tangent ``t3_dot``) follow their temporary ``t3`` when it is
     renumbered."""
     base, sep, rest = name.partition("_")
-    if sep and base in mapping and rest.rstrip("0123456789") in ("stack", "saved", "dot",
-                                                                 "snapshots"):
+    suffixes = rest.rstrip("0123456789").split("_")
+    if sep and base in mapping and all(s in DERIVED_SUFFIXES for s in suffixes):
         return f"{mapping[base]}_{rest}"
     return name
+
+
+DERIVED_SUFFIXES = {"stack", "saved", "dot", "snapshots", "shape"}
 
 
 def own_nodes(stmt: ast.stmt):
@@ -95,6 +98,9 @@ def propagate_copies(fn: ast.FunctionDef, renamable: set[str]) -> ast.FunctionDe
     for block in list(_blocks(fn.body)):
         k = 0
         while k < len(block):
+            if _is_self_copy(block[k]):  # ``du = du`` left by an earlier substitution
+                del block[k]
+                continue
             copied = _copy_of(block[k], renamable, stores, returned)
             if copied is not None and _substitute_later(block, k, *copied, loads):
                 loads[copied[1]] += loads.pop(copied[0], 0)
@@ -128,6 +134,12 @@ def _blocks(body: list[ast.stmt]):
             inner = getattr(stmt, field, None)
             if inner:
                 yield from _blocks(inner)
+
+
+def _is_self_copy(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Name)
+            and stmt.targets[0].id == stmt.value.id)
 
 
 def _copy_of(stmt: ast.stmt, renamable: set[str], stores: dict[str, int],
@@ -174,7 +186,8 @@ def _drop_orphan_comments(body: list[ast.stmt]) -> None:
             if getattr(stmt, field, None):
                 _drop_orphan_comments(getattr(stmt, field))
         following = body[i + 1] if i + 1 < len(body) else None
-        if _is_quote(stmt) and (following is None or _is_quote(following)):
+        if _is_quote(stmt) and (following is None or _is_quote(following)
+                                or isinstance(following, ast.Return)):
             continue
         keep.append(stmt)
     body[:] = keep

@@ -28,6 +28,7 @@ from .names import Namer
 from .prepare import make_namer, prepare
 from .resolve import Op, atom_names
 from .saves import SavePlanner
+from .shapes import keep_shapes_only
 from .source import Source, parse
 
 
@@ -160,6 +161,7 @@ class ReverseBuilder:
         p, sweep, planner = self.p, self.sweep, self.planner
         seed = self.seed(cotangent)
         chunks = sweep.gen_block(p.body)
+        keep_shapes_only(p, chunks)
         epilogue = [assign(sweep.adjoint(w), call("zeros_like", name(w)))
                     for w in p.wrt if w not in sweep.live]
         planner.plan_block(chunks, primal_reads(epilogue, p.locals), None, set(p.params), 0)

@@ -10,7 +10,8 @@ import numpy as np
 __all__ = [
     "cumsum_adjoint", "dot_adjoint_a", "dot_adjoint_b", "extremum_adjoint", "inverse_axes",
     "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
-    "pow_exponent_adjoint", "prod_adjoint", "split_like", "tie_share", "unbroadcast",
+    "pow_exponent_adjoint", "prod_adjoint", "split_like", "sum_to_shape", "tie_share",
+    "unbroadcast",
     "add_at", "clear_at", "detached", "list_add", "list_add_at", "list_entry", "list_zeros",
     "must_not_be_array", "must_not_share", "pop_adjoint", "written_part",
     "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
@@ -26,7 +27,13 @@ def zeros_like(x):
 
 def unbroadcast(g, like):
     """Sum ``g`` over the axes along which ``like`` was broadcast, giving ``like``'s shape."""
-    shape = np.shape(like)
+    return sum_to_shape(g, np.shape(like))
+
+
+def sum_to_shape(g, shape):
+    """``g`` summed over the axes along which a value of ``shape`` was broadcast:
+    ``unbroadcast`` where the forward sweep kept only the value's shape (``np.shape(x)``)."""
+    shape = tuple(shape)
     if np.shape(g) == shape:
         return g
     g = np.asarray(g)

@@ -295,6 +295,30 @@ def _unbroadcast(g, like):
     return impl
 
 
+@overload(runtime.sum_to_shape)
+def _sum_to_shape(g, shape):
+    if not isinstance(shape, types.BaseTuple):
+        return None
+    if len(shape) == 0:  # the value was a number
+        if _is_array(g):
+            return (lambda g, shape: g[()]) if g.ndim == 0 else (lambda g, shape: np.sum(g))
+        return lambda g, shape: g
+    if not _is_array(g):
+        return lambda g, shape: np.full(shape, g)
+    dtype = as_dtype(g.dtype)
+    n = max(g.ndim, len(shape))
+    same_rank = g.ndim == len(shape)
+
+    def impl(g, shape):
+        if same_rank and g.shape == shape:
+            return np.ascontiguousarray(g)
+        out = np.zeros(shape, dtype)
+        _unbroadcast_flat(np.ascontiguousarray(g).ravel(), _dims(g.shape, n), out.reshape(out.size),
+                          _dims(shape, n))
+        return out
+    return impl
+
+
 @overload(runtime.tie_share)
 def _tie_share(a, b):
     if _is_array(a) or _is_array(b):

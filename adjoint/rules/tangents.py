@@ -261,9 +261,9 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
 
 
 # == runtime helpers of adjoint code (forward over reverse: Hessian-vector products) ==========
-declare(Linear(("g",)), runtime.unbroadcast, runtime.unreduce, runtime.mean_adjoint,
-        runtime.cumsum_adjoint, runtime.split_like, runtime.unstack, runtime.unindex,
-        runtime.zero_entries, runtime.extremum_adjoint, runtime.written_part)
+declare(Linear(("g",)), runtime.unbroadcast, runtime.sum_to_shape, runtime.unreduce,
+        runtime.mean_adjoint, runtime.cumsum_adjoint, runtime.split_like, runtime.unstack,
+        runtime.unindex, runtime.zero_entries, runtime.extremum_adjoint, runtime.written_part)
 declare(Linear(("g",)), runtime.diff_adjoint, runtime.untile, runtime.unrepeat,
         runtime.sort_adjoint, runtime.undiagonal, runtime.untrace, runtime.unpad)
 declare(Linear(("t",)), runtime.sorted_like, runtime.permuted_like, runtime.cumprod_tangent)

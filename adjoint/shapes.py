@@ -1,0 +1,130 @@
+"""Keep only the shape of a value that the backward sweep reads only for its shape.
+
+Rules read an operand's shape to undo broadcasting (``unbroadcast(g, x)``) or to restore a
+layout (``np.shape(x)``). When that is all the backward sweep reads of ``x``, and ``x`` is
+bound inside a loop or more than once (so that saving it would cost one array per
+binding), the forward sweep records ``x_shape = np.shape(x)`` right after each binding of
+``x`` and the backward sweep reads that instead: ``sum_to_shape(g, x_shape)``. The save
+planner then keeps a tuple per iteration, not an array. An explicit heat equation written
+with slices keeps one array per step instead of seven.
+"""
+from __future__ import annotations
+
+import ast
+
+from .backward import Chunk
+from .ir import assign, call, is_element_write, is_loop, name, statements
+from .prepare import Prepared
+from .resolve import Op, assigned_names
+
+
+def keep_shapes_only(p: Prepared, chunks: list[Chunk]) -> None:
+    """Rewrite shape-only reads in ``chunks`` and bind the shapes in ``p.body``."""
+    candidates = bound_repeatedly(p.body) - set(p.params)
+    reads: dict[str, list[tuple[ast.AST, ast.AST | None]]] = {}
+    for node, parent in loads(chunks):
+        reads.setdefault(node.id, []).append((node, parent))
+    shapes = {}
+    for var in sorted(candidates & reads.keys()):
+        if all(shape_read(node, parent) for node, parent in reads[var]):
+            shapes[var] = p.namer.fresh(f"{var}_shape")
+    if not shapes:
+        return
+    rewrite(chunks, ReadShapes(shapes))
+    p.locals |= set(shapes.values())
+    bind_shapes(p, p.body, chunks, shapes)
+
+
+def bound_repeatedly(body: list[ast.stmt]) -> set[str]:
+    """Variables bound inside a loop, or more than once: a save would cost a copy each."""
+    counts: dict[str, int] = {}
+    for stmt in statements(body):
+        if isinstance(stmt, ast.Assign) and not is_element_write(stmt):
+            for var in assigned_names(stmt):
+                counts[var] = counts.get(var, 0) + 1
+    in_loops = {var for stmt in statements(body) if is_loop(stmt)
+                for inner in statements(stmt.body) if isinstance(inner, ast.Assign)
+                for var in assigned_names(inner)}
+    return {var for var, n in counts.items() if n > 1} | in_loops
+
+
+def loads(chunks: list[Chunk]):
+    """(name node, its parent) for every name the backward code of ``chunks`` reads."""
+    for chunk in chunks:
+        for stmt in chunk.code + chunk.header:
+            for parent in ast.walk(stmt):
+                for child in ast.iter_child_nodes(parent):
+                    if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
+                        yield child, parent
+        for block in chunk.children:
+            yield from loads(block)
+
+
+def shape_read(node: ast.Name, parent: ast.AST) -> bool:
+    """``unbroadcast(g, x)`` (x second), ``np.shape(x)`` or ``x.shape``."""
+    if isinstance(parent, ast.Attribute):
+        return parent.attr == "shape"
+    if not isinstance(parent, ast.Call) or parent.keywords:
+        return False
+    func = ast.unparse(parent.func)
+    if func == "unbroadcast":
+        return len(parent.args) == 2 and parent.args[1] is node
+    return func == "np.shape" and parent.args == [node]
+
+
+class ReadShapes(ast.NodeTransformer):
+    """``unbroadcast(g, x)`` -> ``sum_to_shape(g, x_shape)``; ``np.shape(x)`` and
+    ``x.shape`` -> ``x_shape``, for the variables in ``shapes``."""
+
+    def __init__(self, shapes: dict[str, str]):
+        self.shapes = shapes
+
+    def shape_of(self, node: ast.AST) -> str | None:
+        return self.shapes.get(node.id) if isinstance(node, ast.Name) else None
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if node.attr == "shape" and self.shape_of(node.value):
+            return name(self.shape_of(node.value))
+        return self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = ast.unparse(node.func)
+        if func == "np.shape" and len(node.args) == 1 and self.shape_of(node.args[0]):
+            return name(self.shape_of(node.args[0]))
+        if func == "unbroadcast" and len(node.args) == 2 and self.shape_of(node.args[1]):
+            return call("sum_to_shape", node.args[0], name(self.shape_of(node.args[1])))
+        return node
+
+
+def rewrite(chunks: list[Chunk], reader: ReadShapes) -> None:
+    for chunk in chunks:
+        for stmt in chunk.code + chunk.header:
+            reader.visit(stmt)
+        for block in chunk.children:
+            rewrite(block, reader)
+
+
+def bind_shapes(p: Prepared, stmts: list[ast.stmt], chunks: list[Chunk],
+                shapes: dict[str, str]) -> None:
+    """After every binding of a variable in ``shapes``: ``x_shape = np.shape(x)``, with an
+    empty chunk beside it (it has no backward code) so both lists stay aligned."""
+    k = 0
+    while k < len(stmts):
+        stmt, chunk = stmts[k], chunks[k]
+        if isinstance(stmt, ast.If):
+            bind_shapes(p, stmt.body, chunk.children[0], shapes)
+            bind_shapes(p, stmt.orelse, chunk.children[1], shapes)
+        elif is_loop(stmt):
+            bind_shapes(p, stmt.body, chunk.children[0], shapes)
+        elif isinstance(stmt, ast.Assign) and not is_element_write(stmt):
+            for var in assigned_names(stmt):
+                if var in shapes:
+                    record = ast.copy_location(
+                        assign(shapes[var], call("np.shape", name(var))), stmt)
+                    record.origin = stmt.origin
+                    p.ops[record] = Op("zero", "shape")
+                    k += 1
+                    stmts.insert(k, record)
+                    chunks.insert(k, Chunk(record))
+        k += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from .backward import Chunk
-from .ir import comment
+from .ir import comment, statements
 from .prepare import Prepared
 from .saves import SavePlanner
 from .syntax import GUARD
@@ -35,6 +35,15 @@ class Assembler:
                 out.append(self.forward_statement(stmt, saves))
                 out += self.planner.saves_after.get(stmt, []) if saves else []
         return out
+
+    def rerun_block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        """A checkpoint segment's forward code with its saves, or nothing when it saves
+        nothing (its backward loop then reads only what it computes again itself)."""
+        planner = self.planner
+        if any(planner.saves_before.get(s) or planner.saves_after.get(s)
+               for s in statements(stmts)):
+            return self.forward_block(stmts)
+        return []
 
     def forward_statement(self, stmt: ast.stmt, saves: bool = True) -> ast.stmt:
         saves = saves and not getattr(stmt, "recompute", False)
@@ -74,8 +83,8 @@ class Assembler:
         if chunk.make is None:
             return chunk.code + chunk.restores
         blocks = [self.backward_block(b) for b in chunk.children]
-        if chunk.top:
-            blocks[0] = chunk.top + blocks[0]
+        if chunk.top or chunk.rerun:
+            blocks[0] = chunk.top + chunk.rerun + blocks[0]
         if chunk.restores_first:
             return chunk.restores + chunk.make(*blocks)
         return chunk.make(*blocks) + chunk.restores

@@ -44,6 +44,7 @@ class Chunk:
     children: list[list[Chunk]] = field(default_factory=list)
     header: list[ast.stmt] = field(default_factory=list)  # read by the backward header
     top: list[ast.stmt] = field(default_factory=list)  # loops: restores opening each iteration
+    rerun: list[ast.stmt] = field(default_factory=list)  # loops: recomputed after those
     make: object = None
     restores_first: bool = False  # a recomputed segment starts from its restored snapshot
 

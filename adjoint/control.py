@@ -15,6 +15,7 @@ from .backward import Chunk, StatementAdjoints
 from .ir import (
     StatementTable,
     assign,
+    assigned_name,
     call,
     comment,
     is_element_write,
@@ -24,6 +25,7 @@ from .ir import (
     negate,
     negative,
     plus,
+    statements,
     times,
 )
 from .prepare import Prepared
@@ -32,8 +34,9 @@ from .resolve import assigned_names, atom_names
 
 class BackwardSweep(StatementAdjoints):
     """Turns a block into a list of ``Chunk``s, last statement first. ``replay`` gives the
-    forward code of a checkpoint segment (assembled later, with the saves planned for it),
-    and ``rerun_arrays`` the arrays a segment allocates before it runs again."""
+    forward code of a checkpoint segment (assembled later, with the saves planned for it;
+    empty when it saves nothing), and ``rerun_arrays`` the arrays a segment allocates
+    before it runs again."""
 
     def __init__(self, p: Prepared, module,
                  replay: Callable[[list[ast.stmt]], list[ast.stmt]],
@@ -91,7 +94,7 @@ class BackwardSweep(StatementAdjoints):
     def gen_loop(self, stmt: ast.For | ast.While) -> Chunk:
         before = set(self.live)
         entry = self.loop_entry(stmt.body, before)
-        pre = self.materialize(entry - before)
+        pre = self.materialize(entry - before) + self.own_before_loop(stmt, before)
         self.live = set(entry)
         owned_entry = set(self.owned)
         body = self.gen_block(stmt.body)
@@ -114,6 +117,25 @@ class BackwardSweep(StatementAdjoints):
         header = pre + tail + [ast.Expr(value=copy.deepcopy(iteration))]
         return Chunk(stmt, children=[body], header=header, make=make)
 
+    def own_before_loop(self, stmt: ast.For | ast.While, live: set[str]) -> list[ast.stmt]:
+        """Adjoints the loop body updates entry by entry (``x[i] = v``, ``y = x[i]``), made
+        ours once before the loop: then each iteration updates them in place instead of
+        copying the whole array (which made element loops quadratic)."""
+        touched = set()
+        for s in statements(stmt.body):
+            op = self.p.ops.get(s)
+            if is_element_write(s):
+                touched.add(assigned_name(s))
+            elif op is not None and op.kind == "rule" and op.rule.key == "getitem" and \
+                    isinstance(op.bound["x"], ast.Name):
+                touched.add(op.bound["x"].id)
+        code = []
+        for v in sorted(touched & live - self.owned - self.p.lists):
+            if self.is_active(v):
+                code.append(assign(self.adjoint(v), call("detached", name(self.adjoint(v)))))
+                self.owned.add(v)
+        return code
+
     def gen_segment(self, stmt: ast.For) -> Chunk:
         """One segment of a checkpointed loop (see checkpoint.py). Its backward code restores
         the segment's snapshot, runs the segment forward again, this time with saves, then
@@ -129,6 +151,8 @@ class BackwardSweep(StatementAdjoints):
             if not any(isinstance(s, ast.For) for s in code):
                 return code  # nothing inside needs a derivative: no need to rerun it
             body = checkpoint.without_prints(self.replay(stmt.body))
+            if not body:
+                return code  # the backward loop reads nothing the segment saves
             rerun = ast.For(target=copy.deepcopy(stmt.target), iter=copy.deepcopy(stmt.iter),
                             body=body or [ast.Pass()], orelse=[], type_comment=None)
             note = "run the segment again from its snapshot, saving what its backward sweep reads"

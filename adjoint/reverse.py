@@ -119,8 +119,8 @@ class ReverseBuilder:
         self.split_checkpointed_loops()
         self.planner = SavePlanner(p)
         self.assembler = Assembler(p, self.planner)
-        self.sweep = BackwardSweep(p, self.module, lambda body: self.assembler.forward_block(
-            body), self.planner.rerun_arrays)
+        self.sweep = BackwardSweep(p, self.module, self.assembler.rerun_block,
+                                   self.planner.rerun_arrays)
         for var in p.params + p.user_variables():
             self.sweep.adjoint(var)  # adjoint names in reading order, before anything else
         fn_name = self.function_name()

@@ -24,6 +24,7 @@ from .ir import (
     statements,
 )
 from .prepare import Prepared
+from .recompute import Recomputation
 from .resolve import assigned_names
 from .syntax import jumps
 
@@ -41,6 +42,7 @@ class SavePlanner:
         self.rerun_arrays: StatementTable[list[ast.stmt]] = StatementTable()
         self.memo_counts: StatementTable[dict[str, int]] = StatementTable()
         self.memo_jumps: StatementTable[int] = StatementTable()
+        self.recomputation = Recomputation(p)
 
     def plan_block(self, chunks: list[Chunk], after: set[str], loop: Chunk | None,
                    defined: set[str], loops: int) -> None:
@@ -95,10 +97,18 @@ class SavePlanner:
             else:
                 self.save(chunk, stmt, var, loops > 0)
         elif loop is not None and self.fresh_each_iteration(var, loop, k, read_before):
-            self.save_per_iteration(loop, stmt, var, slot)
+            if self.recomputation.possible(stmt, loop.stmt, self.ready_at_top(loop)):
+                loop.rerun.append(copy.deepcopy(stmt))  # in program order
+                self.restored.add(var)
+            else:
+                self.save_per_iteration(loop, stmt, var, slot)
         else:
             self.unbound.add(var)
             self.save(chunk, stmt, var, loops > 0)
+
+    def ready_at_top(self, loop: Chunk) -> set[str]:
+        """Variables restored at the top of the loop's backward iteration so far."""
+        return {n for s in loop.top + loop.rerun for n in assigned_names(s)}
 
     def fresh_each_iteration(self, var: str, loop: Chunk, k: int, read_before: set[str]) -> bool:
         """Bound once in every iteration (at the top level of the body, before anything that

@@ -13,7 +13,7 @@ from adjoint import checkpointed as keep_few
 def recurrence(x, n, k):
     s = 0.0
     for i in adjoint.checkpointed(range(n), snapshots=k):
-        s = s * 0.999 + math.sin(x * i) * 0.1
+        s = s * 0.999 + math.sin(x * i + s) * 0.1  # reads s: one value saved per step
     return s
 
 

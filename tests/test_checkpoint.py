@@ -181,7 +181,7 @@ def test_generated_code_reads_like_the_design():
                  "s_snapshots.append(s)",
                  "s = s_snapshots.pop()",
                  "# run the segment again from its snapshot, saving what its backward sweep reads",
-                 "# s = s * 0.999 + math.sin(x * i) * 0.1"]:
+                 "# s = s * 0.999 + math.sin(x * i + s) * 0.1"]:
         assert line in source, line
     forward = source.split("# backward sweep")[0]
     assert "_stack.append" not in forward  # the forward sweep saves snapshots only
@@ -218,8 +218,8 @@ def test_saves_k_snapshots_and_one_segment(n, k):
     longest = longest_saves(gradient, (0.7, n, k))
     stride = -(-n // k)
     assert longest["s_snapshots"] == -(-n // stride) <= k
-    assert longest["t2_saved"] == stride  # the one value a step saves, for one segment
-    assert set(longest) == {"s_snapshots", "t2_saved"}
+    assert longest["t3_saved"] == stride  # the one value a step saves, for one segment
+    assert set(longest) == {"s_snapshots", "t3_saved"}
 
 
 def test_peak_memory_is_a_fraction_of_the_plain_loop():

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adjoint.__main__ import InputError, as_argument, parse_args_literal, parse_wrt
+from adjoint.cli_inputs import InputError, as_argument, parse_args_literal, parse_wrt
 from adjoint.highlight import highlight, use_colour
 
 ROOT = Path(__file__).parent.parent

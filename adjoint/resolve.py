@@ -122,7 +122,7 @@ class Resolver:
             op = self.call(stmt, value, placeholder)
             if op.kind in ("call", "zero"):
                 return op
-            return Op("unpack", op.label)
+            return Op("unpack", op.label, rule=op.rule)
         raise UnsupportedSyntaxError(
             f"unpacking the result of {ast.unparse(value)!r}", self.src.where(value),
             "unpack tuples returned by your own functions, or index the result: a = r[0]")

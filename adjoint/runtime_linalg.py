@@ -15,7 +15,7 @@ __all__ = [
     "singular_values_adjoint", "singular_values_tangent", "outer_last", "norm_ord_adjoint",
     "norm_ord_adjoint_change", "nuclear_norm_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
     "triangular_solve", "triangular_times", "triangular_adjoint", "cholesky_solve",
-    "cholesky_factor_adjoint", "cholesky_times",
+    "cholesky_factor_adjoint", "cholesky_times", "eigh_adjoint", "eigh_tangent",
 ]
 
 
@@ -321,3 +321,49 @@ def cholesky_times(c_dot, c, lower, y):
     if lower:
         return t @ (f.T @ y) + f @ (t.T @ y)
     return t.T @ (f @ y) + f.T @ (t @ y)
+
+
+# -- eigh with eigenvectors: results of different shapes, adjoints per entry ----------------
+def _read_triangle(full, uplo):
+    """The gradient of a symmetric matrix's entries when only one triangle is read (as
+    eigh does): each entry there counts for itself and its mirror, the diagonal once."""
+    both = full + np.swapaxes(full, -1, -2)
+    if uplo.upper() == "L":
+        return np.tril(both) - 0.5 * np.tril(np.triu(both))
+    return np.triu(both) - 0.5 * np.triu(np.tril(both))
+
+
+def _gaps_inverse(w):
+    """F with F_ij = 1 / (w_j - w_i) off the diagonal and 0 on it."""
+    n = w.shape[-1]
+    gaps = w[..., None, :] - w[..., :, None]
+    eye = np.eye(n, dtype=bool)
+    return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, gaps))
+
+
+def eigh_adjoint(g, y, uplo="L"):
+    """The adjoint of ``w, V = np.linalg.eigh(A)`` from ``g = [dw, dV]`` (None for an
+    unused result): ``V (diag(dw) + F * (V^T dV)) V^T``, read back onto the triangle eigh
+    reads. Eigenvectors need distinct eigenvalues (F divides by their gaps)."""
+    w, v = y
+    gw, gv = g
+    vt = np.swapaxes(v, -1, -2)
+    inner = np.zeros(np.shape(v))
+    if gw is not None:
+        inner = inner + np.eye(w.shape[-1]) * np.expand_dims(gw, -2)
+    if gv is not None:
+        inner = inner + _gaps_inverse(w) * (vt @ gv)
+    return _read_triangle(v @ inner @ vt, uplo)
+
+
+def eigh_tangent(y, x_dot, uplo="L"):
+    """The tangent of ``(w, V) = np.linalg.eigh(A)`` along ``x_dot`` (its ``uplo``
+    triangle, mirrored, is what changes): ``dw_i = v_i^T dA v_i``,
+    ``dV = V (F * (V^T dA V))``."""
+    w, v = y
+    if uplo.upper() == "L":
+        sym = np.tril(x_dot) + np.swapaxes(np.tril(x_dot, -1), -1, -2)
+    else:
+        sym = np.triu(x_dot) + np.swapaxes(np.triu(x_dot, 1), -1, -2)
+    rotated = np.swapaxes(v, -1, -2) @ sym @ v
+    return (np.diagonal(rotated, axis1=-2, axis2=-1), v @ (_gaps_inverse(w) * rotated))

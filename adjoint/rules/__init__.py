@@ -25,6 +25,9 @@ class Rule:
     # returns a message when the rule does not cover the call.
     check: Callable[[dict], str | None] | None = None
     module: str = ""  # where the rule was written: elementwise.py rules are elementwise
+    # the operation returns a tuple of arrays of different shapes (w, V = eigh(A)): its
+    # adjoint is carried entry by entry, like a list's, and the rule reads d[y][i]
+    tuple_result: bool = False
 
 
 # A key may have several rules, tried in order until one binds the call's arguments
@@ -41,13 +44,18 @@ def _key(key: Hashable) -> Hashable:
     return key
 
 
-def adjoint_of(*keys: Hashable, check: Callable[[dict], str | None] | None = None):
-    """Register the decorated template as the reverse rule of every key."""
+def adjoint_of(*keys: Hashable, check: Callable[[dict], str | None] | None = None,
+               tuple_result: bool = False):
+    """Register the decorated template as the reverse rule of every key. With
+    ``tuple_result`` the operation returns a tuple of arrays (of different shapes), which
+    the user unpacks; the rule's ``d[y]`` then holds one adjoint per entry, None where
+    nothing flowed."""
 
     def register(func: Callable) -> Callable:
         template = parse_template(func)
         for key in keys:
-            REVERSE.setdefault(_key(key), []).append(Rule(key, template, check, func.__module__))
+            REVERSE.setdefault(_key(key), []).append(
+                Rule(key, template, check, func.__module__, tuple_result))
         return func
 
     return register

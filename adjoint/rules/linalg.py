@@ -14,13 +14,20 @@ Choices at non-differentiable points (documented in README):
   its second derivatives are refused with a located error.
 - ``multi_dot``: first and second order in the upstream gradient; second derivatives in
   the operands are refused with a located error (write the product with ``@`` for them).
-- ``eigh`` and ``svd`` with vectors return tuples of arrays of different shapes, which the
-  reverse engine cannot carry yet: refused with "no adjoint rule" (use ``eigvalsh``).
+- ``eigh`` returns a tuple of arrays of different shapes, ``w, V = np.linalg.eigh(A)``: its
+  adjoint is carried entry by entry; eigenvectors need distinct eigenvalues (the formula
+  divides by their gaps), and are defined up to sign, so a function of them is
+  differentiable only if it does not depend on that sign. Second derivatives through
+  eigenvectors are refused with a located error; so is ``jit=True`` (Numba cannot type the
+  per-entry adjoint).
+- ``svd`` with vectors: refused with "no adjoint rule" (singular values only).
 """
 import numpy as np
 
 from ..runtime import (
     eigenvectors,
+    eigh_adjoint,
+    eigh_tangent,
     matrix_trace,
     multi_dot_adjoint,
     multi_dot_tangent,
@@ -152,6 +159,17 @@ def eigvalsh_tangent(y, x):
     t[y] = np.sum(vectors * (mirrored @ vectors), axis=-2)
 
 
+@adjoint_of(np.linalg.eigh, tuple_result=True)
+def eigh(y, x, UPLO="L"):
+    # y = (w, V); d[y] = [dw, dV], None where nothing flowed
+    d[x] += eigh_adjoint(d[y], y, UPLO)
+
+
+@tangent_of(np.linalg.eigh)
+def eigh_change(y, x, UPLO="L"):
+    t[y] = eigh_tangent(y, t[x], UPLO)
+
+
 def _singular_values_only(bound) -> str | None:
     if getattr(bound.get("compute_uv"), "value", True) is not False:
         return "only the singular values (compute_uv=False) have a rule"
@@ -193,3 +211,9 @@ declare(Linear(("g",), refused={"x": "second derivatives of singular values "
         runtime.singular_values_adjoint)
 declare(Linear(("t",), refused={"x": "second derivatives of singular values"}),
         runtime.singular_values_tangent)
+declare(Linear(("g",), refused={"y": "second derivatives through the eigenvectors of "
+                                     "np.linalg.eigh (use eigvalsh for eigenvalues)"}),
+        runtime.eigh_adjoint)
+declare(Linear(("x_dot",), refused={"y": "second derivatives through the eigenvectors of "
+                                         "np.linalg.eigh"}),
+        runtime.eigh_tangent)

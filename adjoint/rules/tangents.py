@@ -285,7 +285,8 @@ declare(Multilinear(("g", "b")), runtime.dot_adjoint_a, runtime.matmul_adjoint_a
 declare(Multilinear(("g", "a")), runtime.dot_adjoint_b, runtime.matmul_adjoint_b)
 for _helper in (runtime.list_zeros, runtime.list_entry, runtime.list_add, runtime.list_add_at,
                 runtime.pop_adjoint):
-    declare(Linear((), refused={p: "second derivatives through lists built with append"
+    declare(Linear((), refused={p: "second derivatives through lists built with append, or "
+                                   "through the entries of a tuple result (np.linalg.eigh's)"
                                 for p in inspect.signature(_helper).parameters}), _helper)
 
 

@@ -108,8 +108,36 @@ def propagate_copies(fn: ast.FunctionDef, renamable: set[str]) -> ast.FunctionDe
                 del block[k]
                 continue
             k += 1
-    _drop_orphan_comments(fn.body)
+    _fill_empty_blocks(fn.body)
+    _drop_orphan_comments(fn.body)  # the comments of code dropped above, and of branches
+    _fill_empty_blocks(fn.body)
     return fn
+
+
+def _fill_empty_blocks(body: list[ast.stmt]) -> None:
+    """A branch or loop body whose only code was a copy (``dt3 = dm0; dm0 = dt3``) is now
+    empty: a branch with nothing on either side goes, any other empty body gets ``pass``."""
+    kept = []
+    for stmt in body:
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            _fill_empty_blocks(stmt.body)
+            _fill_empty_blocks(stmt.orelse)
+            empty = not [s for s in stmt.body if not isinstance(s, ast.Pass)
+                         and getattr(s, "comment", None) is None]
+            if empty and isinstance(stmt, ast.If) and not stmt.orelse and _is_plain_test(
+                    stmt.test):
+                continue
+            if empty:
+                stmt.body = [ast.Pass()]
+        kept.append(stmt)
+    body[:] = kept
+
+
+def _is_plain_test(test: ast.expr) -> bool:
+    """A recorded condition (``t2`` or ``not t2``): reading it has no effect."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    return isinstance(test, ast.Name)
 
 
 def _name_counts(fn: ast.FunctionDef) -> tuple[dict[str, int], dict[str, int], set[str]]:
@@ -196,3 +224,62 @@ def _drop_orphan_comments(body: list[ast.stmt]) -> None:
 def _is_quote(stmt: ast.stmt) -> bool:
     text = getattr(stmt, "comment", None)
     return text is not None and text not in ("forward sweep", "backward sweep")
+
+
+def drop_unread_saves(fn: ast.FunctionDef, save_stacks: set[str]) -> ast.FunctionDef:
+    """A save stack (of ``save_stacks``, never a list of the user's) whose popped values the
+    backward sweep no longer reads (the code that read them was a copy, read through): its
+    pushes, pops and creation go, and so does a backward loop left with nothing to do."""
+    start = next((i for i, s in enumerate(fn.body)
+                  if getattr(s, "comment", None) == "backward sweep"), None)
+    if start is None:
+        return fn
+    backward_reads = {n.id for s in fn.body[start:] for n in ast.walk(s)
+                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    stacks = {s.targets[0].id for s in fn.body[:start] if isinstance(s, ast.Assign)
+              and isinstance(s.value, ast.List) and not s.value.elts
+              and isinstance(s.targets[0], ast.Name) and s.targets[0].id in save_stacks}
+    pops: dict[str, set[str]] = {}
+    for node in ast.walk(fn):
+        stack = _popped_stack(node.value) if isinstance(node, (ast.Assign, ast.Expr)) else None
+        if stack in stacks:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            pops.setdefault(stack, set()).update(
+                n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    unread = {s for s in stacks if s in pops and not pops[s] & backward_reads}
+    if unread:
+        _drop_stack_code(fn.body, unread)
+        _drop_orphan_comments(fn.body)
+        _fill_empty_blocks(fn.body)
+    return fn
+
+
+def _popped_stack(value: ast.expr) -> str | None:
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr in ("pop", "append") and isinstance(value.func.value, ast.Name)):
+        return value.func.value.id
+    return None
+
+
+def _drop_stack_code(body: list[ast.stmt], stacks: set[str]) -> None:
+    kept = []
+    for stmt in body:
+        if isinstance(stmt, (ast.Assign, ast.Expr)) and (
+                _popped_stack(stmt.value) in stacks or isinstance(stmt, ast.Assign) and
+                isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id in stacks):
+            continue
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            _drop_stack_code(stmt.body, stacks)
+            _drop_stack_code(stmt.orelse, stacks)
+            if isinstance(stmt, ast.For) and not _has_code(stmt.body) and isinstance(
+                    stmt.iter, ast.Call) and ast.unparse(stmt.iter.func) == "range":
+                continue  # a backward loop with nothing left to do
+            if not _has_code(stmt.body):
+                stmt.body = [ast.Pass()]
+        kept.append(stmt)
+    body[:] = kept
+
+
+def _has_code(body: list[ast.stmt]) -> bool:
+    return any(not isinstance(s, ast.Pass) and getattr(s, "comment", None) is None
+               for s in body)

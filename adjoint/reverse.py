@@ -127,6 +127,7 @@ class ReverseBuilder:
         cotangent = namer.fresh("dout")
         tree = self.assemble(fn_name, cotangent)
         tree = optimize.propagate_copies(tree, namer.adjoint_names())
+        tree = optimize.drop_unread_saves(tree, set(self.planner.stacks))
         tree = optimize.drop_default_arguments(optimize.renumber_temporaries(tree, namer))
         outputs = len(p.returned.elts) if isinstance(p.returned, ast.Tuple) else 1
         return AdjointFunction(fn_name, tree, self.src, self.wrt, self.returns_value, cotangent,

@@ -111,3 +111,19 @@ def copy_in_loop(x):
 @JIT
 def test_copies_inside_loops_keep_loop_carried_adjoints(jit):
     assert grad(copy_in_loop, jit=jit)(1.3) == pytest.approx(4 * 1.3 ** 3)
+
+
+def copy_in_a_branch(m, x):
+    for i in range(2):
+        if i != 0:
+            m = m * 1.0  # its adjoint code is a copy, read through: the branch is empty
+    return np.sum(m * x)
+
+
+@JIT
+def test_a_branch_whose_only_adjoint_code_was_a_copy(jit):
+    """Found by the fuzzer: the emptied branch was left without a body (IndentationError)."""
+    m, x = np.arange(3.0), np.array([0.5, -1.0, 2.0])
+    dm, dx = grad(copy_in_a_branch, wrt=(0, 1), jit=jit)(m, x)
+    np.testing.assert_allclose(dm, x)
+    np.testing.assert_allclose(dx, m)

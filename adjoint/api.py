@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import compile as compile_
-from . import emit, pickling
+from . import emit, pickling, specialize
 from . import jit as jit_
 from . import rules as rules_
 from .errors import (
@@ -277,6 +277,10 @@ class GradientFunction(pickling.ByReference):
         self._last_kinds: tuple | None = None
         self._signature = signature(fn)
         self._names = list(self._signature.parameters)
+        # calls with containers: a gradient function of the function specialized to their
+        # structure (specialize.py), per structure, and the last one used (for .source)
+        self._by_structure: dict = {}
+        self._last_tree: tuple | None = None
         functools.update_wrapper(self, fn)
 
     def _built(self, kinds: tuple[frozenset[str], frozenset[str]] = (frozenset(),) * 2) -> Built:
@@ -290,6 +294,11 @@ class GradientFunction(pickling.ByReference):
         """The complete generated module, runnable on its own: the code that ran for the
         last call (specialized to which arguments were scalars), or before any call the
         code that assumes nothing about the arguments."""
+        if self._last_tree is not None:
+            inner, call = self._last_tree
+            text = inner.source
+            main = inner._last.module.main.name
+            return text + "\n\n" + specialize.entry_source(call, text, main, self._names)
         return (self._last or self._built()).source
 
     def _arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -305,6 +314,10 @@ class GradientFunction(pickling.ByReference):
 
     def __call__(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
+        call = specialize.flat_call(self.fn, arguments, self.wrt)
+        if call is not None:
+            return self._call_with_containers(call)
+        self._last_tree = None
         kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES)),
                  frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES)))
         built = self._last if self._last_kinds == kinds and self._last else None
@@ -325,6 +338,19 @@ class GradientFunction(pickling.ByReference):
         self._check_scalar(value)
         grads = (grads,) if len(self.wrt) == 1 else grads
         grads = tuple(as_gradient(g, x) for g, x in zip(grads, inputs))
+        result = grads[0] if self.single else grads
+        return (value, result) if self.preserve_result else result
+
+    def _call_with_containers(self, call: specialize.FlatCall):
+        """The gradient of the specialized function, its leaves' gradients put back into
+        the containers' shape."""
+        inner = self._by_structure.get(call.key)
+        if inner is None:
+            inner = self._by_structure[call.key] = GradientFunction(
+                call.spec.fn, call.wrt, preserve_result=True, jit=self.jit)
+        value, grads = inner(**call.arguments)
+        self._last_tree = (inner, call)
+        grads = call.regroup(grads)  # one per leaf: inner's wrt is a tuple
         result = grads[0] if self.single else grads
         return (value, result) if self.preserve_result else result
 

@@ -60,6 +60,7 @@ import builtins
 import copy
 from collections.abc import Callable
 
+from .containers import rewrite as lower_containers
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer
 
@@ -72,6 +73,7 @@ def desugar(fn: ast.FunctionDef, namer: Namer, where: Callable[[ast.AST], Locati
             lookup: Callable[[str], object] | None = None) -> ast.FunctionDef:
     """Every pass of this module, in order. ``lookup`` says what a free name refers to:
     ``sum``, ``max`` and ``min`` are rewritten only when they are the builtins."""
+    fn, _ = lower_containers(fn, {}, where, lookup, namer)  # containers.py
     fn = splice_starred(fn)
     fn = final_returns(fn)
     return comprehensions(fn, namer, where, lookup)

@@ -1,0 +1,115 @@
+"""Functions taking and building containers, for test_containers.py (they need a file)."""
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+
+def mlp_dict(params, X, y):
+    h = np.tanh(X @ params["W1"] + params["b1"])
+    out = h @ params["W2"] + params["b2"]
+    return np.mean((out - y) ** 2)
+
+
+def layers_list(layers, x):
+    h = x
+    for W, b in layers:
+        h = np.tanh(h @ W + b)
+    return np.sum(h ** 2) + 0.1 * sum(np.sum(W * W) for W, b in layers)
+
+
+def nested_dict(params, x):
+    enc = params["enc"]
+    s = enc["scale"] * np.sum(np.sin(enc["W"] @ x))
+    return s + params["bias"] ** 2 + len(params)
+
+
+def tuple_param(p, x):
+    a, (b, c) = p
+    return np.sum(a * x) * b + np.sum(c ** 2)
+
+
+class Affine(NamedTuple):
+    W: np.ndarray
+    s: float
+
+
+@dataclass
+class Model:
+    W: np.ndarray
+    steps: int
+    name: str
+
+
+def namedtuple_param(p, x):
+    return np.sum(np.sin(p.W @ x) * p.s) + p[1]
+
+
+def dataclass_param(m, x):
+    y = m.W @ x
+    for _ in range(m.steps):
+        y = np.sin(y)
+    return np.sum(y)
+
+
+def items_loop(params, x):
+    total = 0.0
+    for k, v in params.items():
+        total = total + np.sum(v * x)
+    for i, v in enumerate(params.values()):
+        total = total + i * np.sum(v ** 2)
+    return total
+
+
+def built_inside(a, b):
+    p = (a, b, a * b)
+    x, y, z = p
+    d = dict(u=x, v=y)
+    e = {"w": z, "d": d}
+    return np.sum(e["d"]["u"] * e["w"] + d["v"])
+
+
+def dict_comprehension(params, x):
+    scaled = {k: 2.0 * v for k, v in params.items()}
+    return np.sum(scaled["a"] * x) + np.sum(scaled["b"] ** 2)
+
+
+def carried_leaves(params, x):
+    y = params["W"] * x
+    for _ in range(params["n"]):
+        y = np.cos(y)
+    return np.sum(y) + params["eps"]
+
+
+def second_arg_container(x, params):
+    return np.sum(np.exp(params[0] * x) * params[1])
+
+
+def negative_index(layers, x):
+    return np.sum(layers[-1] * x) + np.sum(layers[0])
+
+
+# -- refused ---------------------------------------------------------------------------------
+def computed_key(params, k):
+    return np.sum(params[k])
+
+
+def passed_whole(params, x):
+    return helper(params, x)
+
+
+def helper(params, x):
+    return np.sum(params["W"] * x)
+
+
+def missing_key(params, x):
+    return np.sum(params["W3"] * x)
+
+
+def dict_with_variable_key(a, b, key):
+    d = {"a": a, "b": b}
+    return np.sum(d[key])
+
+
+def namedtuple_like_pair(p, x):
+    return np.sum(p.a * x) * p.b

@@ -17,7 +17,7 @@ from .errors import (  # noqa: E402
 from .rules import register_adjoint  # noqa: E402
 from .rules.tangents import register_tangent  # noqa: E402
 from .runtime import checkpointed, stop_gradient  # noqa: E402
-from .transforms import hessian, hvp, jacobian, jvp, vjp  # noqa: E402
+from .tree_transforms import hessian, hvp, jacobian, jvp, vjp  # noqa: E402
 from .trees import register_container, tree_flatten, tree_unflatten  # noqa: E402
 
 __all__ = [

@@ -113,3 +113,11 @@ def dict_with_variable_key(a, b, key):
 
 def namedtuple_like_pair(p, x):
     return np.sum(p.a * x) * p.b
+
+
+def vector_output(params, x):
+    return np.tanh(params["W"] @ x) * params["s"]
+
+
+def quadratic(params, x):
+    return np.sum((params["W"] @ x) ** 2) * params["s"] + params["s"] ** 3

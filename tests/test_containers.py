@@ -171,3 +171,76 @@ def test_refusals_name_the_line(fn, args, message):
         grad(fn)(*args())
     assert "container_cases.py:" in str(info.value)
     assert isinstance(info.value, adjoint.AdjointError)
+
+
+# -- the other transforms ------------------------------------------------------------------
+def small_params():
+    return {"W": vec(2, 3), "s": 0.7, "n": 2}
+
+
+def numeric_jacobian(fn, params, x, eps=1e-6):
+    leaves, tree = tree_flatten(params)
+    blocks = []
+    for i, leaf in enumerate(leaves):
+        if not adjoint.trees.is_float_leaf(leaf):
+            blocks.append(None)
+            continue
+        arr = np.array(leaf, dtype=float)
+        out = np.asarray(fn(params, x))
+        block = np.empty(out.shape + arr.shape)
+        for idx in np.ndindex(arr.shape):
+            vals = []
+            for sign in (1, -1):
+                bumped = arr.copy()
+                bumped[idx] += sign * eps
+                new = list(leaves)
+                new[i] = bumped if arr.ndim else float(bumped)
+                vals.append(np.asarray(fn(tree_unflatten(tree, new), x)))
+            block[(...,) + idx] = (vals[0] - vals[1]) / (2 * eps)
+        blocks.append(block if block.ndim else float(block))
+    return tree_unflatten(tree, blocks)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_of_a_container_is_a_container_of_blocks(mode, jit):
+    params, x = small_params(), vec(3)
+    got = adjoint.jacobian(c.vector_output, mode=mode, jit=jit)(params, x)
+    assert_same_tree(got, numeric_jacobian(c.vector_output, params, x))
+    assert got["W"].shape == (2, 2, 3)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jvp_vjp_and_hvp_take_containers(jit):
+    params, x = small_params(), vec(3)
+    J = numeric_jacobian(c.vector_output, params, x)
+    tangent = {"W": vec(2, 3), "s": 0.3, "n": None}
+    value, t = adjoint.jvp(c.vector_output, jit=jit)(params, x, tangent)
+    assert np.allclose(value, c.vector_output(params, x))
+    assert np.allclose(t, np.tensordot(J["W"], tangent["W"], 2) + J["s"] * 0.3)
+    value, pullback = adjoint.vjp(c.vector_output, jit=jit)(params, x)
+    ct = vec(2)
+    g = pullback(ct)
+    assert np.allclose(g["W"], np.tensordot(ct, J["W"], 1)) and g["n"] is None
+    assert np.isclose(g["s"], ct @ J["s"])
+    v = {"W": vec(2, 3), "s": 0.5, "n": None}
+    hv = adjoint.hvp(c.quadratic, jit=jit)(params, x, v)
+    eps = 1e-5
+    plus = {"W": params["W"] + eps * v["W"], "s": params["s"] + eps * v["s"], "n": 2}
+    minus = {"W": params["W"] - eps * v["W"], "s": params["s"] - eps * v["s"], "n": 2}
+    gp, gm = grad(c.quadratic)(plus, x), grad(c.quadratic)(minus, x)
+    assert np.allclose(hv["W"], (gp["W"] - gm["W"]) / (2 * eps), atol=1e-6)
+    assert np.isclose(hv["s"], (gp["s"] - gm["s"]) / (2 * eps), atol=1e-6)
+
+
+def test_hessian_of_a_container_is_nested():
+    params, x = small_params(), vec(3)
+    H = adjoint.hessian(c.quadratic)(params, x)
+    assert H["W"]["W"].shape == (2, 3, 2, 3) and H["W"]["s"].shape == (2, 3)
+    assert H["n"] is None and H["W"]["n"] is None
+    g = lambda p: grad(c.quadratic)(p, x)  # noqa: E731
+    want = numeric_jacobian(lambda p, _: np.concatenate([g(p)["W"].ravel(), [g(p)["s"]]]),
+                            params, x)
+    assert np.allclose(want["W"][:6].reshape(2, 3, 2, 3), H["W"]["W"], atol=1e-6)
+    assert np.allclose(want["s"][:6].reshape(2, 3), H["W"]["s"], atol=1e-6)
+    assert np.isclose(want["s"][6], H["s"]["s"], atol=1e-6)

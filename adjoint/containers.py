@@ -547,6 +547,18 @@ class _Rewriter:
             return base.child(node.attr)
         return None
 
+    def method_call(self, node: ast.Call) -> None:
+        struct = self.resolve(node.func.value)
+        self.untrackable(struct, node)
+        base, method = ast.unparse(node.func.value), node.func.attr
+        if struct.by_attribute:
+            raise self.error(node, f"calling {base}.{method}(...), a method of the argument "
+                             f"{base!r}", "inline the method, or write it as a function of "
+                             f"the arrays it uses: {method}({base}.W, ...)")
+        raise self.error(node, f"calling {base}.{method}(...) on the container {base!r} "
+                         "passed as an argument", "containers passed in are read, not "
+                         "changed: build a new one (new = [*old, x]) or a list of your own")
+
     def untrackable(self, base: Struct, node: ast.expr) -> None:
         """A container built inside, used in a way not followed: it is left as it is."""
         if not base.from_argument:
@@ -558,6 +570,9 @@ class _Rewriter:
         if ref is not None:
             return self.value_of(ref, node)
         if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and isinstance(
+                    self.resolve(node.func.value), Struct):
+                self.method_call(node)
             if self.is_builtin(node.func, "len") and len(node.args) == 1:
                 inner = self.resolve(node.args[0])
                 if isinstance(inner, Struct):

@@ -15,10 +15,12 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .containers import rewrite, structure_key
 from .errors import ArgumentError, Location
 from .source import _FUTURE_FLAGS, Source, _find_code, as_function, parse
-from .trees import _REGISTERED, Leaf, Tree, is_container, tree_flatten, tree_unflatten
+from .trees import _REGISTERED, Leaf, Node, Tree, is_container, tree_flatten, tree_unflatten
 
 _CLONES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -119,6 +121,52 @@ class FlatCall:
         return tuple(out)
 
 
+def is_plain_object(value: Any) -> bool:
+    """An instance of a user's class (not a container, array, number, function or other
+    callable): its attributes are the object's state."""
+    return (hasattr(value, "__dict__") and type(value).__module__ != "builtins"
+            and not isinstance(value, (type, types.ModuleType, np.ndarray, np.generic))
+            and not callable(value) and not is_container(value))
+
+
+_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def attribute_reads(fn) -> dict[str, tuple[str, ...]]:
+    """Per parameter, the attributes the function reads from it (``self.W``)."""
+    fn = as_function(fn)
+    if fn not in _READS:
+        tree = parse(fn).tree
+        params = {a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs}
+        reads: dict[str, set[str]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                    node.value.id in params and isinstance(node.ctx, ast.Load):
+                reads.setdefault(node.value.id, set()).add(node.attr)
+        _READS[fn] = {k: tuple(sorted(v)) for k, v in reads.items()}
+    return _READS[fn]
+
+
+def object_tree(fn, name: str, value: Any, wrt: tuple[str, ...]) -> tuple[list, Tree]:
+    """A plain object as a container of the attributes the function reads (not its
+    methods): constant object state, passed as leaves."""
+    if name in wrt:
+        raise ArgumentError(
+            f"cannot differentiate {fn.__name__} with respect to {name!r}, a "
+            f"{type(value).__qualname__} object", _where(fn),
+            "make its class a @dataclass (or adjoint.register_container it), or "
+            "differentiate with respect to the arrays it holds")
+    attrs = tuple(a for a in attribute_reads(fn).get(name, ())
+                  if hasattr(value, a) and not callable(getattr(value, a)))
+    leaves: list = []
+    children = []
+    for attr in attrs:
+        sub, tree = tree_flatten(getattr(value, attr))
+        leaves += sub
+        children.append(tree)
+    return leaves, Node(type(value), attrs, tuple(children), True, "object")
+
+
 def flat_call(fn, arguments: dict[str, Any], wrt: tuple[str, ...]) -> FlatCall | None:
     """None when no argument is a container to flatten."""
     structures: dict[str, Tree] = {}
@@ -126,6 +174,8 @@ def flat_call(fn, arguments: dict[str, Any], wrt: tuple[str, ...]) -> FlatCall |
     for name, value in arguments.items():
         if flattened(value, name, wrt):
             values[name], structures[name] = tree_flatten(value)
+        elif is_plain_object(value) and name in attribute_reads(fn):
+            values[name], structures[name] = object_tree(fn, name, value, wrt)
     if not structures:
         return None
     spec = specialized(fn, structures)

@@ -121,3 +121,38 @@ def vector_output(params, x):
 
 def quadratic(params, x):
     return np.sum((params["W"] @ x) ** 2) * params["s"] + params["s"] ** 3
+
+
+# -- objects and methods -----------------------------------------------------------------------
+class Regression:
+    """A plain class: its state is read, never differentiated."""
+
+    def __init__(self, W, y, scale):
+        self.W, self.y, self.scale = W, y, scale
+
+    def loss(self, x):
+        return np.sum((self.W @ x - self.y) ** 2) * self.scale
+
+    def calls_a_method(self, x):
+        return self.loss(x) * 2.0
+
+
+@dataclass
+class Linear:
+    W: np.ndarray
+    b: np.ndarray
+    name: str = "linear"
+
+    def loss(self, x):
+        return np.sum(np.tanh(self.W @ x + self.b) ** 2)
+
+
+class Config:
+    lr = 0.5  # a class attribute
+
+    def __init__(self):
+        self.params = {"w": np.array([1.0, 2.0])}
+
+
+def uses_config(cfg, x):
+    return np.sum(cfg.params["w"] * x) * cfg.lr

@@ -244,3 +244,32 @@ def test_hessian_of_a_container_is_nested():
     assert np.allclose(want["W"][:6].reshape(2, 3, 2, 3), H["W"]["W"], atol=1e-6)
     assert np.allclose(want["s"][:6].reshape(2, 3), H["W"]["s"], atol=1e-6)
     assert np.isclose(want["s"][6], H["s"]["s"], atol=1e-6)
+
+
+# -- objects and methods --------------------------------------------------------------------------
+@pytest.mark.parametrize("jit", [False, True])
+def test_methods_and_object_state(jit):
+    model = c.Regression(vec(2, 3), vec(2), 0.7)
+    x = vec(3)
+    want = 2 * 0.7 * model.W.T @ (model.W @ x - model.y)
+    assert np.allclose(grad(model.loss, jit=jit)(x), want)  # bound: self not differentiated
+    assert np.allclose(grad(c.Regression.loss, jit=jit)(model, x), want)  # wrt after self
+    assert np.allclose(value_and_grad(model.loss, wrt=0, jit=jit)(x)[1], want)
+    lin = c.Linear(vec(2, 3), vec(2))
+    g = grad(c.Linear.loss, wrt="self", jit=jit)(lin, x)  # a dataclass self, when asked
+    want_self = central_differences(c.Linear.loss, [copy_tree(lin), x], 0)
+    assert isinstance(g, c.Linear) and g.name is None
+    assert_same_tree(g, want_self)
+    g2 = grad(lin.loss, wrt="self", jit=jit)(x)
+    assert_same_tree(g2, want_self)
+    cfg = c.Config()
+    assert np.allclose(grad(c.uses_config, wrt=1, jit=jit)(cfg, x[:2]), cfg.params["w"] * 0.5)
+
+
+def test_object_refusals():
+    model = c.Regression(vec(2, 3), vec(2), 0.7)
+    with pytest.raises(adjoint.ArgumentError, match="Regression object.*@dataclass"):
+        grad(model.loss, wrt="self")(vec(3))
+    with pytest.raises(ContainerError, match=r"calling self\.loss\(\.\.\.\), a method") as info:
+        grad(model.calls_a_method)(vec(3))
+    assert "container_cases.py:" in str(info.value)

@@ -142,8 +142,9 @@ def uses_star_call(x):
 
 
 def uses_dict_literal(x):
-    d = {"a": x}
-    return d["a"]
+    d = {"a": x}  # read with constant keys it is lowered (test_containers.py); not this way
+    key = "a"
+    return d[key]
 
 
 def uses_attribute_assignment(x):

@@ -59,7 +59,7 @@ def _compile(tree: ast.FunctionDef, fn: types.FunctionType, src: Source) -> type
     tree = copy.deepcopy(tree)
     tree.decorator_list = []
     body: list[ast.stmt] = [tree]
-    free = fn.__code__.co_freevars
+    free = tuple(src.cells)  # the closure's names, and the helpers lifted out (lift.py)
     if free:  # inside a function binding the free names, so they compile as closures
         args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
                              defaults=[])

@@ -156,3 +156,54 @@ class Config:
 
 def uses_config(cfg, x):
     return np.sum(cfg.params["w"] * x) * cfg.lr
+
+
+# -- nested functions and lambdas ------------------------------------------------------------------
+def nested_def(x, a, n):
+    def step(s):
+        return np.sin(s) * a
+    y = x
+    for _ in range(n):
+        y = step(y)
+    return np.sum(y)
+
+
+def lambda_and_def_calling_it(x, a):
+    scale = lambda v: v * a  # noqa: E731 - the point of the test
+    def both(v, k=2.0):
+        return scale(v) ** k
+    return np.sum(both(x) + scale(x))
+
+
+def captured_rebound_after(x, a):
+    def f(s):
+        return s * a
+    y = f(x)
+    a = a * 2.0
+    return np.sum(y + f(x))
+
+
+def closure_with_nonlocal(x):
+    total = 0.0
+    def add(v):
+        nonlocal total
+        total = total + v
+    add(x)
+    return total
+
+
+def nested_passed_as_value(x):
+    def f(s):
+        return s * 2.0
+    return np.sum(apply(f, x))
+
+
+def apply(g, x):
+    return g(x)
+
+
+def params_through_nested(params, x):
+    def layer(h, W, b):
+        return np.tanh(h @ W + b)
+    h = layer(x, params["W1"], params["b1"])
+    return np.sum(layer(h, params["W2"], params["b2"]) ** 2)

@@ -273,3 +273,55 @@ def test_object_refusals():
     with pytest.raises(ContainerError, match=r"calling self\.loss\(\.\.\.\), a method") as info:
         grad(model.calls_a_method)(vec(3))
     assert "container_cases.py:" in str(info.value)
+
+
+# -- nested functions and lambdas ----------------------------------------------------------------
+def scalar_central(fn, args, argnum, eps=1e-6):
+    x = np.array(args[argnum], dtype=float)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        vals = []
+        for sign in (1, -1):
+            bumped = x.copy()
+            bumped[idx] += sign * eps
+            call = list(args)
+            call[argnum] = bumped if np.ndim(args[argnum]) else float(bumped)
+            vals.append(fn(*call))
+        g[idx] = (vals[0] - vals[1]) / (2 * eps)
+    return g
+
+
+NESTED = [
+    (c.nested_def, lambda: (vec(3), 0.8, 3)),
+    (c.lambda_and_def_calling_it, lambda: (vec(3), 0.6)),
+    (c.captured_rebound_after, lambda: (vec(3), 0.6)),
+]
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("fn, make", NESTED, ids=[f.__name__ for f, _ in NESTED])
+def test_nested_functions_are_lifted(fn, make, jit):
+    args = make()
+    got = grad(fn, wrt=(0, 1), jit=jit)(*args)
+    for k in (0, 1):
+        assert np.allclose(got[k], scalar_central(fn, args, k), atol=1e-6)
+
+
+def test_lifted_call_is_shown_and_containers_reach_it():
+    g = grad(c.nested_def)
+    g(vec(3), 0.8, 2)
+    assert "step(a, y)" in g.source and "def dstep(a, s" in g.source
+    params = {"W1": vec(3, 4), "b1": vec(4), "W2": vec(4, 2), "b2": vec(2)}
+    x = vec(5, 3)
+    assert_same_tree(grad(c.params_through_nested)(params, x),
+                     central_differences(c.params_through_nested, [copy_tree(params), x], 0))
+
+
+@pytest.mark.parametrize("fn, message", [
+    (c.closure_with_nonlocal, r"the nested function 'add' rebinds total \(nonlocal\)"),
+    (c.nested_passed_as_value, "the nested function 'f' used as a value"),
+])
+def test_closures_that_cannot_be_lifted_are_refused(fn, message):
+    with pytest.raises(adjoint.lift.ClosureError, match=message) as info:
+        grad(fn)(vec(3))
+    assert "container_cases.py:" in str(info.value)

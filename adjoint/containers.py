@@ -431,6 +431,9 @@ class _Rewriter:
                     return [Struct(tuple, (0, 1), (Const(k), c))
                             for k, c in zip(ref.keys, ref.children)]
             return None
+        if isinstance(node, (ast.Tuple, ast.List)):  # (params["W1"], params["W2"])
+            refs = [self.resolve(e) for e in node.elts]
+            return refs if refs and all(r is not None for r in refs) else None
         ref = self.resolve(node)
         if not isinstance(ref, Struct):
             return None
@@ -596,10 +599,9 @@ class _Rewriter:
             if self.unrollable(node):
                 return self.expr(self.unroll_comprehension(node))
             for gen in node.generators:
-                for sub in ast.walk(gen.iter):
-                    if isinstance(sub, ast.Name) and isinstance(self.env.get(sub.id), Struct):
-                        raise self.error(node, "a comprehension over a container with an "
-                                         "if or several for clauses", "write the loop out")
+                if self.iteration(gen.iter) is not None:
+                    raise self.error(node, "a comprehension over a container with an "
+                                     "if or several for clauses", "write the loop out")
             self.check_not_captured_except_reads(node)
             return node
         if isinstance(node, ast.Lambda):

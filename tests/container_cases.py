@@ -207,3 +207,11 @@ def params_through_nested(params, x):
         return np.tanh(h @ W + b)
     h = layer(x, params["W1"], params["b1"])
     return np.sum(layer(h, params["W2"], params["b2"]) ** 2)
+
+
+def aliased_appended_list(x, n):
+    hs = []
+    for i in range(n):
+        hs.append(x * (i + 1.0))
+    ys = hs
+    return np.sum(ys[1] * 2.0 + ys[0])

@@ -325,3 +325,8 @@ def test_closures_that_cannot_be_lifted_are_refused(fn, message):
     with pytest.raises(adjoint.lift.ClosureError, match=message) as info:
         grad(fn)(vec(3))
     assert "container_cases.py:" in str(info.value)
+
+
+def test_another_name_for_an_appended_list_reads_it():  # was a raw AttributeError
+    x = vec(3)
+    assert np.allclose(grad(c.aliased_appended_list)(x, 3), np.full(3, 5.0))

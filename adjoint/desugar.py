@@ -63,6 +63,7 @@ from collections.abc import Callable
 from .containers import rewrite as lower_containers
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer
+from .nested import refuse_nested_transforms
 
 COMPREHENSIONS = (ast.ListComp, ast.GeneratorExp)
 # statements whose expressions are evaluated once, before anything else they do
@@ -73,6 +74,7 @@ def desugar(fn: ast.FunctionDef, namer: Namer, where: Callable[[ast.AST], Locati
             lookup: Callable[[str], object] | None = None) -> ast.FunctionDef:
     """Every pass of this module, in order. ``lookup`` says what a free name refers to:
     ``sum``, ``max`` and ``min`` are rewritten only when they are the builtins."""
+    refuse_nested_transforms(fn, where, lookup)  # nested.py
     fn, _ = lower_containers(fn, {}, where, lookup, namer)  # containers.py
     fn = list_aliases(fn)
     fn = splice_starred(fn)

@@ -4,6 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+import adjoint
+
 
 def mlp_dict(params, X, y):
     h = np.tanh(X @ params["W1"] + params["b1"])
@@ -215,3 +217,21 @@ def aliased_appended_list(x, n):
         hs.append(x * (i + 1.0))
     ys = hs
     return np.sum(ys[1] * 2.0 + ys[0])
+
+
+# -- nested differentiation (refused) --------------------------------------------------------------
+def inner(x, y):
+    return np.sum(np.sin(x) * y)
+
+
+d_inner = adjoint.grad(inner)
+
+
+def gradient_object_inside(x, y):
+    g = d_inner(x, y)
+    return np.sum(g * g)
+
+
+def gradient_inline_inside(x, y):
+    g = adjoint.grad(inner)(x, y)
+    return np.sum(g * g)

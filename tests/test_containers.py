@@ -330,3 +330,12 @@ def test_closures_that_cannot_be_lifted_are_refused(fn, message):
 def test_another_name_for_an_appended_list_reads_it():  # was a raw AttributeError
     x = vec(3)
     assert np.allclose(grad(c.aliased_appended_list)(x, 3), np.full(3, 5.0))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("fn, shown", [(c.gradient_object_inside, r"d_inner\(x, y\)"),
+                                       (c.gradient_inline_inside, r"adjoint\.grad\(inner\)")])
+def test_nested_differentiation_is_refused_at_its_line(fn, shown, jit):
+    with pytest.raises(adjoint.nested.NestedDifferentiationError, match=shown) as info:
+        grad(fn, jit=jit)(vec(3), 2.0)
+    assert "container_cases.py:" in str(info.value) and "adjoint.hvp" in str(info.value)

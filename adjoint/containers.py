@@ -404,17 +404,19 @@ class _Rewriter:
                          "one by one")
 
     # -- loops over containers --------------------------------------------------------------
-    def iteration(self, node: ast.expr) -> list[Ref] | None:
+    def iteration(self, node: ast.expr, names_ok: bool = False) -> list[Ref] | None:
         """What ``for t in node`` runs through, when ``node`` is a known container (or
-        ``enumerate``/``zip`` of them, ``.items()``, ``.keys()``, ``.values()``)."""
+        ``enumerate``/``zip`` of them, ``.items()``, ``.keys()``, ``.values()``). With
+        ``names_ok`` (a comprehension, which cannot rebind them) also a display of names:
+        ``sum(v * v for v in (a, b))``."""
         if isinstance(node, ast.Call) and not node.keywords:
             if self.is_builtin(node.func, "enumerate") and len(node.args) == 1:
-                inner = self.iteration(node.args[0])
+                inner = self.iteration(node.args[0], names_ok)
                 return None if inner is None else [
                     Struct(tuple, (0, 1), (Const(i), r))
                     for i, r in enumerate(inner)]
             if self.is_builtin(node.func, "zip") and node.args:
-                parts = [self.iteration(a) for a in node.args]
+                parts = [self.iteration(a, names_ok) for a in node.args]
                 if any(p is None for p in parts):
                     return None
                 return [Struct(tuple, tuple(range(len(row))), tuple(row))
@@ -432,7 +434,8 @@ class _Rewriter:
                             for k, c in zip(ref.keys, ref.children)]
             return None
         if isinstance(node, (ast.Tuple, ast.List)):  # (params["W1"], params["W2"])
-            refs = [self.resolve(e) for e in node.elts]
+            refs = [self.resolve(e) or (Var(e.id) if isinstance(e, ast.Name) and names_ok
+                                        else None) for e in node.elts]
             return refs if refs and all(r is not None for r in refs) else None
         ref = self.resolve(node)
         if not isinstance(ref, Struct):
@@ -470,7 +473,7 @@ class _Rewriter:
     def unrollable(self, node: ast.expr) -> bool:
         return (isinstance(node, COMPREHENSIONS) and len(node.generators) == 1
                 and not node.generators[0].ifs and not node.generators[0].is_async
-                and self.iteration(node.generators[0].iter) is not None)
+                and self.iteration(node.generators[0].iter, names_ok=True) is not None)
 
     def unroll_comprehension(self, node: ast.expr) -> ast.expr:
         """``[f(w) for w in params]`` over a container: the display ``[f(params_0), ...]``
@@ -478,7 +481,7 @@ class _Rewriter:
         gen = node.generators[0]
         saved = dict(self.env)
         elts, keys = [], []
-        for ref in self.iteration(gen.iter):
+        for ref in self.iteration(gen.iter, names_ok=True):
             self.bind(copy.deepcopy(gen.target), ref, gen.target, alias=True)
             if isinstance(node, ast.DictComp):
                 keys.append(self.expr(copy.deepcopy(node.key)))

@@ -173,7 +173,7 @@ def _without_definitions(body: list[ast.stmt], remove: set[int]) -> list[ast.stm
             if isinstance(getattr(stmt, field, None), list):
                 setattr(stmt, field, _without_definitions(getattr(stmt, field), remove))
         out.append(stmt)
-    return out or [ast.Pass()]
+    return out or ([ast.Pass()] if body else [])  # a block emptied keeps a statement
 
 
 class _CallsPass(ast.NodeTransformer):

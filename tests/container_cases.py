@@ -235,3 +235,12 @@ def gradient_object_inside(x, y):
 def gradient_inline_inside(x, y):
     g = adjoint.grad(inner)(x, y)
     return np.sum(g * g)
+
+
+def nested_def_then_loop_over_items(params, x):  # found by the fuzzer: lift gave the loop an else
+    def step(v):
+        return np.sin(v) * params["s"]
+    total = 0.0
+    for k, v in params.items():
+        total = total + np.sum(v * x)
+    return total + np.sum(step(x))

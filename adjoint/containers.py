@@ -31,7 +31,9 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import inspect
 import re
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,17 +96,24 @@ class _Untrackable(Exception):
 
 def rewrite(fn: ast.FunctionDef, structures: dict[str, Tree],
             where: Callable[[ast.AST], Location] | None = None,
-            lookup: Callable[[str], object] | None = None, namer: Namer | None = None
+            lookup: Callable[[str], object] | None = None, namer: Namer | None = None,
+            helpers: Callable | None = None
             ) -> tuple[ast.FunctionDef, dict[str, list[str]]]:
     """``fn`` with each parameter of ``structures`` replaced by its leaves, and the names of
     those leaves (in ``tree_flatten``'s order) per parameter. New names are taken from
-    ``namer`` when given (so later passes do not hand them out again)."""
+    ``namer`` when given (so later passes do not hand them out again).
+
+    ``helpers(name, function, structures)``, when given, specializes a user function that
+    a container argument is passed to, and makes it visible as ``name``: the call passes
+    the container's leaves (specialize.py)."""
     excluded: set[str] = set()
     if not structures and not _builds_containers(fn):
         return fn, {}
     while True:
         try:
-            return _Rewriter(fn, structures, where, lookup, excluded, namer).run()
+            rewriter = _Rewriter(fn, structures, where, lookup, excluded, namer)
+            rewriter.helpers = helpers
+            return rewriter.run()
         except _Untrackable as exc:
             rewriter = _Rewriter(fn, structures, where, lookup, excluded, None)
             if exc.name in excluded or rewriter.is_dict_display(exc.name):
@@ -131,6 +140,8 @@ class _Rewriter:
         self.env: dict[str, Ref] = {}
         self.stores = _store_counts(fn)
         self.excluded = excluded
+        self.helpers: Callable | None = None
+        self.helper_names: dict = {}
         self.loads_outside: dict[int, set[str]] = {}
 
     # -- errors ---------------------------------------------------------------------------
@@ -565,6 +576,57 @@ class _Rewriter:
                          "passed as an argument", "containers passed in are read, not "
                          "changed: build a new one (new = [*old, x]) or a list of your own")
 
+    def call_with_containers(self, node: ast.Call) -> ast.Call | None:
+        """``helper(params, x)``, ``helper`` a user function: a call of ``helper``
+        specialized to the structure of ``params``, passing its leaves."""
+        values = node.args + [k.value for k in node.keywords]
+        if self.helpers is None or not isinstance(node.func, ast.Name) or not any(
+                isinstance(self.resolve(v), Struct) for v in values):
+            return None
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords) or node.func.id in self.stores:
+            return None
+        try:
+            callee = self.lookup(node.func.id) if self.lookup else None
+            bound = inspect.signature(callee).bind(*node.args, **{
+                k.arg: k.value for k in node.keywords})
+            bound.apply_defaults()
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not isinstance(callee, types.FunctionType):
+            return None
+        structures = {}
+        for param, value in bound.arguments.items():
+            ref = self.resolve(value) if isinstance(value, ast.AST) else None
+            if isinstance(ref, Struct):
+                tree = _as_tree(ref)
+                if tree is None:
+                    return None
+                structures[param] = tree
+        key = (callee, structure_key(structures))
+        if key not in self.helper_names:  # one name per function and structure
+            self.helper_names[key] = self.namer.fresh(
+                f"{callee.__name__}_{'_'.join(structures)}")
+        name = self.helper_names[key]
+        spec = self.helpers(name, callee, structures)
+        params = inspect.signature(spec.fn).parameters
+        args, keywords = [], []
+        for param, value in bound.arguments.items():
+            if param in structures:
+                parts = [(leaf, self.value_of(v, node)) for leaf, v in zip(
+                    spec.leaves[param], _flat(self.resolve(value)))]
+            elif isinstance(value, ast.AST):
+                parts = [(param, self.expr(value))]
+            else:  # a default: passed as the constant it is
+                parts = [(param, ast.copy_location(ast.Constant(value), node))]
+            for leaf, expr in parts:
+                if params[leaf].kind is inspect.Parameter.KEYWORD_ONLY:
+                    keywords.append(ast.keyword(arg=leaf, value=expr))
+                else:
+                    args.append(expr)
+        func = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node.func)
+        return ast.copy_location(ast.Call(func=func, args=args, keywords=keywords), node)
+
     def untrackable(self, base: Struct, node: ast.expr) -> None:
         """A container built inside, used in a way not followed: it is left as it is."""
         if not base.from_argument:
@@ -579,6 +641,9 @@ class _Rewriter:
             if isinstance(node.func, ast.Attribute) and isinstance(
                     self.resolve(node.func.value), Struct):
                 self.method_call(node)
+            passed = self.call_with_containers(node)
+            if passed is not None:
+                return passed
             if self.is_builtin(node.func, "len") and len(node.args) == 1:
                 inner = self.resolve(node.args[0])
                 if isinstance(inner, Struct):
@@ -641,6 +706,18 @@ def _flat(ref: Ref) -> list[Var]:
     if isinstance(ref, Struct):
         return [v for c in ref.children for v in _flat(c)]
     return [ref] if isinstance(ref, Var) else []
+
+
+def _as_tree(ref: Ref) -> Tree | None:
+    """The structure of a container passed on: its leaves are variables (never constants)."""
+    if isinstance(ref, Var):
+        return Leaf(True)
+    if not isinstance(ref, Struct):
+        return None
+    children = [_as_tree(c) for c in ref.children]
+    if any(c is None for c in children):
+        return None
+    return Node(ref.kind, ref.keys, tuple(children), ref.by_attribute)
 
 
 def _jumps(body: list[ast.stmt]) -> bool:

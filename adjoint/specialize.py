@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .containers import rewrite, structure_key
+from .containers import ContainerError, rewrite, structure_key
 from .errors import ArgumentError, Location
 from .source import _FUTURE_FLAGS, Source, _find_code, as_function, parse
 from .trees import _REGISTERED, Leaf, Node, Tree, is_container, tree_flatten, tree_unflatten
@@ -35,31 +35,52 @@ class Specialized:
     structures: dict[str, Tree]
 
 
+_BUILDING: set = set()
+
+
 def specialized(fn, structures: dict[str, Tree]) -> Specialized:
     fn = as_function(fn)
     per_fn = _CLONES.setdefault(fn, {})
     key = structure_key(structures)
     if key not in per_fn:
-        per_fn[key] = _make(fn, structures)
+        if (fn, key) in _BUILDING:
+            raise ContainerError(f"{fn.__name__} passes a container to itself (recursion)",
+                                 _where(fn), "write the recursion as a loop")
+        _BUILDING.add((fn, key))
+        try:
+            per_fn[key] = _make(fn, structures)
+        finally:
+            _BUILDING.discard((fn, key))
     return per_fn[key]
 
 
 def _make(fn: types.FunctionType, structures: dict[str, Tree]) -> Specialized:
     src = parse(fn)
-    tree, leaves = rewrite(src.tree, structures, src.where, src.lookup)
-    clone = _compile(tree, fn, src)
+    cells = dict(src.cells)
+
+    def helper(name: str, callee, helper_structures: dict[str, Tree]) -> Specialized:
+        """A user function a container is passed to: specialized too, and found by
+        ``name`` through the closure cells of the code that calls it."""
+        spec = specialized(callee, helper_structures)
+        cells[name] = types.CellType(spec.fn)
+        return spec
+
+    tree, leaves = rewrite(src.tree, structures, src.where, src.lookup, helpers=helper)
+    clone = _compile(tree, fn, src, cells)
     ref = weakref.ref(clone)
     clone.__adjoint_source__ = lambda: Source(ref, copy.deepcopy(tree), src.filename,
-                                              src.file_lines, src.globals, src.cells)
+                                              src.file_lines, src.globals, cells)
     return Specialized(clone, leaves, structures)
 
 
-def _compile(tree: ast.FunctionDef, fn: types.FunctionType, src: Source) -> types.FunctionType:
-    """The rewritten definition as a live function: same globals, same closure cells."""
+def _compile(tree: ast.FunctionDef, fn: types.FunctionType, src: Source,
+             cells: dict) -> types.FunctionType:
+    """The rewritten definition as a live function: same globals, same closure cells (and
+    cells for the helpers lifted out, lift.py, or specialized for containers)."""
     tree = copy.deepcopy(tree)
     tree.decorator_list = []
     body: list[ast.stmt] = [tree]
-    free = tuple(src.cells)  # the closure's names, and the helpers lifted out (lift.py)
+    free = tuple(cells)
     if free:  # inside a function binding the free names, so they compile as closures
         args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
                              defaults=[])
@@ -76,8 +97,8 @@ def _compile(tree: ast.FunctionDef, fn: types.FunctionType, src: Source) -> type
     if free:
         code = _find_code(code, "_adjoint_outer")
     code = _find_code(code, tree.name)
-    cells = tuple(src.cells[n] for n in code.co_freevars) or None
-    clone = types.FunctionType(code, fn.__globals__, fn.__name__, None, cells)
+    closure = tuple(cells[n] for n in code.co_freevars) or None
+    clone = types.FunctionType(code, fn.__globals__, fn.__name__, None, closure)
     clone.__qualname__, clone.__module__ = fn.__qualname__, fn.__module__
     return clone
 

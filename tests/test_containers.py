@@ -73,6 +73,8 @@ CASES = [
     (c.carried_leaves, lambda: ({"W": vec(3), "n": 2, "eps": 0.1}, vec(3)), 0),
     (c.second_arg_container, lambda: (vec(3), [0.4, vec(3)]), 1),
     (c.negative_index, lambda: ([vec(3), vec(2), vec(3)], vec(3)), 0),
+    (c.passed_to_helpers, lambda: ({"l1": (vec(3, 3), vec(3)), "l2": (vec(2, 3), vec(2))},
+                                   vec(3)), 0),
     (c.nested_def_then_loop_over_items, lambda: ({"W": vec(3), "s": 0.4}, vec(3)), 0),
 ]
 IDS = [fn.__name__ for fn, *_ in CASES]

@@ -236,9 +236,10 @@ def test_jvp_vjp_and_hvp_take_containers(jit):
     assert np.isclose(hv["s"], (gp["s"] - gm["s"]) / (2 * eps), atol=1e-6)
 
 
-def test_hessian_of_a_container_is_nested():
+@pytest.mark.parametrize("jit", [False, True])
+def test_hessian_of_a_container_is_nested(jit):
     params, x = small_params(), vec(3)
-    H = adjoint.hessian(c.quadratic)(params, x)
+    H = adjoint.hessian(c.quadratic, jit=jit)(params, x)
     assert H["W"]["W"].shape == (2, 3, 2, 3) and H["W"]["s"].shape == (2, 3)
     assert H["n"] is None and H["W"]["n"] is None
     g = lambda p: grad(c.quadratic)(p, x)  # noqa: E731

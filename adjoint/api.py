@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import inspect
 import linecache
+import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import pickling, pipeline
+from . import pickling, pipeline, specialize
 from .errors import (
     AdjointError,
     ArgumentError,
@@ -159,11 +160,58 @@ def primal_copy(value):
     return value
 
 
+class _FirstArgument:
+    """The default wrt: the first argument (after ``self``, for methods)."""
+
+    def __repr__(self) -> str:
+        return "the first argument"
+
+
+FIRST = _FirstArgument()
+
+
+def is_bound_method(fn: Any) -> bool:
+    """An instance's method (a classmethod, bound to its class, is not one)."""
+    return (isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType)
+            and not isinstance(fn.__self__, type))
+
+
+def is_method_function(fn: Any) -> bool:
+    """``Model.loss``: a function defined in a class whose first parameter is ``self``."""
+    code = getattr(fn, "__code__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    return (isinstance(fn, types.FunctionType) and code is not None and code.co_argcount > 0
+            and code.co_varnames[0] == "self" and "." in qualname
+            and not qualname.endswith("<locals>." + fn.__name__))
+
+
+def method_function(fn: Any, wrt: Any) -> tuple[Any, Wrt]:
+    """The function to build and the wrt for it. For a bound method (``model.loss``): its
+    function, wrt counted from after ``self`` (the default: the first argument after it).
+    For ``Model.loss``: the default wrt is the argument after ``self`` as well."""
+    if is_bound_method(fn):
+        def shift(item):
+            return item + 1 if isinstance(item, int) and not isinstance(item, bool) and \
+                item >= 0 else item
+        if wrt is FIRST:
+            wrt = 0
+        wrt = tuple(shift(w) for w in wrt) if isinstance(wrt, (tuple, list)) else shift(wrt)
+        return fn.__func__, wrt
+    if wrt is FIRST:
+        wrt = 1 if is_method_function(fn) else 0
+    return fn, wrt
+
+
 class GradientFunction(pickling.ByReference):
     """What ``grad(f)`` returns: call it like ``f``; ``.source`` is the generated code."""
 
-    def __init__(self, fn: Callable, wrt: Wrt = 0, *, preserve_result: bool = False,
+    def __init__(self, fn: Callable, wrt: Wrt = FIRST, *, preserve_result: bool = False,
                  jit: bool = False):
+        # a bound method: its function, called with the object first (not differentiated
+        # unless wrt names it)
+        self.method = fn if is_bound_method(fn) else None
+        self._given_wrt = wrt
+        fn, wrt = method_function(fn, wrt)
         self.fn = fn
         self.wrt, self.single = resolve_wrt(fn, wrt)  # raises for what is not a function
         self.preserve_result = preserve_result
@@ -172,6 +220,10 @@ class GradientFunction(pickling.ByReference):
         self._last_kinds: tuple | None = None
         self._signature = signature(fn)
         self._names = list(self._signature.parameters)
+        # calls with containers: a gradient function of the function specialized to their
+        # structure (specialize.py), per structure, and the last one used (for .source)
+        self._by_structure: dict = {}
+        self._last_tree: tuple | None = None
         functools.update_wrapper(self, fn)
 
     def _built(self, kinds: tuple[frozenset[str], frozenset[str]] = (frozenset(),) * 2) -> Built:
@@ -185,6 +237,11 @@ class GradientFunction(pickling.ByReference):
         """The complete generated module, runnable on its own: the code that ran for the
         last call (specialized to which arguments were scalars), or before any call the
         code that assumes nothing about the arguments."""
+        if self._last_tree is not None:
+            inner, call = self._last_tree
+            text = inner.source
+            main = inner._last.module.main.name
+            return text + "\n\n" + specialize.entry_source(call, text, main, self._names)
         return (self._last or self._built()).source
 
     def _arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -199,7 +256,13 @@ class GradientFunction(pickling.ByReference):
         return bound.arguments
 
     def __call__(self, *args, **kwargs):
+        if self.method is not None:
+            args = (self.method.__self__, *args)
         arguments = self._arguments(args, kwargs)
+        call = specialize.flat_call(self.fn, arguments, self.wrt)
+        if call is not None:
+            return self._call_with_containers(call)
+        self._last_tree = None
         kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES)),
                  frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES)))
         built = self._last if self._last_kinds == kinds and self._last else None
@@ -223,6 +286,19 @@ class GradientFunction(pickling.ByReference):
         result = grads[0] if self.single else grads
         return (value, result) if self.preserve_result else result
 
+    def _call_with_containers(self, call: specialize.FlatCall):
+        """The gradient of the specialized function, its leaves' gradients put back into
+        the containers' shape."""
+        inner = self._by_structure.get(call.key)
+        if inner is None:
+            inner = self._by_structure[call.key] = GradientFunction(
+                call.spec.fn, call.wrt, preserve_result=True, jit=self.jit)
+        value, grads = inner(**call.arguments)
+        self._last_tree = (inner, call)
+        grads = call.regroup(grads)  # one per leaf: inner's wrt is a tuple
+        result = grads[0] if self.single else grads
+        return (value, result) if self.preserve_result else result
+
     def _check_scalar(self, value: Any) -> None:
         if not isinstance(value, (SCALAR_TYPES, np.ndarray, tuple, list)) or (
                 isinstance(value, np.ndarray) and value.dtype.kind not in "fiu"):
@@ -239,11 +315,23 @@ class GradientFunction(pickling.ByReference):
 
     # what pickling.ByReference sends along with the function
     def _options(self) -> tuple[Wrt, dict[str, Any]]:
-        return (self.wrt[0] if self.single else self.wrt,
-                {"preserve_result": self.preserve_result, "jit": self.jit})
+        options = {"preserve_result": self.preserve_result, "jit": self.jit}
+        if self.method is not None:  # the bound method again, with the wrt given for it
+            return self._given_wrt, options
+        return (self.wrt[0] if self.single else self.wrt), options
+
+    def __reduce__(self):
+        if self.method is None:
+            return super().__reduce__()
+        return pickling.reduce(self, self.method, *self._options())
+
+    def __copy__(self):
+        if self.method is None:
+            return super().__copy__()
+        return type(self)(self.method, *self._options()[:1], **self._options()[1])
 
 
-def grad(fn: Callable | None = None, wrt: Wrt = 0, *, preserve_result: bool = False,
+def grad(fn: Callable | None = None, wrt: Wrt = FIRST, *, preserve_result: bool = False,
          jit: bool = False):
     """The gradient of a scalar function, as a function with the same signature.
 
@@ -257,6 +345,6 @@ def grad(fn: Callable | None = None, wrt: Wrt = 0, *, preserve_result: bool = Fa
     return GradientFunction(fn, wrt, preserve_result=preserve_result, jit=jit)
 
 
-def value_and_grad(fn: Callable | None = None, wrt: Wrt = 0, *, jit: bool = False):
+def value_and_grad(fn: Callable | None = None, wrt: Wrt = FIRST, *, jit: bool = False):
     """Like ``grad`` but returns ``(value, gradient)`` from one sweep."""
     return grad(fn, wrt, preserve_result=True, jit=jit)

@@ -60,8 +60,10 @@ import builtins
 import copy
 from collections.abc import Callable
 
+from .containers import rewrite as lower_containers
 from .errors import Location, UnsupportedSyntaxError
 from .names import Namer
+from .nested import refuse_nested_transforms
 
 COMPREHENSIONS = (ast.ListComp, ast.GeneratorExp)
 # statements whose expressions are evaluated once, before anything else they do
@@ -72,9 +74,72 @@ def desugar(fn: ast.FunctionDef, namer: Namer, where: Callable[[ast.AST], Locati
             lookup: Callable[[str], object] | None = None) -> ast.FunctionDef:
     """Every pass of this module, in order. ``lookup`` says what a free name refers to:
     ``sum``, ``max`` and ``min`` are rewritten only when they are the builtins."""
+    refuse_nested_transforms(fn, where, lookup)  # nested.py
+    fn, _ = lower_containers(fn, {}, where, lookup, namer)  # containers.py
+    fn = list_aliases(fn)
     fn = splice_starred(fn)
     fn = final_returns(fn)
     return comprehensions(fn, namer, where, lookup)
+
+
+# -- another name for an appended list ------------------------------------------------------
+def list_aliases(fn: ast.FunctionDef) -> ast.FunctionDef:
+    """``ys = hs``, where ``hs`` is a list built with ``append``, ``ys`` is only read and
+    neither name is bound again: ``ys`` is ``hs`` (the same list), so its reads read ``hs``.
+
+    >>> fn = ast.parse('''
+    ... def f(x):
+    ...     hs = []
+    ...     hs.append(x)
+    ...     ys = hs
+    ...     return ys[0]''').body[0]
+    >>> print(ast.unparse(list_aliases(fn)))
+    def f(x):
+        hs = []
+        hs.append(x)
+        return hs[0]
+    """
+    stores: dict[str, int] = {}
+    appended, used_otherwise = set(), set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            (appended if node.attr == "append" else used_otherwise).add(node.value.id)
+        if isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load) and \
+                isinstance(node.value, ast.Name):
+            used_otherwise.add(node.value.id)
+    for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs:
+        stores[a.arg] = stores.get(a.arg, 0) + 1
+    aliases = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                node.targets[0], ast.Name) and isinstance(node.value, ast.Name):
+            alias, listed = node.targets[0].id, node.value.id
+            if listed in appended and stores.get(listed) == 1 and stores.get(alias) == 1 \
+                    and alias not in appended | used_otherwise:
+                aliases[alias] = listed
+    if not aliases:
+        return fn
+    return ast.fix_missing_locations(_ReadAlias(aliases).visit(copy.deepcopy(fn)))
+
+
+class _ReadAlias(ast.NodeTransformer):
+    """Drops ``alias = name`` and reads ``name`` for ``alias``."""
+
+    def __init__(self, aliases: dict[str, str]):
+        self.aliases = aliases
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST | None:
+        target = node.targets[0] if len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and target.id in self.aliases:
+            return None
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self.aliases:
+            return ast.copy_location(ast.Name(id=self.aliases[node.id], ctx=node.ctx), node)
+        return node
 
 
 # -- final if/else returns -------------------------------------------------------------------

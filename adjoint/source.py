@@ -188,6 +188,9 @@ def parse(fn) -> Source:
     as the wrapper, not as the function it wraps), and it must compile to that code object:
     a file edited since it was imported raises ``SourceChangedError``."""
     fn = as_function(fn)
+    made = getattr(fn, "__adjoint_source__", None)
+    if made is not None:  # a function specialized to its arguments' containers (specialize.py)
+        return made()
     filename = fn.__code__.co_filename
     lines, first_line = _source_lines(fn)
     text = "".join(lines)
@@ -222,7 +225,10 @@ def parse(fn) -> Source:
     tree.decorator_list = []
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     cells.update(getattr(fn.__globals__, "cells", {}))  # generated code: the user's cells
-    return Source(weakref.ref(fn), tree, filename, file_lines, fn.__globals__, cells)
+    from .lift import lift_source  # nested defs and lambdas become helpers (lift.py)
+
+    return lift_source(Source(weakref.ref(fn), tree, filename, file_lines, fn.__globals__,
+                              cells))
 
 
 def _source_lines(fn: types.FunctionType) -> tuple[list[str], int]:

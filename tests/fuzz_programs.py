@@ -1127,3 +1127,85 @@ def programs(draw, exclude=frozenset()):
         gen.use("twice", refusable=True)
     return Program(params, args, wrt, helpers, body, frozenset(gen.used),
                    frozenset(gen.refusable), twice, twice_row)
+
+
+# ---------------------------------------------------------------------------------------------
+# containers, comprehensions and nested functions (issue 17)
+# ---------------------------------------------------------------------------------------------
+# A second family of programs: ``f(P, T, x)`` with ``P`` a dict {"W": (3,) array, "s": float,
+# "n": int (carried, not differentiated)} and ``T`` a tuple ((3,) array, float). Each program
+# draws which constructs it uses: reads and unpacking of the parameters, a tuple and a dict
+# built inside, a nested def or a lambda reading enclosing locals, comprehensions (over a
+# container, a tuple of names, a range) and a dict comprehension over P.items(). The
+# functions are smooth (UNARY_ANY), so central differences are a reliable oracle.
+CONTAINER_FEATURES = ("unpack_tuple", "tuple_inside", "dict_inside", "dict_call", "nested_def",
+                      "lambda", "comprehension_over_param", "comprehension_over_names",
+                      "list_comprehension", "dict_comprehension", "loop_over_items")
+
+
+@dataclass
+class ContainerProgram:
+    source: str
+    args: tuple
+    features: tuple
+
+    def __repr__(self) -> str:
+        return f"ContainerProgram:\n{self.source}\nargs={self.args!r}"
+
+
+def _render_container_program(features: set, fns: list[str], consts: list[float]) -> str:
+    """The source of one program; ``fns`` are UNARY_ANY templates, ``consts`` constants."""
+    f = iter(fns * 4)
+    c = iter(consts * 4)
+    lines = ["def f(P, T, x):", '    W = P["W"]', '    s = P["s"]']
+    terms = ["np.sum(W * x) * s"]
+    if "unpack_tuple" in features:
+        lines.append("    u, t = T")
+    else:
+        lines += ["    u = T[0]", "    t = T[-1]"]
+    terms.append(f"np.sum({next(f).format('u')}) * t")
+    if "tuple_inside" in features:
+        lines += [f"    p = (W * {next(c)}, {next(f).format('u')}, t)", "    a, b, e = p"]
+        terms.append("np.sum(a * b) + p[2] * e")
+    if "dict_inside" in features or "dict_call" in features:
+        value = (f'dict(w=W + u, k={next(c)} * s)' if "dict_call" in features
+                 else f'{{"w": W + u, "k": {next(c)} * s}}')
+        lines.append(f"    d = {value}")
+        terms.append(f'np.sum({next(f).format(chr(100) + "[" + chr(34) + "w" + chr(34) + "]")})'
+                     ' * d["k"]')
+    if "nested_def" in features:
+        lines += ["    def step(v):", f"        return {next(f).format('v')} * s + t"]
+        lines += ["    h = x", '    for _ in range(P["n"]):', "        h = step(h)"]
+        terms.append("np.sum(h)")
+    if "lambda" in features:
+        lines.append(f"    scale = lambda v: v * s + {next(c)}  # noqa: E731")
+        terms.append("np.sum(scale(W) * scale(u))")
+    if "comprehension_over_param" in features:
+        terms.append(f"sum(np.sum({next(f).format('v')}) for v in T)")
+    if "comprehension_over_names" in features:
+        terms.append(f"sum(np.sum(v * v) * {next(c)} for v in (W, u, x))")
+    if "list_comprehension" in features:
+        lines.append(f"    ys = np.array([W[i] * u[i] + {next(c)} for i in range(3)])")
+        terms.append("np.sum(ys * ys)")
+    if "dict_comprehension" in features:
+        lines.append(f"    q = {{k: v * {next(c)} for k, v in P.items()}}")
+        terms.append('np.sum(q["W"] * x) + q["s"] * q["n"]')
+    if "loop_over_items" in features:
+        lines += ["    total = 0.0", "    for k, v in P.items():",
+                  f"        total = total + np.sum({next(f).format('v')})"]
+        terms.append("total")
+    lines.append("    return " + " + ".join(terms))
+    return "import numpy as np\n\n\n" + "\n".join(lines) + "\n"
+
+
+@st.composite
+def container_programs(draw):
+    chosen = draw(st.sets(st.sampled_from(CONTAINER_FEATURES), min_size=1, max_size=6))
+    fns = draw(st.lists(st.sampled_from(sorted(UNARY_ANY.values())), min_size=3, max_size=3))
+    consts = draw(st.lists(st.sampled_from(CONSTS), min_size=3, max_size=3))
+    values = st.floats(-1.5, 1.5, allow_nan=False).map(lambda v: round(v, 4))
+    vector = st.lists(values, min_size=3, max_size=3).map(np.array)
+    P = {"W": draw(vector), "s": draw(values), "n": draw(st.integers(0, 2))}
+    T = (draw(vector), draw(values))
+    source = _render_container_program(chosen, fns, consts)
+    return ContainerProgram(source, (P, T, draw(vector)), tuple(sorted(chosen)))

@@ -208,3 +208,13 @@ def test_a_bad_quick_value_is_an_error_in_every_script(name, tmp_path):
     done = run_example(name, tmp_path, "--help", quick="maybe")
     assert done.returncode != 0
     assert "ADJOINT_EXAMPLES_QUICK='maybe'" in done.stderr
+
+
+def test_train_mlp_dict_trains_a_dict_of_parameters_three_ways(tmp_path):
+    out = run_example_ok("train_mlp_dict.py", tmp_path)
+    assert "gradient keys and shapes: {'W1': (2, 32), 'b1': (32,), 'W2': (32, 3)" in out
+    assert number_after("step    0  loss", out) > 1.0
+    assert number_after("final loss", out) < 0.5
+    assert number_after("training accuracy", out) > 0.9
+    assert number_after("value_and_grad:", out) < 1e-9
+    assert "params_W1 = params['W1']" in out

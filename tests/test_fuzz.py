@@ -46,7 +46,7 @@ from adjoint import (
     value_and_grad,
 )
 
-from .fuzz_programs import ALIASING_FEATURES, MARGIN, Margins, programs
+from .fuzz_programs import ALIASING_FEATURES, MARGIN, Margins, container_programs, programs
 
 CI_EXAMPLES = 150
 CI_JIT_PERCENT = 13  # of the 150 programs: about 20 Numba compiles, ~2 s each
@@ -1054,3 +1054,129 @@ def test_regression_parameter_written_through_a_reshape_view():
     m0 = np.array([[0.3, 1.1, -0.4], [0.9, -0.6, 0.2]])
     value, ad = value_and_grad(writes_a_parameter_through_a_reshape, wrt=1)(m0, 0.5)
     assert (value, ad) == (0.25, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# containers, comprehensions and nested functions (issue 17)
+# ---------------------------------------------------------------------------------------------
+CONTAINER_EXAMPLES = 40
+CONTAINER_JIT_PERCENT = 15
+
+
+@dataclass
+class ContainerStats:
+    programs: int = 0
+    jit_compared: int = 0
+    jit_refused: int = 0
+    autograd_compared: int = 0
+    autograd_skipped: Counter = field(default_factory=Counter)
+    features: Counter = field(default_factory=Counter)
+
+    def lines(self) -> list[str]:
+        if not self.programs:
+            return []
+        return [f"fuzz (containers): {self.programs} programs with a dict and a tuple parameter "
+                f"checked against central differences, {self.jit_compared} with jit=True "
+                f"({self.jit_refused} refused: lists built with append), "
+                f"{self.autograd_compared} with autograd "
+                f"({sum(self.autograd_skipped.values())} not run by autograd: "
+                f"{dict(self.autograd_skipped.most_common(3))}); "
+                f"constructs: {dict(self.features.most_common())}"]
+
+
+CONTAINER_STATS = ContainerStats()
+_plain_lines = FuzzStats.lines
+FuzzStats.lines = lambda self: _plain_lines(self) + CONTAINER_STATS.lines()
+
+
+def leaf_differences(f, args, eps=1e-6) -> list:
+    """d f / d (each float leaf of P, T and x), by central differences, in tree order."""
+    from adjoint import tree_flatten, tree_unflatten
+
+    leaves, tree = tree_flatten(list(args))
+    out = []
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, int):
+            out.append(None)
+            continue
+        x = np.array(leaf, dtype=float)
+        g = np.zeros_like(x)
+        for k in np.ndindex(x.shape):
+            vals = []
+            for sign in (1, -1):
+                bumped = x.copy()
+                bumped[k] += sign * eps
+                new = list(leaves)
+                new[i] = bumped if x.ndim else float(bumped)
+                vals.append(f(*tree_unflatten(tree, new)))
+            g[k] = (vals[0] - vals[1]) / (2 * eps)
+        out.append(g if x.ndim else float(g))
+    return out
+
+
+def check_container_program(program, directory, jit_percent: int) -> None:
+    from adjoint import tree_flatten
+
+    f = load(program.source, directory)
+    args = program.args
+    value, ad = value_and_grad(f, wrt=(0, 1, 2))(*args)
+    assert value == f(*args), program
+    assert isinstance(ad[0], dict) and isinstance(ad[1], tuple) and ad[0]["n"] is None
+    got = tree_flatten(list(ad))[0]
+    fd = leaf_differences(f, args)
+    for a, b in zip(got, fd):
+        assert (a is None) == (b is None), program
+        if b is not None:
+            assert np.allclose(a, b, rtol=1e-5, atol=1e-6), (a, b, program)
+    CONTAINER_STATS.programs += 1
+    CONTAINER_STATS.features.update(program.features)
+    if sampled(program.source, jit_percent):
+        check_container_jit(f, program, value, got)
+    n = args[0]["n"]  # autograd differentiates every leaf: the int is passed on the side
+    floats = {k: v for k, v in args[0].items() if k != "n"}
+    try:
+        theirs = autograd.grad(lambda P, T, x: _with_autograd(f, {**P, "n": n}, T, x),
+                               (0, 1, 2))(floats, *args[1:])
+    except Exception as exc:  # noqa: BLE001 - autograd cannot run every program; counted
+        CONTAINER_STATS.autograd_skipped[f"{type(exc).__name__}: {str(exc)[:60]}"] += 1
+        return
+    theirs = [{**theirs[0], "n": None}, *theirs[1:]]
+    for a, b in zip(got, tree_flatten(theirs)[0]):
+        if a is not None:
+            assert np.allclose(a, np.asarray(b, dtype=float), rtol=1e-9, atol=1e-12), program
+    CONTAINER_STATS.autograd_compared += 1
+
+
+def check_container_jit(f, program, value, got) -> None:
+    from adjoint import tree_flatten
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaPerformanceWarning)
+            jit_value, jitted = value_and_grad(f, wrt=(0, 1, 2), jit=True)(*program.args)
+    except JitError as exc:  # documented: lists built with append have no Numba version
+        assert "has no Numba implementation" in str(exc), (str(exc), program)
+        CONTAINER_STATS.jit_refused += 1
+        return
+    assert jit_value == pytest.approx(value, rel=1e-12), program
+    for a, b in zip(tree_flatten(list(jitted))[0], got):
+        assert (a is None) == (b is None) and (a is None or np.allclose(a, b, rtol=1e-10))
+    CONTAINER_STATS.jit_compared += 1
+
+
+def _with_autograd(f, P, T, x):
+    namespace = f.__globals__
+    saved = namespace["np"]
+    namespace["np"] = autograd.numpy
+    try:
+        return f(P, T, x)
+    finally:
+        namespace["np"] = saved
+
+
+@settings(max_examples=LONG_EXAMPLES or CONTAINER_EXAMPLES, derandomize=not LONG_EXAMPLES,
+          deadline=None, suppress_health_check=list(HealthCheck))
+@given(program=container_programs())
+def test_container_programs(program, program_dir):
+    check_container_program(program, program_dir,
+                            LONG_JIT_PERCENT if LONG_EXAMPLES else CONTAINER_JIT_PERCENT)

@@ -25,9 +25,13 @@ def uses_global(x):
 
 
 def uses_nonlocal_like_nested_def(x):
+    y = x
+
     def inner(v):
-        return v * 2
-    return inner(x)
+        nonlocal y  # nested defs are lifted to helpers (lift.py), but not those that write
+        y = v * 2
+    inner(x)
+    return y
 
 
 def uses_class(x):
@@ -48,8 +52,7 @@ def uses_import(x):
 
 
 def uses_lambda(x):
-    f = lambda v: v * 2  # noqa: E731
-    return f(x)
+    return (lambda v: v * 2)(x)  # a lambda assigned to a name is lifted (lift.py); not this
 
 
 def uses_walrus(x):
@@ -142,8 +145,9 @@ def uses_star_call(x):
 
 
 def uses_dict_literal(x):
-    d = {"a": x}
-    return d["a"]
+    d = {"a": x}  # read with constant keys it is lowered (test_containers.py); not this way
+    key = "a"
+    return d[key]
 
 
 def uses_attribute_assignment(x):

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .containers import ContainerError, rewrite, structure_key
+from .container_refs import structure_key
+from .containers import ContainerError, rewrite
 from .errors import ArgumentError, Location
 from .source import _FUTURE_FLAGS, Source, _find_code, as_function, parse
 from .trees import _REGISTERED, Leaf, Node, Tree, is_container, tree_flatten, tree_unflatten

@@ -45,8 +45,6 @@ SYNTAX = {"getitem": "`x[index]`", "copy": "`y = x`", "array_of_list": "`np.arra
 
 # Functions asked for in issue 14 that have no rule, and why.
 REFUSED = [
-    ("np.linalg.svd with vectors", "no rule yet for U and V (np.linalg.eigh shows how a "
-     "tuple result is carried); use np.linalg.svd(x, compute_uv=False) for the values"),
     ("np.einsum with an ellipsis or a repeated letter ('ii->i')", "refused with a "
      "MissingRuleError; name every axis, use np.diagonal for diagonals"),
     ("np.array_split into unequal pieces", "the pieces' adjoints must stack: NumPy's "

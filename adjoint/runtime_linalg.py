@@ -16,6 +16,7 @@ __all__ = [
     "norm_ord_adjoint_change", "nuclear_norm_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
     "triangular_solve", "triangular_times", "triangular_adjoint", "cholesky_solve",
     "cholesky_factor_adjoint", "cholesky_times", "eigh_adjoint", "eigh_tangent",
+    "svd_adjoint", "svd_tangent", "svd_change",
 ]
 
 
@@ -367,3 +368,81 @@ def eigh_tangent(y, x_dot, uplo="L"):
         sym = np.triu(x_dot) + np.swapaxes(np.triu(x_dot, 1), -1, -2)
     rotated = np.swapaxes(v, -1, -2) @ sym @ v
     return (np.diagonal(rotated, axis1=-2, axis2=-1), v @ (_gaps_inverse(w) * rotated))
+
+
+# -- svd with vectors ------------------------------------------------------------------------
+def _square_gaps_inverse(s):
+    """F with F_ij = 1 / (s_j^2 - s_i^2) off the diagonal and 0 on it."""
+    return _gaps_inverse(s * s)
+
+
+def _reduced(u, vh, gu, gvh):
+    """The first k = min(m, n) columns of U and rows of Vh, and their adjoints. With
+    full_matrices=True the others complete an orthonormal basis in no particular way: a
+    function may not depend on them."""
+    k = min(u.shape[-2], vh.shape[-1])
+    for g, extra in ((gu, np.s_[..., k:]), (gvh, np.s_[..., k:, :])):
+        if g is not None and np.any(g[extra]):
+            raise ValueError("the result depends on the columns of U (rows of Vh) beyond "
+                             "min(m, n), which np.linalg.svd picks arbitrarily: pass "
+                             "full_matrices=False")
+    gu = None if gu is None else gu[..., :k]
+    gvh = None if gvh is None else gvh[..., :k, :]
+    return u[..., :k], vh[..., :k, :], gu, gvh
+
+
+def svd_adjoint(g, y):
+    """The adjoint of ``U, s, Vh = np.linalg.svd(A)`` from ``g = [dU, ds, dVh]`` (None for
+    an unused result). With ``V = Vh^T`` and ``F_ij = 1 / (s_j^2 - s_i^2)``:
+    ``U [(F * (U^T dU - dU^T U)) S + diag(ds) + S (F * (V^T dV - dV^T V))] V^T``, plus
+    ``(I - U U^T) dU S^-1 V^T`` (m > n) or ``U S^-1 dV^T (I - V V^T)`` (m < n). It needs
+    distinct nonzero singular values."""
+    u, s, vh = y
+    gu, gs, gvh = g
+    u, vh, gu, gvh = _reduced(u, vh, gu, gvh)
+    ut, v = np.swapaxes(u, -1, -2), np.swapaxes(vh, -1, -2)
+    f = _square_gaps_inverse(s)
+    inner = np.zeros(np.shape(s) + np.shape(s)[-1:])
+    if gs is not None:
+        inner = inner + np.eye(s.shape[-1]) * np.expand_dims(gs, -2)
+    if gu is not None:
+        utgu = ut @ gu
+        inner = inner + (f * (utgu - np.swapaxes(utgu, -1, -2))) * np.expand_dims(s, -2)
+    if gvh is not None:
+        gv = np.swapaxes(gvh, -1, -2)
+        vtgv = vh @ gv
+        inner = inner + np.expand_dims(s, -1) * (f * (vtgv - np.swapaxes(vtgv, -1, -2)))
+    grad = u @ inner @ vh
+    m, n = u.shape[-2], vh.shape[-1]
+    if gu is not None and m > n:
+        grad = grad + (gu - u @ (ut @ gu)) @ (vh / np.expand_dims(s, -1))
+    if gvh is not None and m < n:
+        grad = grad + (u / np.expand_dims(s, -2)) @ (gvh - (gvh @ v) @ vh)
+    return grad
+
+
+def svd_tangent(y, x_dot):
+    """The tangent of ``(U, s, Vh) = np.linalg.svd(A, full_matrices=False)`` along
+    ``x_dot``: with ``P = U^T dA V``, ``ds = diag(P)``,
+    ``dU = U (F * (P S + S P^T)) + (I - U U^T) dA V S^-1`` and
+    ``dV = V (F * (S P + P^T S)) + (I - V V^T) dA^T U S^-1``."""
+    u, s, vh = y
+    if u.shape[-1] > s.shape[-1] or vh.shape[-2] > s.shape[-1]:
+        raise ValueError("the tangent of np.linalg.svd's full U or Vh (beyond min(m, n)) is "
+                         "not defined: pass full_matrices=False")
+    ut, v = np.swapaxes(u, -1, -2), np.swapaxes(vh, -1, -2)
+    f = _square_gaps_inverse(s)
+    p = ut @ x_dot @ v
+    pt = np.swapaxes(p, -1, -2)
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)  # S on the right, on the left
+    du = u @ (f * (p * row + col * pt)) + (x_dot @ v - u @ p) / row
+    dv = v @ (f * (col * p + pt * row)) + (np.swapaxes(x_dot, -1, -2) @ u - v @ pt) / row
+    return (du, np.diagonal(p, axis1=-2, axis2=-1), np.swapaxes(dv, -1, -2))
+
+
+def svd_change(y, x_dot, x, compute_uv=True):
+    """The tangent of ``np.linalg.svd(x, compute_uv=...)``: the singular values' alone, or
+    the three results'."""
+    if not compute_uv:
+        return singular_values_tangent(x_dot, x)
+    return svd_tangent(y, x_dot)

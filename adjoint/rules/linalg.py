@@ -20,7 +20,12 @@ Choices at non-differentiable points (documented in README):
   differentiable only if it does not depend on that sign. Second derivatives through
   eigenvectors are refused with a located error; so is ``jit=True`` (Numba cannot type the
   per-entry adjoint).
-- ``svd`` with vectors: refused with "no adjoint rule" (singular values only).
+- ``svd`` with vectors, ``U, s, Vh = np.linalg.svd(A)``: carried entry by entry like
+  ``eigh``'s; needs distinct nonzero singular values, and a function of ``U`` and ``Vh``
+  that does not depend on the signs of singular vector pairs. With ``full_matrices=True``
+  (NumPy's default) on a non-square matrix, the columns of U (rows of Vh) beyond
+  min(m, n) are an arbitrary completion: a function that depends on them raises
+  ValueError. Second derivatives and ``jit=True`` are refused.
 """
 import numpy as np
 
@@ -34,6 +39,8 @@ from ..runtime import (
     outer_last,
     singular_values_adjoint,
     solve_as,
+    svd_adjoint,
+    svd_change,
     times_as,
     unbroadcast,
     unreduce,
@@ -181,14 +188,26 @@ def svd_values(y, x, full_matrices=True, compute_uv=True):
     d[x] += singular_values_adjoint(d[y], x)
 
 
+def _with_vectors(bound) -> str | None:
+    if getattr(bound.get("compute_uv"), "value", True) is False:
+        return "the singular values alone (compute_uv=False) have their own rule"
+    return None
+
+
+@adjoint_of(np.linalg.svd, check=_with_vectors, tuple_result=True)
+def svd(y, x, full_matrices=True, compute_uv=True):
+    # y = (U, s, Vh); d[y] = [dU, ds, dVh], None where nothing flowed
+    d[x] += svd_adjoint(d[y], y)
+
+
 @tangent_of(np.linalg.svd)
-def svd_values_tangent(y, x, full_matrices=True, compute_uv=True):
-    t[y] = singular_values_tangent(t[x], x)
+def svd_tangent_rule(y, x, full_matrices=True, compute_uv=True):
+    t[y] = svd_change(y, t[x], x, compute_uv)
 
 
 # -- the helpers' tangents (second order) --------------------------------------------------
 from .. import runtime  # noqa: E402
-from ..runtime import eigenvectors_change, singular_values_tangent  # noqa: E402
+from ..runtime import eigenvectors_change  # noqa: E402
 
 
 @tangent_of(runtime.solve_as)
@@ -217,3 +236,10 @@ declare(Linear(("g",), refused={"y": "second derivatives through the eigenvector
 declare(Linear(("x_dot",), refused={"y": "second derivatives through the eigenvectors of "
                                          "np.linalg.eigh"}),
         runtime.eigh_tangent)
+declare(Linear(("g",), refused={"y": "second derivatives through the singular vectors of "
+                                     "np.linalg.svd"}),
+        runtime.svd_adjoint)
+declare(Linear(("x_dot",), refused={"y": "second derivatives through the singular vectors "
+                                         "of np.linalg.svd", "x": "second derivatives of "
+                                         "singular values"}),
+        runtime.svd_change)

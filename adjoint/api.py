@@ -19,6 +19,7 @@ from .errors import (
     NonScalarOutputError,
     UnsupportedSyntaxError,
 )
+from .global_kinds import GlobalKinds
 from .pipeline import Built, compiled, live_inputs  # noqa: F401 - read through here
 from .source import as_function
 
@@ -224,6 +225,7 @@ class GradientFunction(pickling.ByReference):
         # structure (specialize.py), per structure, and the last one used (for .source)
         self._by_structure: dict = {}
         self._last_tree: tuple | None = None
+        self._globals = GlobalKinds(as_function(fn))
         functools.update_wrapper(self, fn)
 
     def _built(self, kinds: tuple[frozenset[str], frozenset[str]] = (frozenset(),) * 2) -> Built:
@@ -263,8 +265,12 @@ class GradientFunction(pickling.ByReference):
         if call is not None:
             return self._call_with_containers(call)
         self._last_tree = None
-        kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES)),
-                 frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES)))
+        # which arguments, and which module constants the function reads, are scalars
+        constants, float_constants = self._globals.now()
+        kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES))
+                 | constants,
+                 frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES))
+                 | float_constants)
         built = self._last if self._last_kinds == kinds and self._last else None
         if built is None or not built.is_current():
             built = self._built(kinds)

@@ -19,6 +19,8 @@ SCALAR_TYPES = (float, int, np.floating, np.integer)
 FLOAT_TYPES = (float, np.floating)
 NOT_CONSTANTS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)
 
+NONE: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
 # per code object: the names it (and the code nested in it) reads that are neither its
 # parameters nor its locals: globals, builtins and closure variables
 _FREE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -81,7 +83,7 @@ name left out is only a missed specialization), and their
         are floats."""
         names = self.candidates()
         if not names:
-            return frozenset(), frozenset()
+            return NONE
         fn = self.fn
         g = fn.__globals__
         cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ())) if (

@@ -225,6 +225,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     """
     import numba
 
+    cache.install_helper_cache()  # before the helpers' Numba versions are imported
     from . import __version__, jitmath, runtime_numba
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)

@@ -78,6 +78,9 @@ def build(text: str, module: AdjointModule) -> dict[str, callable]:
     for name, made in functions.items():
         links[name].cell_contents = made
     for fn in module.functions:
+        # where its lines come from, for errors in code built from it (hvp under jit)
+        functions[fn.name].__dict__[ORIGIN] = fn.source
+    for fn in module.functions:
         use_live_defaults(functions[fn.name], fn.source.fn)
     return functions
 
@@ -90,6 +93,7 @@ def namespace_for(fn: AdjointFunction) -> LiveNamespace:
 
 
 GENERATED_MODULE = "adjoint.generated"
+ORIGIN = "__adjoint_origin__"  # a generated function's attribute: the user's Source
 _OUTER = "__adjoint_cells__"
 
 

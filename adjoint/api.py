@@ -19,6 +19,8 @@ from .errors import (
     NonScalarOutputError,
     UnsupportedSyntaxError,
 )
+from .fastcall import MISS, fast_path
+from .global_kinds import GlobalKinds
 from .pipeline import Built, compiled, live_inputs  # noqa: F401 - read through here
 from .source import as_function
 
@@ -89,6 +91,8 @@ def signature(fn) -> inspect.Signature:
 
 def as_gradient(g: Any, like: Any) -> Any:
     """The gradient with the type, shape and dtype of its argument."""
+    if type(like) is float:
+        return float(g)
     if isinstance(like, np.ndarray):
         dtype = like.dtype if like.dtype.kind == "f" else np.float64
         g = np.asarray(g, dtype=dtype)
@@ -224,6 +228,8 @@ class GradientFunction(pickling.ByReference):
         # structure (specialize.py), per structure, and the last one used (for .source)
         self._by_structure: dict = {}
         self._last_tree: tuple | None = None
+        self._globals = GlobalKinds(as_function(fn))
+        self._fast: Callable | None = None  # see fastcall.py
         functools.update_wrapper(self, fn)
 
     def _built(self, kinds: tuple[frozenset[str], frozenset[str]] = (frozenset(),) * 2) -> Built:
@@ -258,13 +264,25 @@ class GradientFunction(pickling.ByReference):
     def __call__(self, *args, **kwargs):
         if self.method is not None:
             args = (self.method.__self__, *args)
+        if self._fast is not None and not kwargs:
+            result = self._fast(args)  # see fastcall.py
+            if result is not MISS:
+                return result
+        return self._checked_call(args, kwargs)
+
+    def _checked_call(self, args: tuple, kwargs: dict):
+        self._fast = None
         arguments = self._arguments(args, kwargs)
         call = specialize.flat_call(self.fn, arguments, self.wrt)
         if call is not None:
             return self._call_with_containers(call)
         self._last_tree = None
-        kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES)),
-                 frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES)))
+        # which arguments, and which module constants the function reads, are scalars
+        constants = self._globals.now()
+        kinds = (frozenset(n for n, v in arguments.items() if isinstance(v, SCALAR_TYPES))
+                 | constants[0],
+                 frozenset(n for n, v in arguments.items() if isinstance(v, FLOAT_TYPES))
+                 | constants[1])
         built = self._last if self._last_kinds == kinds and self._last else None
         if built is None or not built.is_current():
             built = self._built(kinds)
@@ -281,9 +299,9 @@ class GradientFunction(pickling.ByReference):
                                        **{k: primal_copy(v) for k, v in kwargs.items()}))
             raise
         self._check_scalar(value)
-        grads = (grads,) if len(self.wrt) == 1 else grads
-        grads = tuple(as_gradient(g, x) for g, x in zip(grads, inputs))
-        result = grads[0] if self.single else grads
+        if not kwargs:
+            self._fast = fast_path(self, args, built, constants)
+        result = self._gradients(grads, inputs)
         return (value, result) if self.preserve_result else result
 
     def _call_with_containers(self, call: specialize.FlatCall):
@@ -299,7 +317,15 @@ class GradientFunction(pickling.ByReference):
         result = grads[0] if self.single else grads
         return (value, result) if self.preserve_result else result
 
+    def _gradients(self, grads, inputs: list):
+        """Each gradient with the type, shape and dtype of its argument; one, or a tuple."""
+        grads = (grads,) if len(self.wrt) == 1 else grads
+        grads = tuple(as_gradient(g, x) for g, x in zip(grads, inputs))
+        return grads[0] if self.single else grads
+
     def _check_scalar(self, value: Any) -> None:
+        if type(value) is float or type(value) is np.float64:  # the common case, quickly
+            return
         if not isinstance(value, (SCALAR_TYPES, np.ndarray, tuple, list)) or (
                 isinstance(value, np.ndarray) and value.dtype.kind not in "fiu"):
             raise NonScalarOutputError(

@@ -216,6 +216,30 @@ def _define_classes() -> None:
     class Impl(caching.CompileResultCacheImpl):
         _locator_classes = [Locator]
 
+    class HelpersLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+        """Numba's files for the runtime helpers: in ``numba/helpers-<digest>``, where the
+        digest is of every helper file (a change to one helper invalidates those that
+        call it, which Numba's own per-file stamps would not see)."""
+
+        def __init__(self, py_func, py_file):
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            self._cache_path = _helpers["path"]
+
+        def get_cache_path(self):
+            return self._cache_path
+
+        def ensure_cache_path(self):
+            if private_dir(self._cache_path) is None:
+                raise OSError(f"{self._cache_path} is not a private directory")
+
+        def get_disambiguator(self):
+            # overload implementations are closures sharing a name: their line, too
+            return f"{self._lineno}"
+
+    class HelpersImpl(caching.CompileResultCacheImpl):
+        _locator_classes = [HelpersLocator]
+
     class GuardedCache(caching.FunctionCache):
         """Numba's cache, where reading a bad file means compiling again, and failing to
         write means not caching: neither reaches the user."""
@@ -251,4 +275,65 @@ def _define_classes() -> None:
                 except OSError:
                     pass
 
+    class HelpersCache(GuardedCache):
+        _impl_class = HelpersImpl
+
     _classes["cache"] = GuardedCache
+    _classes["helpers"] = HelpersCache
+
+
+# -- the runtime helpers' machine code, shared by every build -------------------------------
+# The Numba versions of the helpers are compiled with cache=True (njit helpers, and the
+# implementations of the overloads). Numba would put their files beside the package (or in
+# $NUMBA_CACHE_DIR) with its unguarded cache; here they go to the private cache directory,
+# guarded like the generated code's, keyed by a digest of the helper files.
+_helpers: dict = {}
+HELPER_MODULES = ("adjoint.runtime", "adjoint.jitmath")
+
+
+def install_helper_cache() -> None:
+    """Route Numba's disk cache of adjoint's runtime helpers to ``numba/helpers-<digest>``
+    of the cache directory (nothing is cached for them when it cannot be used). Once per
+    process (the directory is the one configured then), before the helpers' Numba versions
+    are imported."""
+    if _helpers:
+        return
+    from numba.core import caching, dispatcher
+
+    if not _classes:
+        _define_classes()
+    directory = cache_dir()
+    numba_files = None if directory is None else numba_dir(directory)
+    _helpers["path"] = None if numba_files is None else os.path.join(
+        numba_files, f"helpers-{helpers_files_digest()}")
+    numbas = dispatcher.FunctionCache
+
+    def function_cache(py_func):
+        """What ``Dispatcher.enable_caching`` makes: ours for the helpers."""
+        if not (getattr(py_func, "__module__", None) or "").startswith(HELPER_MODULES):
+            return numbas(py_func)
+        path = _helpers["path"]
+        numba_files = None if path is None else os.path.dirname(path)
+        if path is None or numba_dir(os.path.dirname(numba_files)) is None or private_dir(
+                path) is None:  # (each level made private, in case it was removed)
+            return caching.NullCache()
+        try:
+            return _classes["helpers"](py_func)
+        except Exception as exc:  # noqa: BLE001 - any failure: no disk cache, never a crash
+            warn_once(f"Numba's cache in {_helpers['path']} cannot be used ({exc})")
+            return caching.NullCache()
+
+    dispatcher.FunctionCache = function_cache
+
+
+def helpers_files_digest() -> str:
+    """A hash of the source files of the runtime helpers and their Numba versions."""
+    import hashlib
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(package, "runtime*.py"))
+                       + [os.path.join(package, "jitmath.py")]):
+        with open(path, "rb") as f:
+            digest.update(os.path.basename(path).encode() + b"\0" + f.read())
+    return digest.hexdigest()[:16]

@@ -225,6 +225,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     """
     import numba
 
+    cache.install_helper_cache()  # before the helpers' Numba versions are imported
     from . import __version__, jitmath, runtime_numba
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)
@@ -359,9 +360,31 @@ def _contiguous(value):
 
 
 def _user_location(module: AdjointModule) -> Location | None:
-    """The user's def line of the function the module differentiates."""
+    """The user's def line of the function the module differentiates (for hvp, of the
+    function whose generated adjoint it differentiates)."""
     src = module.main.source
+    src = getattr(src.fn, compile_.ORIGIN, None) or src
     return src.where(src.tree)
+
+
+def origin_line(src, where: Location) -> Location:
+    """``where``, a line of ``src``; when ``src`` is generated adjoint code differentiated
+    again (hvp, hessian), the user's line that generated line comes from: the line it
+    reads like, else the one the comment above it quotes, else the user's def line."""
+    origin = getattr(src.fn, compile_.ORIGIN, None)
+    if origin is None or not compile_.is_generated(src.filename):
+        return where
+    lines = src.file_lines
+    row = lines[where.line - 1].strip() if 0 < where.line <= len(lines) else ""
+    statement = None
+    for k in range(min(where.line, len(lines)) - 1, -1, -1):
+        text = lines[k].strip()
+        if text.startswith("# "):
+            statement = text[2:]
+            break
+        if text.startswith("def "):
+            break
+    return user_line(origin, row, statement)
 
 
 def traceback_frames(exc: BaseException) -> list:
@@ -430,7 +453,7 @@ def located_error(line: int, reason: str, text: str, path: str,
             fn_name = stripped[4:].split("(")[0]
             break
     fn = next((f for f in module.functions if f.name == fn_name), module.main)
-    where = user_line(fn.source, construct, statement)
+    where = origin_line(fn.source, user_line(fn.source, construct, statement))
     return JitError(
         f"Numba cannot compile `{construct}` (line {line} of the generated {fn_name} in "
         f"{path}) in nopython mode: {reason}", where,

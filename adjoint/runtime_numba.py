@@ -45,7 +45,7 @@ def overload(func):
         @functools.wraps(typing)
         def unwrapped(*args, **kwargs):
             return typing(*map(_unwrap, args), **{k: _unwrap(v) for k, v in kwargs.items()})
-        numba_overload(func)(unwrapped)
+        numba_overload(func, jit_options={"cache": True})(unwrapped)
         return typing
     return register
 

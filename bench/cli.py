@@ -419,13 +419,30 @@ def main(argv=None):
                            for r in rs)
         progress(f"[{n:3d}/{len(jobs)}] {CONFIGS[config]:16s} {wl} {TOOLS[tool][0]}: "
                  f"{states[:80]} ({time.perf_counter() - t0:.1f} s)", final=True)
+    first_calls = measure_first_calls(workloads, tools, a.quick)
     elapsed = time.perf_counter() - start
     revs = sorted({r["adjoint_rev"] for r in results if "adjoint_rev" in r})
     head = head.replace("- configurations run", f"- wall time of the run: {elapsed:.0f} s\n"
                         f"- adjoint revisions measured: {', '.join(revs) or 'none'}"
                         + (" (adjoint changed during the run: see results.json per row)"
                            if len(revs) > 1 else "") + "\n- configurations run", 1)
-    return write(head, results, workloads, tools, configs, a.quick, out, png)
+    return write(head, results, workloads, tools, configs, a.quick, out, png, first_calls)
+
+
+def measure_first_calls(workloads, tools, quick):
+    """jit=True's first call per workload: cold, new function, warm (bench/first_call.py)."""
+    from bench import first_call
+
+    if "adjoint-jit" not in tools or missing("adjoint-jit"):
+        return {}
+    found = {}
+    for n, wl in enumerate(workloads, 1):
+        progress(f"[{n:3d}/{len(workloads)}] first call of adjoint jit=True, {wl} ...")
+        found[wl] = first_call.measure(wl, quick)
+        progress(f"[{n:3d}/{len(workloads)}] first call of adjoint jit=True, {wl}: "
+                 + ", ".join(f"{k} {first_call.cell(v)}" for k, v in found[wl].items()),
+                 final=True)
+    return found
 
 
 def render(a, out, png):
@@ -438,11 +455,18 @@ def render(a, out, png):
     workloads = [w for w in MODULES if any(r["workload"] == w for r in results)]
     tools = [t for t in TOOLS if any(r["tool"] == t for r in results)]
     configs = [c for c in CONFIGS if any(r["config"] == c for r in results)]
-    return write(data["header"], results, workloads, tools, configs, data["quick"], out, png)
+    return write(data["header"], results, workloads, tools, configs, data["quick"], out, png,
+                 data.get("first_calls", {}))
 
 
-def write(head, results, workloads, tools, configs, quick, out, png):
+def write(head, results, workloads, tools, configs, quick, out, png, first_calls=None):
+    from bench import first_call
+
     body = report_tables(results, workloads, tools, configs, quick)
+    if first_calls:
+        body += ("\n### First call of adjoint jit=True: cold, new function, warm\n\n"
+                 + first_call.EXPLAINED + "\n\n" + "\n".join(first_call.table(first_calls))
+                 + "\n")
     goals = ("## Targets\n\nadjoint (Python) within 1.5x of hand-written NumPy everywhere and "
              "ahead of autograd and PyTorch on W1-W5 (W4 at batch 64); adjoint jit=True within "
              "1.2x of hand-written Numba on W1-W3 and W5; first-call time of jit=True against "
@@ -451,7 +475,8 @@ def write(head, results, workloads, tools, configs, quick, out, png):
     print(text)
     out.write_text(text)
     out.with_suffix(".json").write_text(json.dumps(
-        {"header": head, "quick": quick, "results": results}, indent=1))
+        {"header": head, "quick": quick, "results": results,
+         "first_calls": first_calls or {}}, indent=1))
     if plot(results, workloads, tools, configs, quick, png):
         print(f"wrote {out} and {png}")
     else:

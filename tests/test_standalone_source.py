@@ -51,7 +51,10 @@ def record(key, args, kwargs, result):
 def profile(frame, event, arg):
     # the generated functions stay real functions (hvp differentiates them): watch calls
     if event == "call" and frame.f_code in watched and frame.f_code not in done:
-        pending[frame] = copy.deepcopy(dict(frame.f_locals))
+        # the arguments only: f_locals also lists the closure cells (np, the helpers)
+        arguments = frame.f_code.co_varnames[:frame.f_code.co_argcount
+                                              + frame.f_code.co_kwonlyargcount]
+        pending[frame] = copy.deepcopy({k: frame.f_locals[k] for k in arguments})
     elif event == "return" and frame in pending:
         record(frame.f_code, (), pending.pop(frame), arg)
 
@@ -284,7 +287,9 @@ def test_the_guard_knows_the_namespaces_adjoint_runs_generated_code_in():
     python = grad(uses_a_global)
     compiled = grad(uses_a_global, jit=True)
     assert python(2.0) == compiled(2.0) == GLOBAL_FACTOR
-    names = [python._last.function.__globals__["__name__"],
+    # jit=False: the function's globals are the user's module; the text ran in the
+    # namespace its __module__ names
+    names = [python._last.function.__module__,
              compiled._last.function.dispatcher.py_func.__globals__["__name__"]]
     assert all(name.startswith(ADJOINT_NAMESPACES) for name in names), names
     assert "    from tests.test_standalone_source import GLOBAL_FACTOR\n" in python.source

@@ -324,6 +324,10 @@ class ForwardBuilder(TangentRules):
         # "zero": a value the inputs do not reach, bound to a name that elsewhere carries one
         if is_number(stmt.value):
             return [assign(self.tangent(targets[0]), ast.Constant(0.0))]
+        if isinstance(stmt.value, ast.Constant) and stmt.value.value is None:
+            # the adjoint's pre-binding of a saved variable: its tangent is pre-bound too
+            # (zeros_like(None) is no value Numba can type)
+            return [assign(self.tangent(targets[0]), ast.Constant(None))]
         return [assign(self.tangent(n), call("zeros_like", name(n))) for n in targets]
 
     def shares_operand_tangent(self, expr: ast.expr, op: Op, target: str) -> bool:

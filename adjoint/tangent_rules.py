@@ -29,7 +29,11 @@ class TangentRules:
         for param, why in getattr(spec, "refused", {}).items():
             atom = op.bound.get(param)
             if atom is not None and any(self.is_active(n) for n in atom_names(atom)):
-                raise MissingRuleError(f"{why} are not supported", self.src.where(stmt.value),
+                from .jit import origin_line  # noqa: I001 - jit imports the builders
+
+                # in generated adjoint code (hvp), the user's line it came from
+                where = origin_line(self.src, self.src.where(stmt.value))
+                raise MissingRuleError(f"{why} are not supported", where,
                                        "use jvp/grad, or a Hessian by finite differences")
         if isinstance(spec, tangents.Elementwise):
             return [], self.elementwise_tangent(stmt, op)

@@ -49,15 +49,9 @@ def test_generated_lines_map_to_the_users_statement_or_def():
     assert "out[i] = x[i] ** 2" in origin_line(src, Location(src.filename, square)).source_line
 
 
-# The adjoint pre-binds a variable that a loop overwrites and saves to ``None``
-# (reverse.py, ReverseBuilder.assemble:
-# ``assign(v, ast.Constant(None)) for v in sorted(planner.unbound)``). Forward mode over that
-# code (hvp) gives the pre-binding the tangent ``t1_dot = zeros_like(t1)`` (forward.py,
-# ForwardBuilder.assignment_tangent, the "zero" branch at its end:
-# ``call("zeros_like", name(n))``), which Numba cannot type for None. Giving a ``None``
-# binding the tangent ``None`` there makes both pass; see the report of issue 19.
-@pytest.mark.xfail(strict=True, raises=JitError,
-                   reason="forward.py: the tangent of `v = None` is zeros_like(None)")
+# The adjoint pre-binds a variable that a loop overwrites and saves to ``None``; forward
+# mode over that code (hvp) pre-binds its tangent to ``None`` too, not ``zeros_like(None)``,
+# which Numba cannot type.
 @pytest.mark.parametrize("fn, args", [
     (c.element_writes, (np.linspace(-1.0, 1.0, 6), 6)),
     (c.loop_branch_write_combination, (np.linspace(-1.0, 1.0, 5), 0.8)),

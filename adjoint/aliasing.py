@@ -44,7 +44,7 @@ ALIASING_OPS = {"=", ".T", ".reshape()", ".ravel()", ".transpose()", ".squeeze()
 class Statements:
     """The normalized body as one list in program order, with its loops and bindings."""
     order: list[ast.stmt]
-    index: dict[int, int]
+    index: StatementTable[int]  # position in order
     loops: list[tuple[int, int]]
     bound_at: dict[str, list[int]]
     parents: dict[int, tuple[int, ...]] = field(default_factory=dict)  # enclosing statements
@@ -72,7 +72,10 @@ def flatten(body: list[ast.stmt]) -> Statements:
             continue
         for n in assigned_names(s):
             bound_at.setdefault(n, []).append(j)
-    return Statements(order, {id(s): i for i, s in enumerate(order)}, loops, bound_at, parents)
+    index: StatementTable[int] = StatementTable()
+    for i, s in enumerate(order):
+        index[s] = i
+    return Statements(order, index, loops, bound_at, parents)
 
 
 def is_element_write(stmt: ast.stmt) -> bool:
@@ -157,7 +160,7 @@ class MemoryModel:
                 new = set().union(*[pts.get(v, set()) for v in sources]) if sources else set()
                 if not sources or isinstance(self.ops.get(s), Op) and \
                         self.ops[s].kind == "call":
-                    new.add(("made", id(s)))
+                    new.add(("made", s))
                 targets = [appended] if appended else assigned_names(s)
                 for target in targets:
                     if not new <= pts.setdefault(target, set()):
@@ -218,7 +221,7 @@ class MemoryModel:
             bound = st.order[j]
             sources = self.sources(bound)
             op = self.ops.get(bound)
-            made = {("made", id(bound))} if not sources or (
+            made = {("made", bound)} if not sources or (
                 op is not None and op.kind == "call") else set()
             return made.union(*[self.objects_at(v, j, None, depth + 1) for v in sources])
         spans = [(a, b) for a, b in st.loops if a < i <= b]
@@ -393,7 +396,7 @@ def check_writes(model: MemoryModel, where, temporaries: set[str], describe
                  ) -> dict[int, list[ast.stmt]]:
     """Refuse writes into an array a list holds; return the guards to place before the
     other writes into memory that may be shared, by id of the write."""
-    guards: dict[int, list[ast.stmt]] = {}
+    guards: StatementTable[list[ast.stmt]] = StatementTable()
     for stmt, var, live, kind in model.writes():
         held_by = [n for n in live if n in model.lists]
         location = where(stmt.origin)
@@ -406,7 +409,7 @@ def check_writes(model: MemoryModel, where, temporaries: set[str], describe
             error = UnsupportedSyntaxError(what, location, hint)
             if kind == "helper write":
                 raise error
-            guards.setdefault(id(stmt), []).append(array_guard(stmt, var, str(error)))
+            guards.setdefault(stmt, []).append(array_guard(stmt, var, str(error)))
             continue
         if var in model.lists:
             raise UnsupportedSyntaxError(
@@ -422,7 +425,7 @@ def check_writes(model: MemoryModel, where, temporaries: set[str], describe
             if kind == "write" and model.appended_directly(held_by[0], var):
                 raise error  # hs.append(x), then x[i] = v: the entry is x
             for holder in held_by:  # entries taken from x, or results of helpers: check
-                guards.setdefault(id(stmt), []).append(guard(stmt, var, holder, str(error)))
+                guards.setdefault(stmt, []).append(guard(stmt, var, holder, str(error)))
             live = [n for n in live if n not in held_by]
         for other in live:
             shown = other if other not in temporaries else "a value computed from it"
@@ -430,16 +433,17 @@ def check_writes(model: MemoryModel, where, temporaries: set[str], describe
             error = UnsupportedSyntaxError(what, location, hint)
             if is_element_write(stmt) and model.certainly_same(other, var):
                 raise error  # b = a, then a[i] = v: no need to wait for the run to know
-            guards.setdefault(id(stmt), []).append(guard(stmt, var, other, str(error)))
+            guards.setdefault(stmt, []).append(guard(stmt, var, other, str(error)))
     return guards
 
 
-def insert_guards(body: list[ast.stmt], guards: dict[int, list[ast.stmt]]) -> list[ast.stmt]:
+def insert_guards(body: list[ast.stmt], guards: StatementTable[list[ast.stmt]]
+                  ) -> list[ast.stmt]:
     out = []
     for stmt in body:
         for field_name in ("body", "orelse"):
             if getattr(stmt, field_name, None):
                 setattr(stmt, field_name, insert_guards(getattr(stmt, field_name), guards))
-        out += guards.get(id(stmt), [])
+        out += guards.get(stmt, [])
         out.append(stmt)
     return out

@@ -42,6 +42,7 @@ import copy
 from collections.abc import Iterator
 
 from .errors import ArgumentError, UnsupportedSyntaxError
+from .ir import statements
 from .names import Namer
 from .randomness import random_call
 from .resolve import assigned_names
@@ -152,9 +153,9 @@ def refuse_unsupported(loop: ast.For, src: Source | None) -> None:
         raise refusal(src, node, "break inside a checkpointed loop",
                       "checkpointed loops run every step: use a plain range() loop, or skip "
                       "the rest of the body with if/continue")
-    made = {n for s in walk_statements(loop.body) if isinstance(s, ast.Assign)
+    made = {n for s in statements(loop.body) if isinstance(s, ast.Assign)
             and isinstance(s.value, ast.List) for n in assigned_names(s)}
-    for stmt in walk_statements(loop.body):
+    for stmt in statements(loop.body):
         if getattr(stmt, "appends_to", None) is not None and stmt.appends_to not in made:
             raise refusal(src, stmt, f"{stmt.appends_to}.append() in a checkpointed loop, on "
                           "a list made outside the loop,",
@@ -188,13 +189,6 @@ def refusal(src: Source | None, node: ast.AST, what: str, hint: str) -> Unsuppor
                                   hint)
 
 
-def walk_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    for stmt in body:
-        yield stmt
-        for field_name in ("body", "orelse"):
-            yield from walk_statements(getattr(stmt, field_name, None) or [])
-
-
 def without_prints(stmts: list[ast.stmt]) -> list[ast.stmt]:
     """A segment's rerun, minus its ``print`` calls: the forward sweep printed already.
     Changes the compound statements in place (the rerun's own copies)."""
@@ -217,7 +211,7 @@ def carried_state(loop: ast.For) -> set[str]:
     """Variables an iteration may read before it assigns them, among those the body
     assigns: what a segment needs from the step before it."""
     exposed = exposed_reads(loop.body, {loop.target.id})
-    return exposed & {n for s in walk_statements(loop.body) for n in assigned_names(s)}
+    return exposed & {n for s in statements(loop.body) for n in assigned_names(s)}
 
 
 def exposed_reads(body: list[ast.stmt], bound: set[str]) -> set[str]:

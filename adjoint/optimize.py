@@ -5,6 +5,7 @@ import ast
 import inspect
 
 from . import runtime
+from .ir import statements
 from .names import Namer
 
 
@@ -18,7 +19,7 @@ def renumber_temporaries(fn: ast.FunctionDef, namer: Namer) -> ast.FunctionDef:
     temps = set(namer.temporaries())
     adjoint_to_temp = {namer.adjoint_if_any(t): t for t in temps if namer.adjoint_if_any(t)}
     first: dict[str, int] = {}  # temporary -> index of the first statement that mentions it
-    for i, stmt in enumerate(walk_statements(fn.body)):
+    for i, stmt in enumerate(statements(fn.body)):
         for node in own_nodes(stmt):
             if isinstance(node, ast.Name):
                 t = node.id if node.id in temps else adjoint_to_temp.get(node.id)
@@ -60,13 +61,6 @@ def own_nodes(stmt: ast.stmt):
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, ast.AST):
                 yield from ast.walk(item)
-
-
-def walk_statements(body: list[ast.stmt]):
-    for stmt in body:
-        yield stmt
-        for field in ("body", "orelse"):
-            yield from walk_statements(getattr(stmt, field, []) or [])
 
 
 def drop_default_arguments(fn: ast.FunctionDef) -> ast.FunctionDef:

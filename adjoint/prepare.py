@@ -217,7 +217,7 @@ def points_to(p: Prepared, rows: bool = False) -> dict[str, set]:
             if not isinstance(s, ast.Assign) or is_element_write(s):
                 continue
             source = alias_source(p, s, rows)
-            new = set(pts.get(source, ())) if source else {("made", id(s))}
+            new = set(pts.get(source, ())) if source else {("made", s)}
             for target in assigned_names(s):
                 if not new <= pts.setdefault(target, set()):
                     pts[target] |= new

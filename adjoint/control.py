@@ -188,7 +188,7 @@ class BackwardSweep(StatementAdjoints):
                 op = self.p.ops[stmt]
                 if not is_element_write(stmt):
                     live -= set(targets)
-                if op.kind in ("rule", "call") or is_element_write(stmt):
+                if op.kind in ("rule", "call", "pack") or is_element_write(stmt):
                     live |= {n for a in op.differentiable_atoms() for n in atom_names(a)
                              if self.is_active(n)}
         return live

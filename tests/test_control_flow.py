@@ -212,3 +212,21 @@ def test_saves_inside_a_loop_that_can_break_stay_growable():
     g = grad(c.break_and_continue)
     g(0.5, 9)
     assert ".append(" in g.source and "np.empty" not in g.source
+
+
+def tuple_walked_in_a_loop(x, m):
+    s = 0.0
+    for row in m:
+        for v in (x, 2.0 * x):  # the tuple's entries receive adjoints in every iteration
+            row[-1] *= v
+        s = s + np.sum(row)
+    return s + np.sum(m)
+
+
+def test_a_tuple_walked_inside_a_loop_accumulates_into_its_entries():
+    """Found by the fuzzer: the outer loop lost x's adjoint from the inner tuple (the dry
+    run of the backward sweep did not see a tuple display pass adjoints on), giving 0."""
+    m = np.array([[0.7, 2.5, 0.2], [2.0, 2.1, -0.4]])
+    dx, dm = grad(tuple_walked_in_a_loop, wrt=(0, 1))(-1.3, m.copy())
+    assert check_grad(tuple_walked_in_a_loop, -1.3, m.copy(), wrt=(0, 1)) < 1e-6
+    assert dx != 0.0

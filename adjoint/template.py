@@ -156,7 +156,8 @@ def drop_needless_unbroadcast(value: ast.expr, param: str, bound: dict[str, ast.
                               template: Template,
                               is_scalar: Callable[[ast.expr], bool]) -> ast.expr:
     """``unbroadcast(e, x)`` is just ``e`` when nothing can have broadcast against ``x``:
-    every other operand is a number constant, or every operand is a known scalar."""
+    every other operand is a number constant or ``x`` itself, or every operand is a known
+    scalar."""
     if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
             and value.func.id == "unbroadcast"):
         return value
@@ -164,6 +165,9 @@ def drop_needless_unbroadcast(value: ast.expr, param: str, bound: dict[str, ast.
     others = [bound[p] for p in template.targets if p != param and p in bound]
     if all(is_number(o) for o in others) or all(is_number(o) or is_scalar(o) for o in operands):
         return value.args[0]
+    if isinstance(bound.get(param), ast.Name) and all(
+            is_number(o) or isinstance(o, ast.Name) and o.id == bound[param].id for o in others):
+        return value.args[0]  # r * r: an array broadcast against itself keeps its shape
     return value
 
 

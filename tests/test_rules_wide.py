@@ -284,7 +284,9 @@ def test_norm(expr, specs, scalar):
 
 # Rows checked by dedicated tests below (no second order), for test_every_rule_has_a_row.
 OTHER_CHECKS = ["np.linalg.norm(x, 'nuc')", "np.linalg.svd(x, compute_uv=False)",
-                "np.linalg.multi_dot("]
+                "np.linalg.multi_dot(",
+                # tuple results, in test_tuple_results.py
+                "np.linalg.eigh(x)", "np.linalg.svd(x, full_matrices=False)"]
 
 
 @pytest.mark.parametrize("expr, shape", [("np.linalg.norm(x, 'nuc')", (3, 4)),

@@ -27,6 +27,12 @@ UNSUPPORTED.update({
     "norm_ord_adjoint_change": "np.linalg.norm with ord other than None, 2 or 'fro'",
     "nuclear_norm_adjoint": "np.linalg.norm with ord='nuc'",
     "eigenvectors_change": "second derivatives of np.linalg.eigvalsh",
+    # the adjoint of a tuple result is a list of entries, which Numba cannot type
+    "eigh_adjoint": "np.linalg.eigh with eigenvectors",
+    "eigh_tangent": "np.linalg.eigh with eigenvectors",
+    "svd_adjoint": "np.linalg.svd with vectors",
+    "svd_tangent": "np.linalg.svd with vectors",
+    "svd_change": "np.linalg.svd with vectors",
     "split_promoted": "np.hstack, np.vstack, np.dstack or np.column_stack",
     "tensordot_adjoint_a": "np.tensordot",
     "tensordot_adjoint_b": "np.tensordot",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import itertools
 import textwrap
 
 import numpy as np
@@ -46,10 +45,34 @@ def code_lines(fn) -> list[str]:
             if i not in skip and not line.strip().startswith("#")]
 
 
+def line_key(line: str) -> str | None:
+    """What a line defines: the name it assigns, or ``def``/``return``."""
+    text = line.strip()
+    if text.startswith(("def ", "return")):
+        return text.split()[0]
+    return text.split(" = ")[0] if " = " in text else None
+
+
+def aligned(left: list[str], right: list[str]) -> list[tuple[str, str]]:
+    """Rows pairing the lines of both sides that assign the same name (the generated code
+    reads copies such as ``dc = dd`` through, so it may have fewer lines)."""
+    rows, j = [], 0
+    for a in left:
+        key = line_key(a)
+        match = next((m for m in range(j, len(right)) if key and line_key(right[m]) == key),
+                     None)
+        if match is None:
+            rows.append((a, ""))
+            continue
+        rows += [("", b) for b in right[j:match]] + [(a, right[match])]
+        j = match + 1
+    return rows + [("", b) for b in right[j:]]
+
+
 def side_by_side(left: list[str], right: list[str], titles: tuple[str, str]) -> str:
     width = max(len(line) for line in [*left, titles[0]]) + 4
     rows = [f"{titles[0]:<{width}}{titles[1]}", f"{'-' * (width - 4):<{width}}{'-' * 40}"]
-    for a, b in itertools.zip_longest(left, right, fillvalue=""):
+    for a, b in aligned(left, right):
         rows.append(f"{a:<{width}}{b}".rstrip())
     return "\n".join(rows)
 

@@ -117,7 +117,7 @@ def test_worked_examples_put_generated_code_next_to_the_notes(tmp_path):
     assert re.search(r"^    dd = de \* 2 +dd = de \* 2$", out, re.MULTILINE)
     assert re.search(r"^    da = db \* 2 +da = db \* 2$", out, re.MULTILINE)
     # the notes' exact numbers beside the generated code
-    assert re.search(r"dz = dq \* y\s*$", out, re.MULTILINE)
+    assert re.search(r"dz = dout \* y\s*$", out, re.MULTILINE)  # dq = dout read through
     assert "df/dy = -4" in out and "df/dx = [ 0.,  1., -1.]" in out
     assert out.count("against central differences: OK") == 6
 

@@ -43,7 +43,7 @@ from .syntax import (
     written_in_place,
 )
 from .view_writes import ViewWrites
-from .views import ViewTable, parameters_written_through_views
+from .views import ViewTable, parameters_written, parameters_written_through_views
 
 
 class Normalizer(Branches, Loops, Flatten, ViewWrites):
@@ -123,7 +123,10 @@ class Normalizer(Branches, Loops, Flatten, ViewWrites):
         # also parameters written through a view or alias the table did not rewrite
         # (t = x.reshape(3, 2); t[0] = v): the copy keeps the caller's array intact
         through = parameters_written_through_views(self.fn) if self.track_views else set()
-        written = written_in_place(body) | through
+        # and parameters passed to a helper of yours that writes into them (bump(x, v))
+        by_helpers = {p for p, kind in parameters_written(self.fn, self.find).items()
+                      if kind == "write"} if self.track_views else set()
+        written = written_in_place(body) | through | by_helpers
         changed = written | augmented_names(self.fn.body)
         self.origin = self.fn
         for param in params:
@@ -144,6 +147,13 @@ class Normalizer(Branches, Loops, Flatten, ViewWrites):
                 copy_call = ast.Call(func=ast.Attribute(value=self.load(param), attr="copy",
                                                         ctx=ast.Load()), args=[], keywords=[])
                 self.emit(ast.Assign(targets=[self.store(param)], value=copy_call), self.fn)
+
+    def find(self, name: str) -> object:
+        """What a free name refers to, or None (unbound, or no lookup given)."""
+        try:
+            return self.lookup(name) if self.lookup else None
+        except KeyError:
+            return None
 
     def emit(self, stmt: ast.stmt, like: ast.AST, origin: ast.stmt | None = None) -> None:
         ast.copy_location(stmt, like)

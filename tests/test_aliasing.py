@@ -197,3 +197,26 @@ def test_row_view_writes_read_as_writes_into_the_base():
 def test_double_buffering_has_no_runtime_checks():
     source = grad(cases.heat_double_buffer).source
     assert "must_not_share" not in source
+
+
+def bump_first(u, v):
+    u[0] = v
+    return np.sum(u) * 0.5
+
+
+def calls_a_helper_that_writes_its_argument(x, a):
+    s = bump_first(a, x * x)  # a is not read afterwards: accepted
+    return s * 2.0
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "jit"])
+def test_a_helper_writing_into_a_parameter_leaves_the_callers_array_alone(jit):
+    """Found by the fuzzer: the function wrote into the caller's array through the helper
+    (calling the function itself does; its gradient must not)."""
+    a = np.array([1.0, 2.0, 3.0])
+    value, (dx, da) = value_and_grad(calls_a_helper_that_writes_its_argument, wrt=(0, 1),
+                                     jit=jit)(1.5, a)
+    np.testing.assert_array_equal(a, [1.0, 2.0, 3.0])
+    assert value == pytest.approx(calls_a_helper_that_writes_its_argument(1.5, a.copy()))
+    assert dx == pytest.approx(2 * 1.5)
+    np.testing.assert_allclose(da, [0.0, 1.0, 1.0])

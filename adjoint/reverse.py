@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from . import checkpoint, optimize
+from . import checkpoint, helpers, optimize
 from .aliasing import (
     ALIASING_OPS,
     MemoryModel,
@@ -1139,7 +1139,7 @@ class FunctionBuilder:
 
 # Operations whose result may share memory with their operand (views and plain copies).
 # forward-only calls: printing, and the checks that refuse in-place writes to shared memory
-GUARDS = ("print", "must_not_be_array", "must_not_share")
+GUARDS = ("print", *helpers.guards())  # the helpers declared guard=True (adjoint/helpers.py)
 
 
 
@@ -1161,7 +1161,7 @@ def loop_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
     return spans
 
 
-FRESH_HELPERS = {"unindex", "zeros_like", "zero_entries", "list_zeros"}
+FRESH_HELPERS = helpers.fresh()  # the helpers declared fresh=True (adjoint/helpers.py)
 
 
 def is_fresh(value: ast.expr) -> bool:

@@ -9,11 +9,12 @@ Columns, all read from the code:
 - second order: every runtime helper and NumPy function the reverse rule's adjoint code
   calls has a forward rule of its own (so ``hvp`` can differentiate the adjoint), and none
   refuses it.
-- jit: no known blocker: the primal is not one Numba lacks
-  (``runtime_extra_numba.NUMBA_LACKS``) or whose adjoint it fails on (``NUMBA_FAILS``), and
-  every helper the adjoint calls has a Numba version. Numba's own limits still apply (many
-  of its NumPy functions take 1-D/2-D arrays only and no ``axis``): those raise a located
-  ``JitError``. The rows of ``JIT_ROWS`` in tests/test_rules_wide.py are run under jit.
+- jit: no known blocker: the primal is not one Numba lacks (``helpers.NUMBA_LACKS``) or
+  whose adjoint it fails on (``helpers.NUMBA_FAILS``), and every helper the adjoint calls
+  has a Numba version (none is declared ``no_numba`` in the helper registry). Numba's own
+  limits still apply (many of its NumPy functions take 1-D/2-D arrays only and no
+  ``axis``): those raise a located ``JitError``. The rows of ``JIT_ROWS`` in
+  tests/test_rules_wide.py are run under jit.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import sys
 
 import numpy as np
 
-from . import runtime
+from . import helpers, runtime
 from .rules import REVERSE, ZERO_GRADIENT, load_optional_tables, tangents
 
 TABLES = [
@@ -47,11 +48,10 @@ SYNTAX = {"getitem": "`x[index]`", "copy": "`y = x`", "array_of_list": "`np.arra
 REFUSED = [
     ("np.einsum with an ellipsis or a repeated letter ('ii->i')", "refused with a "
      "MissingRuleError; name every axis, use np.diagonal for diagonals"),
-    ("np.array_split into unequal pieces", "the pieces' adjoints must stack: NumPy's "
-     "'inhomogeneous shape' ValueError"),
-    ("np.pad with a mode other than 'constant', or constant_values", "refused with a "
-     "MissingRuleError"),
-    ("scipy.special.logsumexp with b= or return_sign=", "refused with a MissingRuleError"),
+    ("np.pad with mode 'linear_ramp', 'maximum', 'minimum', 'mean', 'median' or 'empty', "
+     "or with constant_values, end_values, stat_length or reflect_type", "refused with a "
+     "MissingRuleError: these modes compute the padding (or leave it undefined) instead of "
+     "copying entries; 'constant', 'edge', 'reflect', 'symmetric' and 'wrap' have rules"),
     ("scipy.linalg solvers other than solve_triangular and cho_solve", "not yet: use "
      "np.linalg.solve"),
 ]
@@ -105,34 +105,34 @@ def called_functions(rule) -> list[tuple[str, object]]:
 
 def second_order(rule) -> str:
     for text, obj in called_functions(rule):
-        if True:
+        entry = helpers.lookup(obj)
+        if entry is not None:
+            if entry.tangent is not None:
+                refused = getattr(entry.tangent, "refused", {})
+                if refused:
+                    return f"no: {next(iter(refused.values()))}"
+                continue
+            if entry.zero_tangent:
+                continue
+        else:
             try:
-                helper = tangents.HELPERS.get(obj)
-                if helper is not None:
-                    refused = getattr(helper, "refused", {})
-                    if refused:
-                        return f"no: {next(iter(refused.values()))}"
+                if obj in ZERO_GRADIENT or tangents.lookup(obj) is not None:
                     continue
-                if obj in tangents.ZERO_HELPERS or obj in ZERO_GRADIENT or \
-                        tangents.lookup(obj) is not None:
-                    continue
-            except TypeError:
+            except TypeError:  # unhashable: no rule
                 pass
-            return f"no: `{text}` has no forward rule"
+        return f"no: `{text}` has no forward rule"
     return "yes"
 
 
 def jit(key, rule) -> str:
-    from .runtime_extra_numba import NUMBA_FAILS, NUMBA_LACKS
-    from .runtime_numba import UNSUPPORTED
-
     name = None if isinstance(key, (str, type)) else public_name(key)
-    if name in NUMBA_LACKS:
+    if name in helpers.NUMBA_LACKS:
         return "no: Numba lacks it"
-    if name in NUMBA_FAILS:
-        return f"no: {NUMBA_FAILS[name]}"
+    if name in helpers.NUMBA_FAILS:
+        return f"no: {helpers.NUMBA_FAILS[name]}"
+    unsupported = helpers.unsupported()
     for text, _ in called_functions(rule):
-        if text in UNSUPPORTED:
+        if text in unsupported:
             return f"no: `{text}` has no Numba version"
     return "yes"
 

@@ -12,13 +12,14 @@ import copy
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
+from . import helpers
 from .resolve import assigned_names
 from .template import fold
 
 T = TypeVar("T")
 
 # forward-only calls: printing, and the checks that refuse in-place writes to shared memory
-GUARDS = ("print", "must_not_be_array", "must_not_share")
+GUARDS = ("print", *helpers.guards())  # the helpers declared guard=True (adjoint/helpers.py)
 
 
 class StatementTable(Generic[T]):
@@ -118,7 +119,7 @@ def loop_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
 
 
 
-FRESH_HELPERS = {"unindex", "zeros_like", "zero_entries", "list_zeros"}
+FRESH_HELPERS = helpers.fresh()  # the helpers declared fresh=True (adjoint/helpers.py)
 
 
 def is_fresh(value: ast.expr) -> bool:

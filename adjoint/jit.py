@@ -187,6 +187,7 @@ def helpers_digest() -> str:
     that a function the cached code calls has changed; a new cache file must be used then."""
     digest = hashlib.sha256()
     for name in sorted(n for n in sys.modules if n.startswith(("adjoint.runtime",
+                                                                 "adjoint.helpers",
                                                                  "adjoint.jitmath"))):
         path = getattr(sys.modules[name], "__file__", None)
         if path:
@@ -491,12 +492,12 @@ def suspect_line(text: str) -> int | None:
 
 def check_jit_support(text: str, module: AdjointModule) -> None:
     """Raise JitError at build time for helpers that have no Numba implementation."""
-    from .runtime_numba import UNSUPPORTED
+    from .helpers import unsupported
 
     for number, row in enumerate(text.splitlines(), 1):
         if row.lstrip().startswith("#"):
             continue
-        for helper, construct in UNSUPPORTED.items():
+        for helper, construct in unsupported().items():
             if re.search(rf"\b{helper}\(", row):
                 raise located_error(number, f"the adjoint of {construct} ({helper}) has no "
                                     "Numba implementation", text, "<generated>", module)

@@ -7,17 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = [
-    "cumsum_adjoint", "dot_adjoint_a", "dot_adjoint_b", "extremum_adjoint", "inverse_axes",
-    "matmul_adjoint_a", "matmul_adjoint_b", "mean_adjoint", "norm_adjoint",
-    "pow_exponent_adjoint", "prod_adjoint", "split_like", "sum_to_shape", "tie_share",
-    "unbroadcast",
-    "add_at", "clear_at", "detached", "list_add", "list_add_at", "list_entry", "list_zeros",
-    "must_not_be_array", "must_not_share", "pop_adjoint", "written_part",
-    "unindex", "unreduce", "unstack", "zero_entries", "zeros_like",
-]
+from .helpers import exported, helper
 
 
+@helper(fresh=True, zero_tangent=True)
 def zeros_like(x):
     """A zero adjoint for ``x``: 0.0 for a scalar, a float array of its shape otherwise."""
     if isinstance(x, np.ndarray):
@@ -25,11 +18,13 @@ def zeros_like(x):
     return 0.0
 
 
+@helper
 def unbroadcast(g, like):
     """Sum ``g`` over the axes along which ``like`` was broadcast, giving ``like``'s shape."""
     return sum_to_shape(g, np.shape(like))
 
 
+@helper
 def sum_to_shape(g, shape):
     """``g`` summed over the axes along which a value of ``shape`` was broadcast:
     ``unbroadcast`` where the forward sweep kept only the value's shape (``np.shape(x)``)."""
@@ -48,11 +43,13 @@ def sum_to_shape(g, shape):
     return g if shape else g[()]
 
 
+@helper(zero_tangent=True)
 def tie_share(a, b):
     """The share of the gradient of max(a, b) that goes to ``a``: 1, 0, or 1/2 at a tie."""
     return (a > b) + 0.5 * (a == b)
 
 
+@helper(zero_when=("any", 0))
 def pow_exponent_adjoint(g, x, z):
     """d(x ** y)/dy = x ** y * ln x, taken as 0 where x == 0 (the limit from x > 0)."""
     safe_x = np.where(x == 0, 1.0, x)
@@ -67,6 +64,7 @@ def _axes(axis, ndim):
     return tuple(a % ndim for a in axes)
 
 
+@helper
 def unreduce(g, x, axis=None, keepdims=False):
     """Broadcast the adjoint of a reduction of ``x`` back to ``x``'s shape."""
     shape = np.shape(x)
@@ -76,6 +74,7 @@ def unreduce(g, x, axis=None, keepdims=False):
     return np.broadcast_to(g, shape) if shape else g[()]
 
 
+@helper
 def mean_adjoint(g, x, axis=None, keepdims=False):
     shape = np.shape(x)
     count = 1
@@ -84,6 +83,7 @@ def mean_adjoint(g, x, axis=None, keepdims=False):
     return unreduce(g, x, axis, keepdims) / count
 
 
+@helper
 def extremum_adjoint(g, x, y, axis=None, keepdims=False):
     """max/min reduction: the gradient goes to the extremal entries, shared among ties."""
     winners = np.asarray(x) == unreduce(y, x, axis, keepdims)
@@ -91,6 +91,7 @@ def extremum_adjoint(g, x, y, axis=None, keepdims=False):
     return unreduce(g, x, axis, keepdims) * winners / count
 
 
+@helper(zero_when=("any", 0))
 def prod_adjoint(g, x, axis=None, keepdims=False):
     """d prod / d x_i = product of the other entries, computed without dividing by x_i.
 
@@ -123,6 +124,7 @@ def _others(flat):
     return left * right
 
 
+@helper
 def cumsum_adjoint(g, x, axis=None):
     """The adjoint of a running sum is the running sum from the other end."""
     g = np.asarray(g)
@@ -132,6 +134,7 @@ def cumsum_adjoint(g, x, axis=None):
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
 
 
+@helper(zero_when=("any", 0))
 def norm_adjoint(g, x, y, axis=None, keepdims=False, ord=None):
     """d ||x|| / dx = x / ||x||, taken as 0 where the norm is 0.
 
@@ -156,6 +159,7 @@ def _dot_rank_check(b):
                          "supported; use a @ b (np.matmul) or np.tensordot instead")
 
 
+@helper
 def dot_adjoint_a(g, a, b):
     """Adjoint of ``a`` in np.dot(a, b): dA = dZ B^T for matrices."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
@@ -167,6 +171,7 @@ def dot_adjoint_a(g, a, b):
     return np.dot(g, b.T)
 
 
+@helper
 def dot_adjoint_b(g, a, b):
     """Adjoint of ``b`` in np.dot(a, b): dB = A^T dZ for matrices."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
@@ -179,6 +184,7 @@ def dot_adjoint_b(g, a, b):
     return np.tensordot(a, g, axes=(lead, lead))
 
 
+@helper
 def matmul_adjoint_a(g, a, b):
     """Adjoint of ``a`` in a @ b, batched over leading axes and summed where broadcast."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
@@ -191,6 +197,7 @@ def matmul_adjoint_a(g, a, b):
     return unbroadcast(grad if a.ndim > 1 else grad[..., 0, :], a)
 
 
+@helper
 def matmul_adjoint_b(g, a, b):
     """Adjoint of ``b`` in a @ b, batched over leading axes and summed where broadcast."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
@@ -204,6 +211,7 @@ def matmul_adjoint_b(g, a, b):
 
 
 # -- shapes, joins, indexing ---------------------------------------------------------------
+@helper(zero_tangent=True, no_numba="np.transpose with an axes argument")
 def inverse_axes(axes):
     """The permutation that undoes np.transpose(x, axes); None (reverse all) is its own."""
     if axes is None or axes == ():
@@ -213,6 +221,7 @@ def inverse_axes(axes):
     return tuple(np.argsort([a % len(axes) for a in axes]))  # negative axes count from the end
 
 
+@helper
 def split_like(g, xs, axis=0):
     """Cut the adjoint of np.concatenate(xs, axis) into pieces shaped like each x."""
     g = np.asarray(g)
@@ -223,6 +232,7 @@ def split_like(g, xs, axis=0):
     return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
 
 
+@helper
 def unstack(g, axis=0):
     """The adjoint of np.stack(xs, axis): one slice per input."""
     g = np.asarray(g)
@@ -235,12 +245,28 @@ def _is_basic(index) -> bool:
                for p in parts)
 
 
+def _is_ragged(values) -> bool:
+    """A list or tuple of arrays whose shapes differ (np.asarray cannot stack them)."""
+    return isinstance(values, (list, tuple)) and len({np.shape(v) for v in values}) > 1
+
+
+@helper(fresh=True)
 def unindex(g, x, index):
     """The adjoint of x[index]: g placed where the entries came from, summed over repeats.
 
     Basic indexing (ints, slices, None) and boolean masks never repeat an entry, so plain
     assignment does; integer arrays may repeat one, so np.add.at accumulates.
+    A list of arrays of different shapes (np.array_split into unequal pieces) cannot be
+    stacked into one array: its adjoint is a list, one zero entry per piece.
     """
+    if _is_ragged(x):
+        pieces = [zeros_like(np.asarray(v)) for v in x]
+        if isinstance(index, slice):
+            for k, position in enumerate(range(len(x))[index]):
+                pieces[position] = pieces[position] + g[k]
+        else:
+            pieces[index] = pieces[index] + g
+        return pieces
     out = zeros_like(np.asarray(x))
     if _is_basic(index) or (isinstance(index, np.ndarray) and index.dtype == bool):
         out[index] = g
@@ -249,6 +275,7 @@ def unindex(g, x, index):
     return out if np.ndim(x) else out[()]
 
 
+@helper(fresh=True)
 def zero_entries(g, index):
     """A copy of the adjoint ``g`` with ``g[index] = 0``: the adjoint of ``x[index] = v``
     for the overwritten entries, whose old values no longer reach the output."""
@@ -264,6 +291,7 @@ def _repeats(index) -> bool:
                and np.asarray(p).size > 1 for p in parts)
 
 
+@helper
 def written_part(g, index):
     """``g[index]``, the adjoint reaching the values written by ``x[index] = v``, with the
     entries of repeated indices that a later one overwrote set to 0: NumPy keeps one write
@@ -279,6 +307,7 @@ def written_part(g, index):
     return picked
 
 
+@helper(guard=True, zero_tangent=True)
 def must_not_be_array(value, message):
     """Guard placed before ``a += v`` when ``a`` shares memory with another variable: fine
     for floats (rebinding), refused for arrays (NumPy would change both)."""
@@ -288,6 +317,7 @@ def must_not_be_array(value, message):
         raise UnsupportedSyntaxError(message)
 
 
+@helper(guard=True, zero_tangent=True)
 def must_not_share(value, other, message):
     """Guard placed before a write into ``value`` (``value[i] = v``, ``value += v``) when
     ``other``, read later, may share memory with it: NumPy would change both, which a
@@ -301,22 +331,26 @@ def must_not_share(value, other, message):
 
 
 # -- lists built with append: their adjoint is a list, None standing for a zero entry ------
+@helper(fresh=True)
 def list_zeros(values):
     """A zero adjoint for a list: one empty entry per element."""
     return [None] * len(values)
 
 
+@helper
 def list_entry(adjoints, index, like):
     """Entry ``index`` of a list adjoint, as a zero shaped like ``like`` if nothing flowed."""
     g = adjoints[index]
     return zeros_like(like) if g is None else g
 
 
+@helper
 def list_add(a, b):
     """Entry-by-entry sum of two list adjoints (None is zero)."""
     return [y if x is None else x if y is None else x + y for x, y in zip(a, b)]
 
 
+@helper
 def list_add_at(adjoints, index, g):
     """The adjoint of ``h = values[index]``: entry ``index`` receives ``g`` (in place: list
     adjoints are never shared)."""
@@ -325,6 +359,7 @@ def list_add_at(adjoints, index, g):
     return adjoints
 
 
+@helper
 def pop_adjoint(adjoints, values):
     """The adjoint of ``values.append(v)``: the last entry's adjoint, removed along with the
     entry itself."""
@@ -334,6 +369,7 @@ def pop_adjoint(adjoints, values):
 
 
 # -- in place, on adjoints the generated code owns (never shared with another variable) ----
+@helper
 def add_at(adjoint, index, g):
     """``adjoint[index] += g`` in place, summing over repeated integer indices: the
     contribution of ``y = x[index]`` to an adjoint that already holds a value."""
@@ -344,11 +380,13 @@ def add_at(adjoint, index, g):
     return adjoint
 
 
+@helper
 def detached(value):
     """A copy of an array (a row read from an adjoint is a view of it), a scalar as is."""
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
+@helper
 def clear_at(adjoint, index):
     """``adjoint[index] = 0`` in place: ``zero_entries`` for an adjoint nothing else shares."""
     adjoint[index] = 0
@@ -356,6 +394,7 @@ def clear_at(adjoint, index):
 
 
 # -- stop_gradient -------------------------------------------------------------------------
+@helper(user_facing=True)
 def stop_gradient(x):
     """``x`` as a constant: no derivative flows through it, in either mode.
 
@@ -376,6 +415,7 @@ def _check_snapshots(snapshots):
                             "pass snapshots=k with an integer k >= 1")
 
 
+@helper(user_facing=True)
 def checkpointed(iterable, snapshots):
     """Mark a loop for checkpointing: ``for t in adjoint.checkpointed(range(n), snapshots=k):``.
 
@@ -387,6 +427,7 @@ def checkpointed(iterable, snapshots):
     return iterable
 
 
+@helper
 def checkpoint_stride(steps, snapshots):
     """Steps per segment of a checkpointed loop of ``steps`` steps that keeps ``snapshots``
     states: ceil(steps / snapshots), at least 1 (so there are at most ``snapshots``)."""
@@ -394,12 +435,11 @@ def checkpoint_stride(steps, snapshots):
     return max(1, -(-steps // int(snapshots)))
 
 
+@helper
 def checkpoint_segments(steps, stride):
     """How many segments of ``stride`` steps cover ``steps`` steps: 0 for an empty loop."""
     return max(0, -(-steps // stride))
 
-
-__all__ += ["checkpoint_segments", "checkpoint_stride"]  # called by generated code
 
 # The helpers of the wider rule tables live in their own modules (issue 14); generated code
 # imports every helper from here.
@@ -407,4 +447,5 @@ from . import runtime_extra, runtime_linalg  # noqa: E402
 from .runtime_extra import *  # noqa: E402,F401,F403
 from .runtime_linalg import *  # noqa: E402,F401,F403
 
-__all__ += runtime_extra.__all__ + runtime_linalg.__all__
+# What generated code may import from here: every helper declared in the registry.
+__all__ = exported(__name__) + runtime_extra.__all__ + runtime_linalg.__all__

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = [
-    "polygamma", "centered", "reduced_count", "reduce_sum", "diff_adjoint", "untile",
-    "unrepeat", "sort_adjoint", "sorted_like", "undiagonal", "untrace", "unpad",
-    "einsum_adjoint", "inner_adjoint_a", "inner_adjoint_b", "tensordot_adjoint_a",
-    "tensordot_adjoint_b", "kron_adjoint_a", "kron_adjoint_b", "rollaxis_destination",
-    "unpermute", "permuted_like", "weights_like", "unweights", "split_promoted",
-    "cumprod_adjoint", "cumprod_adjoint_change", "cumprod_tangent",
-]
+from .helpers import exported, helper
+
+# np.average's rule passes weights=None through a helper; Numba cannot type its tangent
+_AVERAGE = "np.average"
 
 
 # -- special functions ---------------------------------------------------------------------
+@helper
 def polygamma(n, x):
     """The n-th derivative of the digamma function (n = 0: digamma, the derivative of
     ln Gamma). SciPy computes it here; the Numba version uses the recurrence and the
@@ -40,6 +37,7 @@ def _axes(axis, ndim):
     return tuple(a % ndim for a in axes)
 
 
+@helper(zero_tangent=True)
 def reduced_count(x, axis=None):
     """How many entries of ``x`` a reduction over ``axis`` combines into each result."""
     shape = np.shape(x)
@@ -49,12 +47,14 @@ def reduced_count(x, axis=None):
     return count
 
 
+@helper
 def reduce_sum(v, axis=None, keepdims=False):
     """``np.sum(v, axis, keepdims)``: a tangent template's reduction (Numba's np.sum takes
     neither ``axis=None`` nor ``keepdims``)."""
     return np.sum(v, axis=axis, keepdims=keepdims)
 
 
+@helper
 def centered(x, axis=None):
     """``x`` minus its mean over ``axis`` (kept broadcastable): linear in ``x``."""
     x = np.asarray(x)
@@ -62,6 +62,7 @@ def centered(x, axis=None):
 
 
 # -- scans and shape changes ---------------------------------------------------------------
+@helper
 def diff_adjoint(g, n=1, axis=-1):
     """The adjoint of ``np.diff(x, n, axis)``: each step's adjoint is
     ``dx_i = g_{i-1} - g_i`` (entries beyond the ends count as 0), applied n times."""
@@ -98,6 +99,7 @@ def _suffix_sums(g, m):
     return out
 
 
+@helper
 def cumprod_adjoint(g, x, axis=None):
     """The adjoint of ``y = np.cumprod(x, axis)`` without dividing by x (exact at zeros):
     dx_i = (product of x_k, k < i) * sum over j >= i of g_j (product of x_k, i < k <= j)."""
@@ -107,6 +109,7 @@ def cumprod_adjoint(g, x, axis=None):
     return out.reshape(np.shape(x))
 
 
+@helper
 def cumprod_adjoint_change(g, x, x_dot, axis=None):
     """The derivative of ``cumprod_adjoint(g, x)`` in x along ``x_dot`` (second order):
     the product rule through the prefix products and the suffix recurrence."""
@@ -126,6 +129,7 @@ def cumprod_adjoint_change(g, x, x_dot, axis=None):
     return restore(prefix_dot * sums + prefix * sums_dot).reshape(np.shape(x))
 
 
+@helper
 def cumprod_tangent(t, x, axis=None):
     """The tangent of ``y = np.cumprod(x, axis)``: t_y_j = t_y_{j-1} x_j + y_{j-1} t_j."""
     m, restore = _last_axis_view(x, axis)
@@ -137,6 +141,7 @@ def cumprod_tangent(t, x, axis=None):
     return restore(out)
 
 
+@helper(no_numba="np.tile")
 def untile(g, x, reps):
     """The adjoint of ``np.tile(x, reps)``: the sum of the tiles."""
     g = np.asarray(g)
@@ -150,6 +155,7 @@ def untile(g, x, reps):
     return summed.reshape(np.shape(x))
 
 
+@helper(no_numba="np.repeat")
 def unrepeat(g, x, repeats, axis=None):
     """The adjoint of ``np.repeat(x, repeats, axis)``: each entry collects the gradient of
     its copies."""
@@ -174,6 +180,7 @@ def _sort_order(x, axis):
     return np.argsort(x, axis=axis, kind="stable")
 
 
+@helper
 def sort_adjoint(g, x, axis=-1):
     """The adjoint of ``np.sort(x, axis)``: each gradient goes back to where its entry came
     from (``axis=None`` sorts the flattened array)."""
@@ -188,6 +195,7 @@ def sort_adjoint(g, x, axis=-1):
     return out
 
 
+@helper
 def sorted_like(t, x, axis=-1):
     """``t`` permuted the way ``np.sort`` permutes ``x``: the tangent of ``np.sort(x)``."""
     x = np.asarray(x)
@@ -197,6 +205,7 @@ def sorted_like(t, x, axis=-1):
     return np.take_along_axis(t, _sort_order(x, axis), axis)
 
 
+@helper
 def undiagonal(g, x, offset=0, axis1=0, axis2=1):
     """The adjoint of ``np.diagonal(x, offset, axis1, axis2)``: ``g`` (broadcast to the
     diagonal's shape, the diagonal last) written onto that diagonal of zeros like ``x``."""
@@ -210,11 +219,13 @@ def undiagonal(g, x, offset=0, axis1=0, axis2=1):
     return out
 
 
+@helper
 def untrace(g, x, offset=0, axis1=0, axis2=1):
     """The adjoint of ``np.trace(x, offset, axis1, axis2)``: ``g`` on that diagonal."""
     return undiagonal(np.expand_dims(g, -1), x, offset, axis1, axis2)
 
 
+@helper(no_numba="np.pad")
 def unpad(g, pad_width):
     """The adjoint of ``np.pad(x, pad_width)`` (constant mode): the middle of ``g``."""
     g = np.asarray(g)
@@ -223,10 +234,36 @@ def unpad(g, pad_width):
     return g[index]
 
 
+@helper(zero_when=("any", 0), no_numba="scipy.special.logsumexp")
+def with_flat_sign(change, return_sign):
+    """The tangent of a result that is ``(value, sign)`` when ``return_sign`` (the sign is
+    flat: its tangent is 0), ``value`` otherwise, given the value's tangent ``change``."""
+    return np.stack((change, 0.0 * change)) if return_sign else change
+
+
+@helper(no_numba="np.pad")
+def unpad_copies(g, x, pad_width, mode):
+    """The adjoint of ``np.pad(x, pad_width, mode)`` for the modes whose padding copies
+    entries of ``x`` ('edge', 'reflect', 'symmetric', 'wrap'): each entry of ``g`` goes back
+    to the entry it is a copy of, summed. The source of each position along an axis depends
+    on that position only, and is ``np.pad(np.arange(n), widths, mode)`` (NumPy's own
+    rule), so the adjoint is a scatter-add along each axis in turn."""
+    g = np.asarray(g)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (g.ndim, 2))
+    for axis, n in enumerate(np.shape(x)):
+        source = np.pad(np.arange(n), tuple(int(w) for w in widths[axis]), mode=mode)
+        moved = np.moveaxis(g, axis, 0)
+        out = np.zeros((n,) + moved.shape[1:], np.result_type(g, np.float64))
+        np.add.at(out, source, moved)
+        g = np.moveaxis(out, 0, axis)
+    return g
+
+
 _PROMOTIONS = {1: np.atleast_1d, 2: np.atleast_2d, 3: np.atleast_3d,
                "column": lambda x: np.asarray(x)[:, None] if np.ndim(x) == 1 else x}
 
 
+@helper(no_numba="np.hstack, np.vstack, np.dstack or np.column_stack")
 def split_promoted(g, xs, axis, promotion):
     """The adjoint of np.hstack (promotion 1), np.vstack (2), np.dstack (3) and
     np.column_stack ("column") of ``xs``: ``g`` cut along ``axis`` into pieces shaped like
@@ -238,6 +275,7 @@ def split_promoted(g, xs, axis, promotion):
     return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs)]
 
 
+@helper(zero_tangent=True, no_numba="np.rollaxis")
 def rollaxis_destination(ndim, axis, start=0):
     """Where ``np.rollaxis(x, axis, start)`` puts ``axis``: it is ``np.moveaxis(x, axis,
     destination)`` with this destination."""
@@ -257,6 +295,7 @@ def _permutation(x, y, axis):
     return q
 
 
+@helper(no_numba="np.partition")
 def unpermute(g, x, y, axis=-1):
     """The adjoint of a rearrangement ``y`` of ``x`` along ``axis`` (None: flattened)."""
     x, y, g = np.asarray(x), np.asarray(y), np.asarray(g)
@@ -267,6 +306,7 @@ def unpermute(g, x, y, axis=-1):
     return out
 
 
+@helper(no_numba="np.partition")
 def permuted_like(t, x, y, axis=-1):
     """``t`` rearranged the way ``y`` rearranges ``x``: the tangent of ``y``."""
     x, y = np.asarray(x), np.asarray(y)
@@ -276,6 +316,7 @@ def permuted_like(t, x, y, axis=-1):
     return np.take_along_axis(t, _permutation(x, y, axis), axis)
 
 
+@helper(no_numba=_AVERAGE)
 def weights_like(w, x, axis=None):
     """np.average's weights, shaped to broadcast against ``x``: 1-D weights run along
     ``axis``."""
@@ -287,6 +328,7 @@ def weights_like(w, x, axis=None):
     return w.reshape(shape)
 
 
+@helper(no_numba=_AVERAGE)
 def unweights(g, w, x, axis=None):
     """The adjoint of ``weights_like``: summed back to the weights' shape."""
     g = np.asarray(g)
@@ -310,6 +352,7 @@ def einsum_parts(subscripts: str) -> tuple[list[str], str]:
     return inputs.split(","), output
 
 
+@helper(no_numba="np.einsum")
 def einsum_adjoint(g, subscripts, which, shape, b=None, c=None):
     """The adjoint of operand ``which`` (of shape ``shape``) of ``np.einsum(subscripts, ...)``
     given the other operands ``b`` and ``c`` in order (None when absent): the einsum of
@@ -327,6 +370,7 @@ def einsum_adjoint(g, subscripts, which, shape, b=None, c=None):
     return np.broadcast_to(r, shape).copy() if shape else r[()]
 
 
+@helper(no_numba="np.inner")
 def inner_adjoint_a(g, a, b):
     """Adjoint of ``a`` in ``np.inner(a, b)`` (a sum over the last axes of both):
     da[I, k] = sum over J of g[I, J] b[J, k]."""
@@ -334,6 +378,7 @@ def inner_adjoint_a(g, a, b):
     return np.tensordot(g, b, axes=(tuple(range(a.ndim - 1, g.ndim)), tuple(range(b.ndim - 1))))
 
 
+@helper(no_numba="np.inner")
 def inner_adjoint_b(g, a, b):
     """Adjoint of ``b`` in ``np.inner(a, b)``: db[J, k] = sum over I of g[I, J] a[I, k]."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
@@ -347,6 +392,7 @@ def _tensordot_axes(axes, a_ndim, b_ndim):
     return [ax % a_ndim for ax in a_axes], [ax % b_ndim for ax in b_axes]
 
 
+@helper(no_numba="np.tensordot")
 def tensordot_adjoint_a(g, a, b, axes=2):
     """Adjoint of ``a`` in ``np.tensordot(a, b, axes)``: ``g`` contracted with ``b`` over
     ``b``'s free axes, then the axes put back in ``a``'s order."""
@@ -359,6 +405,7 @@ def tensordot_adjoint_a(g, a, b, axes=2):
     return np.transpose(r, np.argsort(order))
 
 
+@helper(no_numba="np.tensordot")
 def tensordot_adjoint_b(g, a, b, axes=2):
     """Adjoint of ``b`` in ``np.tensordot(a, b, axes)``."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
@@ -380,13 +427,18 @@ def _kron_blocks(g, a, b):
     return np.transpose(blocks, list(range(0, 2 * n, 2)) + list(range(1, 2 * n, 2))), sa, sb
 
 
+@helper(no_numba="np.kron")
 def kron_adjoint_a(g, a, b):
     """Adjoint of ``a`` in ``np.kron(a, b)``: each block of ``g`` dotted with ``b``."""
     blocks, sa, sb = _kron_blocks(g, a, b)
     return np.reshape(np.tensordot(blocks, np.reshape(b, sb), axes=len(sb)), np.shape(a))
 
 
+@helper(no_numba="np.kron")
 def kron_adjoint_b(g, a, b):
     """Adjoint of ``b`` in ``np.kron(a, b)``: the blocks of ``g`` weighted by ``a``."""
     blocks, sa, sb = _kron_blocks(g, a, b)
     return np.reshape(np.tensordot(np.reshape(a, sa), blocks, axes=len(sa)), np.shape(b))
+
+
+__all__ = exported(__name__)

@@ -3,8 +3,8 @@
 Imported by ``runtime_numba`` (so registered whenever jit is used). Each overload covers the
 argument types Numba supports for the primal function it serves (mostly 1-D and 2-D arrays);
 other combinations raise a typing error starting with ``adjoint:``, which ``jit.py`` turns
-into a located ``JitError``. Helpers with no Numba version at all are listed in
-``UNSUPPORTED`` below and refused at build time.
+into a located ``JitError``. Helpers with no Numba version at all are declared ``no_numba``
+in the registry (adjoint/helpers.py) and refused at build time.
 """
 from __future__ import annotations
 
@@ -14,74 +14,8 @@ import numpy as np
 from numba import njit
 
 from . import runtime_extra as rx
-from .runtime_numba import UNSUPPORTED, _axis_mask, _fail, _is_array, _is_none, overload
-
-UNSUPPORTED.update({
-    "untile": "np.tile",
-    "unrepeat": "np.repeat",
-    "unpad": "np.pad",
-    "einsum_adjoint": "np.einsum",
-    "inner_adjoint_a": "np.inner",
-    "inner_adjoint_b": "np.inner",
-    "norm_ord_adjoint": "np.linalg.norm with ord other than None, 2 or 'fro'",
-    "norm_ord_adjoint_change": "np.linalg.norm with ord other than None, 2 or 'fro'",
-    "nuclear_norm_adjoint": "np.linalg.norm with ord='nuc'",
-    "eigenvectors_change": "second derivatives of np.linalg.eigvalsh",
-    # the adjoint of a tuple result is a list of entries, which Numba cannot type
-    "eigh_adjoint": "np.linalg.eigh with eigenvectors",
-    "eigh_tangent": "np.linalg.eigh with eigenvectors",
-    "svd_adjoint": "np.linalg.svd with vectors",
-    "svd_tangent": "np.linalg.svd with vectors",
-    "svd_change": "np.linalg.svd with vectors",
-    "split_promoted": "np.hstack, np.vstack, np.dstack or np.column_stack",
-    "tensordot_adjoint_a": "np.tensordot",
-    "tensordot_adjoint_b": "np.tensordot",
-    "kron_adjoint_a": "np.kron",
-    "kron_adjoint_b": "np.kron",
-    "unpermute": "np.partition",
-    "permuted_like": "np.partition",
-    "rollaxis_destination": "np.rollaxis",
-    "multi_dot_adjoint": "np.linalg.multi_dot",
-    "multi_dot_tangent": "np.linalg.multi_dot",
-    # np.average's rule passes weights=None through a helper; Numba cannot type its tangent
-    "weights_like": "np.average",
-    "unweights": "np.average",
-    "triangular_solve": "scipy.linalg.solve_triangular",
-    "triangular_times": "scipy.linalg.solve_triangular",
-    "triangular_adjoint": "scipy.linalg.solve_triangular",
-    "cholesky_solve": "scipy.linalg.cho_solve",
-    "cholesky_factor_adjoint": "scipy.linalg.cho_solve",
-    "cholesky_times": "scipy.linalg.cho_solve",
-    # Numba's np.linalg.svd has no compute_uv argument, so the primal does not compile
-    "singular_values_adjoint": "np.linalg.svd(x, compute_uv=False)",
-    "singular_values_tangent": "np.linalg.svd(x, compute_uv=False)",
-})
-
-# Functions with rules whose primal Numba 0.68 cannot compile (checked by compiling each
-# one on small float arrays); read by the coverage table (adjoint/coverage.py).
-NUMBA_LACKS = {
-    "np.einsum", "np.inner", "np.tensordot", "np.tile", "np.pad", "np.rollaxis",
-    "np.diagonal", "np.linalg.svd", "math.fmod", "scipy.special.expit", "scipy.special.logit",
-    "scipy.special.erf", "scipy.special.erfc", "scipy.special.erfinv", "scipy.special.ndtr",
-    "scipy.special.log_ndtr", "scipy.special.ndtri", "scipy.special.gamma",
-    "scipy.special.gammaln", "scipy.special.digamma", "scipy.special.psi",
-    "scipy.special.polygamma", "scipy.special.xlogy", "scipy.special.xlog1py",
-    "scipy.special.logsumexp", "scipy.special.softmax", "scipy.special.log_softmax",
-    "scipy.linalg.solve_triangular", "scipy.linalg.cho_solve",
-}
-
-# Functions Numba compiles whose adjoint it does not (each found by running grad(jit=True)
-# on it): jit=True raises a located JitError for them. Read by the coverage table.
-NUMBA_FAILS = {
-    "np.diag": "np.ndim and np.diagonal in its adjoint",
-    "np.nanmean": "np.sum with keepdims in its adjoint",
-    "np.ptp": "np.max with axis and keepdims in its adjoint",
-    "np.rot90": "np.rot90 with a negative k",
-    "np.split": "the list it returns", "np.array_split": "the list it returns",
-    "np.hsplit": "the list it returns", "np.vsplit": "the list it returns",
-    "np.linalg.slogdet": "the tuple it returns",
-}
-
+from .helpers import numba_version
+from .runtime_numba import _axis_mask, _fail, _is_array, _is_none
 
 # -- polygamma: the recurrence up to x >= 15, then the asymptotic series -------------------
 _BERNOULLI = np.array([1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6])
@@ -109,7 +43,7 @@ def polygamma_scalar(n, x):
     return sign * value + shift
 
 
-@overload(rx.polygamma)
+@numba_version(rx.polygamma)
 def _polygamma(n, x):
     if _is_array(x):
         def impl(n, x):
@@ -123,7 +57,7 @@ def _polygamma(n, x):
 
 
 # -- reductions ----------------------------------------------------------------------------
-@overload(rx.reduced_count)
+@numba_version(rx.reduced_count)
 def _reduced_count(x, axis=None):
     if not _is_array(x):
         return lambda x, axis=None: 1
@@ -139,14 +73,14 @@ def _reduced_count(x, axis=None):
     return impl
 
 
-@overload(rx.reduce_sum)
+@numba_version(rx.reduce_sum)
 def _reduce_sum(v, axis=None, keepdims=False):
     if not _is_none(axis):
         _fail("this reduction over an axis is not supported under jit")
     return lambda v, axis=None, keepdims=False: np.sum(v)
 
 
-@overload(rx.centered)
+@numba_version(rx.centered)
 def _centered(x, axis=None):
     if not _is_none(axis):
         _fail("np.var / np.std over an axis are not supported under jit")
@@ -162,7 +96,7 @@ def _check_last_axis(axis, ndim, what):
         raise ValueError(what)
 
 
-@overload(rx.diff_adjoint)
+@numba_version(rx.diff_adjoint)
 def _diff_adjoint(g, n=1, axis=-1):
     if not _is_array(g):
         _fail("np.diff of a scalar")
@@ -183,7 +117,7 @@ def _diff_adjoint(g, n=1, axis=-1):
     return impl
 
 
-@overload(rx.sort_adjoint)
+@numba_version(rx.sort_adjoint)
 def _sort_adjoint(g, x, axis=-1):
     if not (_is_array(x) and x.ndim == 1):
         _fail("the adjoint of np.sort is supported under jit for 1-D arrays only")
@@ -195,7 +129,7 @@ def _sort_adjoint(g, x, axis=-1):
     return impl
 
 
-@overload(rx.sorted_like)
+@numba_version(rx.sorted_like)
 def _sorted_like(t, x, axis=-1):
     if not (_is_array(x) and x.ndim == 1):
         _fail("the tangent of np.sort is supported under jit for 1-D arrays only")
@@ -256,14 +190,14 @@ def _cumprod_tangent_flat(t, m):
     return out
 
 
-@overload(rx.cumprod_adjoint)
+@numba_version(rx.cumprod_adjoint)
 def _cumprod_adjoint(g, x, axis=None):
     _require_flat_scan(x, axis, "the adjoint of np.cumprod")
     return lambda g, x, axis=None: _cumprod_adjoint_flat(
         np.ascontiguousarray(g).ravel(), np.ascontiguousarray(x).ravel()).reshape(x.shape)
 
 
-@overload(rx.cumprod_adjoint_change)
+@numba_version(rx.cumprod_adjoint_change)
 def _cumprod_adjoint_change(g, x, x_dot, axis=None):
     _require_flat_scan(x, axis, "second derivatives of np.cumprod")
     return lambda g, x, x_dot, axis=None: _cumprod_adjoint_change_flat(
@@ -271,14 +205,14 @@ def _cumprod_adjoint_change(g, x, x_dot, axis=None):
         np.ascontiguousarray(x_dot).ravel()).reshape(x.shape)
 
 
-@overload(rx.cumprod_tangent)
+@numba_version(rx.cumprod_tangent)
 def _cumprod_tangent(t, x, axis=None):
     _require_flat_scan(x, axis, "the tangent of np.cumprod")
     return lambda t, x, axis=None: _cumprod_tangent_flat(np.ascontiguousarray(t).ravel(),
                                                          np.ascontiguousarray(x).ravel())
 
 
-@overload(rx.untrace)
+@numba_version(rx.untrace)
 def _untrace(g, x, offset=0, axis1=0, axis2=1):
     if not (_is_array(x) and x.ndim == 2) or _is_array(g):
         _fail("the adjoint of np.trace is supported under jit for a 2-D array only")
@@ -296,7 +230,7 @@ def _untrace(g, x, offset=0, axis1=0, axis2=1):
     return impl
 
 
-@overload(rx.undiagonal)
+@numba_version(rx.undiagonal)
 def _undiagonal(g, x, offset=0, axis1=0, axis2=1):
     if not (_is_array(x) and x.ndim == 2):
         _fail("the adjoint of np.diagonal is supported under jit for a 2-D array only")

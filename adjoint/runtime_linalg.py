@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .helpers import exported, helper
 from .runtime_extra import _axes
 
-__all__ = [
-    "solve_as", "times_as", "matrix_trace", "eigenvectors", "eigenvectors_change",
-    "singular_values_adjoint", "singular_values_tangent", "outer_last", "norm_ord_adjoint",
-    "norm_ord_adjoint_change", "nuclear_norm_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
-    "triangular_solve", "triangular_times", "triangular_adjoint", "cholesky_solve",
-    "cholesky_factor_adjoint", "cholesky_times", "eigh_adjoint", "eigh_tangent",
-    "svd_adjoint", "svd_tangent", "svd_change",
-]
+# Constructs whose helpers have no Numba version (jit=True refuses them at build time).
+# Numba's np.linalg.svd has no compute_uv argument, so the primal does not compile.
+_SVD = "np.linalg.svd(x, compute_uv=False)"
+_NORM_ORD = "np.linalg.norm with ord other than None, 2 or 'fro'"
+_TRIANGULAR = "scipy.linalg.solve_triangular"
+_CHO = "scipy.linalg.cho_solve"
 
 
 # -- linear algebra ------------------------------------------------------------------------
@@ -39,6 +38,7 @@ def _chain(mats):
     return out
 
 
+@helper(no_numba="np.linalg.multi_dot")
 def multi_dot_adjoint(g, arrays):
     """The adjoint of each operand of ``np.linalg.multi_dot(arrays)``:
     dM_i = (M_0 ... M_{i-1})^T G (M_{i+1} ... M_k)^T, in each operand's own shape."""
@@ -53,6 +53,7 @@ def multi_dot_adjoint(g, arrays):
     return out
 
 
+@helper(no_numba="np.linalg.multi_dot")
 def multi_dot_tangent(tangents, arrays):
     """The tangent of ``np.linalg.multi_dot(arrays)``: the sum over operands of the chain
     with that operand replaced by its tangent."""
@@ -69,6 +70,7 @@ def _is_vector(v, a) -> bool:
     return np.ndim(v) == np.ndim(a) - 1
 
 
+@helper
 def solve_as(a, r, transpose=False):
     """``solve(a, r)`` (``a^T`` when ``transpose``) with NumPy's convention for ``r``: a
     vector (or a stack of vectors, one per matrix of ``a``) when it has one dimension fewer
@@ -79,6 +81,7 @@ def solve_as(a, r, transpose=False):
     return np.linalg.solve(m, r)
 
 
+@helper
 def times_as(a, s, transpose=False):
     """``a @ s`` (``a^T @ s`` when ``transpose``) with the vector convention of
     ``solve_as``."""
@@ -88,16 +91,19 @@ def times_as(a, s, transpose=False):
     return m @ s
 
 
+@helper
 def matrix_trace(m):
     """The trace of each matrix in ``m`` (over its last two axes)."""
     return np.trace(m, axis1=-2, axis2=-1)
 
 
+@helper
 def eigenvectors(x):
     """The eigenvectors of the symmetric matrices ``x`` (lower triangle read, like eigh)."""
     return np.linalg.eigh(x)[1]
 
 
+@helper(no_numba="second derivatives of np.linalg.eigvalsh")
 def eigenvectors_change(x, x_dot):
     """The derivative of ``eigenvectors(x)`` along ``x_dot`` (whose lower triangle is what
     changes, mirrored): ``V (F * (V^T dA V))`` with ``F_ij = 1 / (w_j - w_i)`` off the
@@ -111,18 +117,21 @@ def eigenvectors_change(x, x_dot):
     return v @ (f * (np.swapaxes(v, -1, -2) @ sym @ v))
 
 
+@helper(no_numba=_SVD)
 def singular_values_adjoint(g, x):
     """The adjoint of ``np.linalg.svd(x, compute_uv=False)``: ``U diag(g) V^T``."""
     u, _, vh = np.linalg.svd(x, full_matrices=False)
     return (u * np.asarray(g)[..., None, :]) @ vh
 
 
+@helper(no_numba=_SVD)
 def singular_values_tangent(t, x):
     """The tangent of the singular values: ``u_i^T t v_i`` for each i."""
     u, _, vh = np.linalg.svd(x, full_matrices=False)
     return np.sum(u * (t @ np.swapaxes(vh, -1, -2)), axis=-2)
 
 
+@helper
 def outer_last(u, v, a):
     """``u v^T`` shaped like ``a``: for vectors (one dimension fewer than ``a``) the outer
     product, for matrices ``u @ v^T``, summed over axes along which ``a`` was broadcast."""
@@ -135,6 +144,7 @@ def outer_last(u, v, a):
 
 
 # -- norms -------------------------------------------------------------------------------
+@helper(no_numba=_NORM_ORD)
 def norm_ord_adjoint(g, x, y, ord, axis=None, keepdims=False):
     """The adjoint of ``np.linalg.norm(x, ord, axis)`` for the ``ord`` values other than
     None, 2, 'fro' (``runtime.norm_adjoint``) and 'nuc' (``nuclear_norm_adjoint``).
@@ -163,6 +173,7 @@ def norm_ord_adjoint(g, x, y, ord, axis=None, keepdims=False):
     return gx * np.sign(x) * np.abs(x) ** (p - 1.0) / unreduce(y, x, axis, keepdims) ** (p - 1.0)
 
 
+@helper(no_numba=_NORM_ORD)
 def norm_ord_adjoint_change(g, x, y, x_dot, y_dot, ord, axis=None, keepdims=False):
     """The derivative of ``norm_ord_adjoint(g, x, y, ...)`` in x and y along (x_dot, y_dot).
     Norms with ord 0, 1, inf, -inf (and the matrix 1 / inf norms) are piecewise linear, so
@@ -199,6 +210,7 @@ def norm_slope(g, x, y, axis=None, keepdims=False, ord=None):
     return norm_ord_adjoint(g, x, y, ord, axis, keepdims)
 
 
+@helper(no_numba="np.linalg.norm with ord='nuc'")
 def nuclear_norm_adjoint(g, x, axis=None, keepdims=False):
     """The adjoint of the nuclear norm (the sum of the singular values): ``g U V^T``."""
     from .runtime import unreduce
@@ -275,6 +287,7 @@ def _triangle(m, lower):
     return np.tril(m) if lower else np.triu(m)
 
 
+@helper(no_numba=_TRIANGULAR)
 def triangular_solve(a, b, trans=0, lower=False):
     """``scipy.linalg.solve_triangular(a, b, trans, lower)`` (SciPy imported on first use)."""
     from scipy import linalg
@@ -282,12 +295,14 @@ def triangular_solve(a, b, trans=0, lower=False):
     return linalg.solve_triangular(a, b, trans=trans, lower=lower)
 
 
+@helper(no_numba=_TRIANGULAR)
 def triangular_times(m, r, trans=0, lower=False):
     """``op(T) @ r`` with T the triangle of ``m`` that solve_triangular reads."""
     t = _triangle(m, lower)
     return (t.T if _transposes(trans) else t) @ r
 
 
+@helper(no_numba=_TRIANGULAR)
 def triangular_adjoint(gb, y, trans=0, lower=False):
     """The adjoint of ``a`` in ``y = solve_triangular(a, b)`` given ``gb = op(T)^-T g``:
     ``-gb y^T`` (``-y gb^T`` when transposed), on the triangle that was read."""
@@ -296,6 +311,7 @@ def triangular_adjoint(gb, y, trans=0, lower=False):
     return -_triangle(outer.T if _transposes(trans) else outer, lower)
 
 
+@helper(no_numba=_CHO)
 def cholesky_solve(c, lower, b):
     """``scipy.linalg.cho_solve((c, lower), b)``: solves (L L^T) y = b for a lower factor
     (U^T U for an upper one)."""
@@ -304,6 +320,7 @@ def cholesky_solve(c, lower, b):
     return linalg.cho_solve((c, lower), b)
 
 
+@helper(no_numba=_CHO)
 def cholesky_factor_adjoint(gb, y, c, lower):
     """The adjoint of the factor ``c`` in ``y = cho_solve((c, lower), b)`` given
     ``gb = A^-1 g``: dA = -gb y^T, so dL = -(gb y^T + y gb^T) L on the lower triangle
@@ -314,6 +331,7 @@ def cholesky_factor_adjoint(gb, y, c, lower):
     return -np.tril(both @ np.tril(c)) if lower else -np.triu(np.triu(c) @ both)
 
 
+@helper(no_numba=_CHO)
 def cholesky_times(c_dot, c, lower, y):
     """``dA @ y`` for the change ``dA`` of ``A = L L^T`` (``U^T U``) when the factor's
     triangle changes by that of ``c_dot``."""
@@ -342,6 +360,7 @@ def _gaps_inverse(w):
     return np.where(eye, 0.0, 1.0 / np.where(eye, 1.0, gaps))
 
 
+@helper(no_numba="np.linalg.eigh with eigenvectors")
 def eigh_adjoint(g, y, uplo="L"):
     """The adjoint of ``w, V = np.linalg.eigh(A)`` from ``g = [dw, dV]`` (None for an
     unused result): ``V (diag(dw) + F * (V^T dV)) V^T``, read back onto the triangle eigh
@@ -357,6 +376,7 @@ def eigh_adjoint(g, y, uplo="L"):
     return _read_triangle(v @ inner @ vt, uplo)
 
 
+@helper(no_numba="np.linalg.eigh with eigenvectors")
 def eigh_tangent(y, x_dot, uplo="L"):
     """The tangent of ``(w, V) = np.linalg.eigh(A)`` along ``x_dot`` (its ``uplo``
     triangle, mirrored, is what changes): ``dw_i = v_i^T dA v_i``,
@@ -391,6 +411,7 @@ def _reduced(u, vh, gu, gvh):
     return u[..., :k], vh[..., :k, :], gu, gvh
 
 
+@helper(no_numba="np.linalg.svd with vectors")
 def svd_adjoint(g, y):
     """The adjoint of ``U, s, Vh = np.linalg.svd(A)`` from ``g = [dU, ds, dVh]`` (None for
     an unused result). With ``V = Vh^T`` and ``F_ij = 1 / (s_j^2 - s_i^2)``:
@@ -421,6 +442,7 @@ def svd_adjoint(g, y):
     return grad
 
 
+@helper(no_numba="np.linalg.svd with vectors")
 def svd_tangent(y, x_dot):
     """The tangent of ``(U, s, Vh) = np.linalg.svd(A, full_matrices=False)`` along
     ``x_dot``: with ``P = U^T dA V``, ``ds = diag(P)``,
@@ -440,9 +462,13 @@ def svd_tangent(y, x_dot):
     return (du, np.diagonal(p, axis1=-2, axis2=-1), np.swapaxes(dv, -1, -2))
 
 
+@helper(no_numba="np.linalg.svd with vectors")
 def svd_change(y, x_dot, x, compute_uv=True):
     """The tangent of ``np.linalg.svd(x, compute_uv=...)``: the singular values' alone, or
     the three results'."""
     if not compute_uv:
         return singular_values_tangent(x_dot, x)
     return svd_tangent(y, x_dot)
+
+
+__all__ = exported(__name__)

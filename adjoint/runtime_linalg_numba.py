@@ -3,14 +3,15 @@
 Imported by ``runtime_numba`` with the other Numba versions. Numba's ``np.linalg`` takes one
 2-D matrix at a time, so each overload does too; a stack of matrices raises a typing error
 starting with ``adjoint:``, which ``jit.py`` turns into a located ``JitError``. Helpers with
-no Numba version are listed in ``UNSUPPORTED`` (runtime_extra_numba.py).
+no Numba version are declared ``no_numba`` in the registry (adjoint/helpers.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import runtime_linalg as rl
-from .runtime_numba import _fail, _is_array, overload
+from .helpers import numba_version
+from .runtime_numba import _fail, _is_array
 
 
 # -- linear algebra: one matrix at a time (Numba's np.linalg takes 2-D arrays) -------------
@@ -19,7 +20,7 @@ def _require_matrix(a, what):
         _fail(f"{what} is supported under jit for a single 2-D matrix only")
 
 
-@overload(rl.solve_as)
+@numba_version(rl.solve_as)
 def _solve_as(a, r, transpose=False):
     _require_matrix(a, "np.linalg.solve")
 
@@ -29,7 +30,7 @@ def _solve_as(a, r, transpose=False):
     return impl
 
 
-@overload(rl.times_as)
+@numba_version(rl.times_as)
 def _times_as(a, s, transpose=False):
     _require_matrix(a, "np.linalg.solve")
 
@@ -39,7 +40,7 @@ def _times_as(a, s, transpose=False):
     return impl
 
 
-@overload(rl.outer_last)
+@numba_version(rl.outer_last)
 def _outer_last(u, v, a):
     _require_matrix(a, "np.linalg.solve")
     if u.ndim == 1:
@@ -47,13 +48,13 @@ def _outer_last(u, v, a):
     return lambda u, v, a: np.dot(np.ascontiguousarray(u), np.ascontiguousarray(v.T))
 
 
-@overload(rl.matrix_trace)
+@numba_version(rl.matrix_trace)
 def _matrix_trace(m):
     _require_matrix(m, "the derivative of np.linalg.det / slogdet")
     return lambda m: np.trace(m)
 
 
-@overload(rl.eigenvectors)
+@numba_version(rl.eigenvectors)
 def _eigenvectors(x):
     _require_matrix(x, "np.linalg.eigvalsh")
     return lambda x: np.linalg.eigh(np.ascontiguousarray(x))[1]

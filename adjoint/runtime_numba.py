@@ -10,8 +10,11 @@ number of dimensions, whether ``axis`` is None); the shapes are handled at run t
 compiled adjoint serves every shape of the same dimensions. Arrays come back as fresh
 C-contiguous arrays (never read-only broadcast views), so a variable keeps one Numba type.
 
-Helpers, or argument combinations, with no nopython version raise a Numba typing error
-whose text starts with ``adjoint:``; ``compile.py`` turns it into a ``JitError``.
+Every overload is registered with ``helpers.numba_version`` (which sees ``Optional``
+argument types as the type they wrap). Helpers with no nopython version at all are declared
+``no_numba`` in the registry (adjoint/helpers.py) and refused at build time; argument
+combinations with none raise a Numba typing error whose text starts with ``adjoint:``, which
+``jit.py`` turns into a ``JitError``.
 """
 from __future__ import annotations
 
@@ -23,47 +26,17 @@ import numpy as np
 from numba import njit, types
 from numba.core import errors as numba_errors
 from numba.core.imputils import lower_constant
+from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import (
     models,
     register_model,
     typeof_impl,
 )
-from numba.extending import overload as numba_overload
 from numba.np.numpy_support import as_dtype
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from . import runtime
-
-
-def overload(func):
-    """Numba's ``overload``, with ``Optional`` argument types seen as the type they wrap.
-
-    The generated code sets a saved temporary to None before the loop whose branches assign
-    it, so Numba types it ``Optional(array)``. Without this, the choice between the scalar
-    and the array implementation took the scalar one for an optional array: ``tie_share``
-    failed at run time, and ``unbroadcast`` summed an array gradient to a scalar."""
-    def register(typing):
-        @functools.wraps(typing)
-        def unwrapped(*args, **kwargs):
-            return typing(*map(_unwrap, args), **{k: _unwrap(v) for k, v in kwargs.items()})
-        numba_overload(func, jit_options={"cache": True})(unwrapped)
-        return typing
-    return register
-
-
-def _unwrap(t):
-    return t.type if isinstance(t, types.Optional) else t
-
-# The names of runtime helpers that have no Numba implementation at all.
-UNSUPPORTED = {
-    "inverse_axes": "np.transpose with an axes argument",
-    "split_like": "np.concatenate",
-    "unstack": "np.stack or np.array of a list",
-    "list_zeros": "a list built with append",
-    "list_add": "a list built with append",
-    "list_add_at": "reading from a list built with append",
-    "list_entry": "a list literal holding differentiated values",
-    "pop_adjoint": "list.append",
-}
+from .helpers import numba_version
 
 
 def _fail(message: str):
@@ -89,7 +62,7 @@ def _lower_index_expression(context, builder, ty, pyval):
     return context.get_dummy_value()
 
 
-@overload(operator.getitem)
+@numba_version(operator.getitem)
 def _index_expression_getitem(s, index):
     if isinstance(s, IndexExpressionType):
         return lambda s, index: index
@@ -259,7 +232,7 @@ def _axis_mask(axis):
 
 
 # -- zeros_like, unbroadcast, tie_share, pow_exponent_adjoint --------------------------------
-@overload(runtime.zeros_like)
+@numba_version(runtime.zeros_like, not_none=("x",))
 def _zeros_like(x):
     if _is_array(x):
         dtype = _float_dtype(x)
@@ -269,7 +242,7 @@ def _zeros_like(x):
     return None
 
 
-@overload(runtime.unbroadcast)
+@numba_version(runtime.unbroadcast, not_none=("like",))
 def _unbroadcast(g, like):
     if not _is_array(like):
         if _is_array(g):
@@ -295,7 +268,7 @@ def _unbroadcast(g, like):
     return impl
 
 
-@overload(runtime.sum_to_shape)
+@numba_version(runtime.sum_to_shape)
 def _sum_to_shape(g, shape):
     if not isinstance(shape, types.BaseTuple):
         return None
@@ -319,14 +292,14 @@ def _sum_to_shape(g, shape):
     return impl
 
 
-@overload(runtime.tie_share)
+@numba_version(runtime.tie_share, not_none=("a", "b"))
 def _tie_share(a, b):
     if _is_array(a) or _is_array(b):
         return lambda a, b: (a > b) + 0.5 * (a == b)
     return lambda a, b: (1.0 if a > b else 0.0) + (0.5 if a == b else 0.0)
 
 
-@overload(runtime.pow_exponent_adjoint)
+@numba_version(runtime.pow_exponent_adjoint, not_none=("x",))
 def _pow_exponent_adjoint(g, x, z):
     if _is_array(x):
         return lambda g, x, z: g * z * np.log(np.where(x == 0, 1.0, x))
@@ -334,7 +307,7 @@ def _pow_exponent_adjoint(g, x, z):
 
 
 # -- reductions ----------------------------------------------------------------------------
-@overload(runtime.unreduce)
+@numba_version(runtime.unreduce, not_none=("x",))
 def _unreduce(g, x, axis=None, keepdims=False):
     if not _is_array(x) or x.ndim == 0:
         if _is_array(g):
@@ -356,7 +329,7 @@ def _unreduce(g, x, axis=None, keepdims=False):
     return impl
 
 
-@overload(runtime.mean_adjoint)
+@numba_version(runtime.mean_adjoint, not_none=("x",))
 def _mean_adjoint(g, x, axis=None, keepdims=False):
     if not _is_array(x) or x.ndim == 0:
         return lambda g, x, axis=None, keepdims=False: g / 1.0
@@ -372,7 +345,7 @@ def _mean_adjoint(g, x, axis=None, keepdims=False):
     return impl
 
 
-@overload(runtime.extremum_adjoint)
+@numba_version(runtime.extremum_adjoint, not_none=("x", "y"))
 def _extremum_adjoint(g, x, y, axis=None, keepdims=False):
     if not _is_array(x) or x.ndim == 0:
         return lambda g, x, y, axis=None, keepdims=False: g * (1.0 if x == y else 0.0)
@@ -390,32 +363,61 @@ def _extremum_adjoint(g, x, y, axis=None, keepdims=False):
     return impl
 
 
-@overload(runtime.prod_adjoint)
+@njit(cache=True)
+def _groups(xd, rd):
+    """For each entry of an array of dims ``xd`` (C order), the flat index of the result
+    of a reduction to dims ``rd`` (1 on the reduced axes) it goes into."""
+    n = xd.size
+    dstr = _strides(rd, rd == 1)
+    out = np.empty(_prod(xd), np.int64)
+    idx = np.zeros(n, np.int64)
+    off = 0
+    for k in range(out.size):
+        out[k] = off
+        d = n - 1
+        while d >= 0:
+            idx[d] += 1
+            off += dstr[d]
+            if idx[d] < xd[d]:
+                break
+            off -= dstr[d] * idx[d]
+            idx[d] = 0
+            d -= 1
+    return out
+
+
+@njit(cache=True)
+def _others_product(flat, groups, count):
+    """For each entry, the product of the other entries of its group: the product of those
+    before it times the product of those after it (exact with zeros, no division)."""
+    others = np.empty(flat.size)
+    acc = np.ones(count)
+    for k in range(flat.size):
+        others[k] = acc[groups[k]]
+        acc[groups[k]] *= flat[k]
+    acc[:] = 1.0
+    for k in range(flat.size - 1, -1, -1):
+        others[k] *= acc[groups[k]]
+        acc[groups[k]] *= flat[k]
+    return others
+
+
+@numba_version(runtime.prod_adjoint, not_none=("x",))
 def _prod_adjoint(g, x, axis=None, keepdims=False):
     if not _is_array(x) or x.ndim == 0:
         return lambda g, x, axis=None, keepdims=False: g
-    if not _is_none(axis) and x.ndim > 1:
-        _fail("the adjoint of np.prod over an axis of a multi-dimensional array is not "
-              "supported under jit")
-    dtype = _float_dtype(x)
+    mask = _axis_mask(axis)
 
     def impl(g, x, axis=None, keepdims=False):
-        flat = np.ascontiguousarray(x).ravel()
-        n = flat.size
-        others = np.empty(n, dtype)
-        acc = 1.0
-        for i in range(n):
-            others[i] = acc
-            acc *= flat[i]
-        acc = 1.0
-        for i in range(n - 1, -1, -1):
-            others[i] *= acc
-            acc *= flat[i]
-        return (g * others).reshape(x.shape)
+        xd = _dims(x.shape, x.ndim)
+        rd = _reduced_dims(xd, mask(axis, x.ndim))
+        others = _others_product(np.ascontiguousarray(x).ravel().astype(np.float64),
+                                 _groups(xd, rd), _prod(rd))
+        return runtime.unreduce(g, x, axis, keepdims) * others.reshape(x.shape)
     return impl
 
 
-@overload(runtime.cumsum_adjoint)
+@numba_version(runtime.cumsum_adjoint, not_none=("x",))
 def _cumsum_adjoint(g, x, axis=None):
     if not _is_array(x):
         return lambda g, x, axis=None: g
@@ -429,7 +431,7 @@ def _cumsum_adjoint(g, x, axis=None):
     return impl
 
 
-@overload(runtime.norm_adjoint)
+@numba_version(runtime.norm_adjoint, not_none=("x", "y"))
 def _norm_adjoint(g, x, y, axis=None, keepdims=False, ord=None):
     # ord=2 of a vector is the default norm; any other ord has its own helper (the literal
     # value matters: Numba retries with literal types when this refuses a plain integer)
@@ -465,7 +467,7 @@ def _check_ranks(a, b, what):
                   "supported under jit")
 
 
-@overload(runtime.dot_adjoint_a)
+@numba_version(runtime.dot_adjoint_a, not_none=("a", "b"))
 def _dot_adjoint_a(g, a, b):
     _check_ranks(a, b, "np.dot")
     fb = _as_float(b)
@@ -478,7 +480,7 @@ def _dot_adjoint_a(g, a, b):
     return lambda g, a, b: np.dot(g, np.ascontiguousarray(fb(b).T))
 
 
-@overload(runtime.dot_adjoint_b)
+@numba_version(runtime.dot_adjoint_b, not_none=("a", "b"))
 def _dot_adjoint_b(g, a, b):
     _check_ranks(a, b, "np.dot")
     fa = _as_float(a)
@@ -491,16 +493,130 @@ def _dot_adjoint_b(g, a, b):
     return lambda g, a, b: np.dot(np.ascontiguousarray(fa(a).T), g)
 
 
-@overload(runtime.matmul_adjoint_a)
+@numba_version(runtime.matmul_adjoint_a, not_none=("a", "b"))
 def _matmul_adjoint_a(g, a, b):
     _check_ranks(a, b, "a @ b")
     return lambda g, a, b: runtime.dot_adjoint_a(g, a, b)
 
 
-@overload(runtime.matmul_adjoint_b)
+@numba_version(runtime.matmul_adjoint_b, not_none=("a", "b"))
 def _matmul_adjoint_b(g, a, b):
     _check_ranks(a, b, "a @ b")
     return lambda g, a, b: runtime.dot_adjoint_b(g, a, b)
+
+
+# -- joins: the adjoints of np.concatenate and np.stack ------------------------------------
+def _arrays_of_one_type(xs, what):
+    if not (isinstance(xs, (types.UniTuple, types.List)) and _is_array(xs.dtype)):
+        _fail(f"the adjoint of {what} is supported under jit for a tuple or list of arrays "
+              f"of one type (one dtype and number of dimensions), not {xs}")
+
+
+@njit(cache=True)
+def _piece(g, axis, start, n):
+    """A C-contiguous copy of entries start..start+n of ``g`` along ``axis``."""
+    outer = 1
+    for d in range(axis):
+        outer *= g.shape[d]
+    inner = 1
+    for d in range(axis + 1, g.ndim):
+        inner *= g.shape[d]
+    g3 = np.ascontiguousarray(g).reshape((outer, g.shape[axis], inner))
+    piece = np.empty((outer, n, inner), g.dtype)
+    piece[:, :, :] = g3[:, start:start + n, :]
+    return piece
+
+
+@numba_version(runtime.split_like)
+def _split_like(g, xs, axis=0):
+    _arrays_of_one_type(xs, "np.concatenate")
+    if not _is_array(g):
+        _fail("the adjoint of np.concatenate needs an array gradient under jit")
+    if _is_none(axis):
+        def flat(g, xs, axis=0):
+            entries = np.ascontiguousarray(g).ravel()
+            pieces = []
+            start = 0
+            for x in xs:
+                pieces.append(entries[start:start + x.size].copy().reshape(x.shape))
+                start += x.size
+            return pieces
+        return flat
+
+    def along(g, xs, axis=0):
+        axis = axis % g.ndim
+        pieces = []
+        start = 0
+        for x in xs:
+            n = x.shape[axis]
+            pieces.append(_piece(g, axis, start, n).reshape(tuple_setitem(g.shape, axis, n)))
+            start += n
+        return pieces
+    return along
+
+
+@numba_version(runtime.unstack)
+def _unstack(g, axis=0):
+    if not _is_array(g) or g.ndim == 0:
+        _fail("the adjoint of np.stack needs an array gradient under jit")
+    ndim, rank = g.ndim, g.ndim - 1
+    if ndim == 1:
+        def floats(g, axis=0):
+            return [g[i] for i in range(g.shape[0])]
+        return floats
+
+    def slices(g, axis=0):
+        axis = axis % ndim
+        dims = np.empty(rank, np.int64)
+        k = 0
+        for d in range(ndim):
+            if d != axis:
+                dims[k] = g.shape[d]
+                k += 1
+        shape = to_fixed_tuple(dims, rank)
+        return [_piece(g, axis, i, 1).reshape(shape) for i in range(g.shape[axis])]
+    return slices
+
+
+# -- lists built with append: under jit a zero entry is a zero array, never None ----------
+# (the Python versions use None so as not to allocate; a Numba list holds one type)
+def _list_of_arrays(values, what):
+    if not (isinstance(values, (types.List, types.ListType)) and
+            (_is_array(values.dtype) or _is_number(values.dtype))):
+        _fail(f"{what} is supported under jit for a list of arrays of one type or of "
+              f"numbers, not {values}")
+
+
+@numba_version(runtime.list_zeros)
+def _list_zeros(values):
+    _list_of_arrays(values, "a list built with append")
+    return lambda values: [runtime.zeros_like(v) for v in values]
+
+
+@numba_version(runtime.list_entry)
+def _list_entry(adjoints, index, like):
+    return lambda adjoints, index, like: adjoints[index]
+
+
+@numba_version(runtime.list_add)
+def _list_add(a, b):
+    return lambda a, b: [x + y for x, y in zip(a, b)]
+
+
+@numba_version(runtime.list_add_at)
+def _list_add_at(adjoints, index, g):
+    def add(adjoints, index, g):
+        adjoints[index] = adjoints[index] + g
+        return adjoints
+    return add
+
+
+@numba_version(runtime.pop_adjoint)
+def _pop_adjoint(adjoints, values):
+    def pop(adjoints, values):
+        values.pop()
+        return adjoints.pop()
+    return pop
 
 
 # -- indexing ------------------------------------------------------------------------------
@@ -508,7 +624,7 @@ def _int_array(t) -> bool:
     return _is_array(t) and isinstance(t.dtype, types.Integer)
 
 
-@overload(runtime.add_at)
+@numba_version(runtime.add_at)
 def _add_at(adjoint, index, g):
     if _int_array(index):
         if index.ndim != 1:
@@ -527,10 +643,10 @@ def _add_at(adjoint, index, g):
     return basic
 
 
-@numba_overload(runtime.must_not_be_array, prefer_literal=True)
+@numba_version(runtime.must_not_be_array, prefer_literal=True)
 def _must_not_be_array(value, message):
     # decided by the type: a float is rebound (nothing to check), an array is refused
-    if not _is_array(_unwrap(value)):
+    if not _is_array(value):
         return lambda value, message: None
     text = getattr(message, "literal_value", None) or "an array changed in place shares " \
         "memory with another variable; make a copy (b = a.copy())"
@@ -541,14 +657,14 @@ def _must_not_be_array(value, message):
     return refuse
 
 
-@overload(runtime.detached)
+@numba_version(runtime.detached)
 def _detached(value):
     if _is_array(value):
         return lambda value: value.copy()
     return lambda value: value
 
 
-@overload(runtime.clear_at)
+@numba_version(runtime.clear_at)
 def _clear_at(adjoint, index):
     def clear(adjoint, index):
         adjoint[index] = 0
@@ -556,7 +672,7 @@ def _clear_at(adjoint, index):
     return clear
 
 
-@overload(runtime.unindex)
+@numba_version(runtime.unindex, not_none=("x",))
 def _unindex(g, x, index):
     if not _is_array(x) or x.ndim == 0:
         _fail("indexing a scalar is not supported under jit")
@@ -580,7 +696,7 @@ def _unindex(g, x, index):
     return basic
 
 
-@overload(runtime.zero_entries)
+@numba_version(runtime.zero_entries)
 def _zero_entries(g, index):
     if not _is_array(g):
         _fail("zero_entries of a scalar is not supported under jit")
@@ -592,7 +708,7 @@ def _zero_entries(g, index):
     return zeroed
 
 
-@overload(runtime.written_part)
+@numba_version(runtime.written_part)
 def _written_part(g, index):
     if not _is_array(g):
         _fail("writing into a scalar is not supported under jit")
@@ -616,9 +732,8 @@ def _written_part(g, index):
     return picked
 
 
-@numba_overload(runtime.must_not_share, prefer_literal=True)
+@numba_version(runtime.must_not_share, prefer_literal=True)
 def _must_not_share(value, other, message):
-    value, other = _unwrap(value), _unwrap(other)
     if _is_array(value) and isinstance(other, (types.List, types.ListType)) and \
             _is_array(other.dtype):
         text = getattr(message, "literal_value", None) or "an array changed in place is " \
@@ -664,7 +779,7 @@ def _bounds_overlap(a, b):
     return a_low < b_high and b_low < a_high
 
 
-@overload(np.ndim)
+@numba_version(np.ndim)
 def _ndim(value):
     # np.ndim is used by the generated code to tell a view (an array) from a number
     if _is_array(value):
@@ -691,7 +806,7 @@ def _check_snapshots(snapshots):
         raise ValueError("adjoint.checkpointed: snapshots must be at least 1")
 
 
-@overload(runtime.checkpointed)
+@numba_version(runtime.checkpointed)
 def _checkpointed(iterable, snapshots):
     _require_integer(snapshots)
 
@@ -701,7 +816,7 @@ def _checkpointed(iterable, snapshots):
     return identity
 
 
-@overload(runtime.checkpoint_stride)
+@numba_version(runtime.checkpoint_stride)
 def _checkpoint_stride(steps, snapshots):
     _require_integer(snapshots)
 
@@ -711,10 +826,12 @@ def _checkpoint_stride(steps, snapshots):
     return stride
 
 
-@overload(runtime.checkpoint_segments)
+@numba_version(runtime.checkpoint_segments)
 def _checkpoint_segments(steps, stride):
     return lambda steps, stride: max(0, -(-steps // stride))
 
-# The Numba versions of the wider tables' helpers (runtime_extra.py, runtime_linalg.py)
-# register on import.
-from . import runtime_extra_numba, runtime_linalg_numba  # noqa: E402,F401
+# The Numba versions of the wider tables' helpers (runtime_extra.py, runtime_linalg.py) and
+# of the tangent helpers (runtime_tangent.py) register on import.
+from . import runtime_extra_numba, runtime_linalg_numba, runtime_tangent_numba  # noqa: E402,F401,I001
+# Our versions of the NumPy forms Numba lacks (reductions with axis and keepdims).
+from . import runtime_numpy_numba  # noqa: E402,F401,I001

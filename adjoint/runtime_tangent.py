@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .helpers import exported, helper
 from .runtime import _others, _reduced_last, extremum_adjoint, prod_adjoint, unreduce
 from .runtime_linalg import norm_slope, spectral_top_change
 
-__all__ = [
-    "broadcast_tangent", "extremum_tangent", "norm_adjoint_tangent", "norm_tangent",
-    "prod_adjoint_tangent", "prod_tangent", "reciprocal_or_zero",
-]
 
-
+@helper(zero_when=("any", 0))
 def broadcast_tangent(t, like):
     """The tangent with its primal's full shape: in ``z = x + c`` with only a scalar ``x``
     varying, ``z``'s tangent is ``x``'s everywhere. A fresh array, so it can be written to."""
@@ -34,6 +31,7 @@ def _ones(y):
     return np.ones_like(y, dtype=np.result_type(y, np.float64))
 
 
+@helper(zero_when=("any", 0))
 def extremum_tangent(t, x, y, axis=None, keepdims=False, ord=None):
     """Tangent of np.max/np.min: the tangent of the extremal entry (the mean over ties,
     matching the reverse rule's equal shares). ``ord`` is unused: the three reduction
@@ -42,17 +40,20 @@ def extremum_tangent(t, x, y, axis=None, keepdims=False, ord=None):
                               keepdims)
 
 
+@helper(zero_when=("any", 0))
 def prod_tangent(t, x, y, axis=None, keepdims=False, ord=None):
     """Tangent of np.prod: sum of t_i times the product of the other entries (exact at 0)."""
     return _reduction_tangent(prod_adjoint(_ones(y), x, axis, keepdims), t, axis, keepdims)
 
 
+@helper(zero_when=("any", 0))
 def norm_tangent(t, x, y, axis=None, keepdims=False, ord=None):
     """Tangent of np.linalg.norm: <x / ||x||, t> over each reduced slice."""
     return _reduction_tangent(norm_slope(_ones(y), x, y, axis, keepdims, ord), t, axis,
                               keepdims)
 
 
+@helper(zero_when=("all", 3, 4), no_numba="second derivatives of np.linalg.norm")
 def norm_adjoint_tangent(g, x, y, x_dot, y_dot, axis=None, keepdims=False, ord=None):
     """The derivative of ``norm_adjoint(g, x, y) = g * x / y`` along (x_dot, y_dot), for
     second derivatives of vector and Frobenius norms (0 where the norm is 0)."""
@@ -68,12 +69,14 @@ def norm_adjoint_tangent(g, x, y, x_dot, y_dot, axis=None, keepdims=False, ord=N
     return g_full * np.where(y_full == 0, 0.0, change)
 
 
+@helper
 def reciprocal_or_zero(x):
     """1 / x, and 0 where x == 0 (the exponent rule of ** takes ln 0 as 0)."""
     safe = np.where(x == 0, 1.0, x)
     return np.where(x == 0, 0.0, 1.0 / safe)
 
 
+@helper(zero_when=("any", 2), no_numba="second derivatives of np.prod")
 def prod_adjoint_tangent(g, x, x_dot, axis=None, keepdims=False):
     """The derivative of ``prod_adjoint(g, x)`` along ``x_dot``, for second derivatives of
     np.prod: entry i of ``others`` (the product of the entries other than i) changes by
@@ -93,3 +96,6 @@ def prod_adjoint_tangent(g, x, x_dot, axis=None, keepdims=False):
         change[..., i] = (np.sum(others * flat_dot, axis=-1)
                           - others[..., i] * flat_dot[..., i])
     return unreduce(g, x, axis, keepdims) * restore(change)
+
+
+__all__ = exported(__name__)

@@ -1,15 +1,16 @@
 """Numba implementations of the helpers in ``runtime_tangent.py``, for ``jvp``/``hvp`` with
-``jit=True``. Imported, like ``runtime_numba``, only when jit=True is used."""
+``jit=True``. Imported by ``runtime_numba``, only when jit=True is used. The second
+derivatives of np.linalg.norm and np.prod have none (declared ``no_numba`` in the registry).
+"""
 from __future__ import annotations
 
 import numpy as np
-from numba.extending import overload
 
 from . import runtime, runtime_tangent
+from .helpers import numba_version
 from .runtime_numba import (
     _axis_mask,
     _dims,
-    _fail,
     _gather,
     _is_array,
     _prod,
@@ -18,7 +19,7 @@ from .runtime_numba import (
 )
 
 
-@overload(runtime_tangent.broadcast_tangent)
+@numba_version(runtime_tangent.broadcast_tangent, not_none=("like",))
 def _broadcast_tangent(t, like):
     if not _is_array(like) or like.ndim == 0:
         if _is_array(t):
@@ -84,32 +85,21 @@ def _register_reductions() -> None:
     for helper, slope in ((runtime_tangent.extremum_tangent, _extremum_slope),
                           (runtime_tangent.prod_tangent, _prod_slope),
                           (runtime_tangent.norm_tangent, _norm_slope)):
-        overload(helper)(_reduction_tangent(njit(slope)))
+        numba_version(helper, not_none=("x",))(_reduction_tangent(njit(slope)))
 
 
 _register_reductions()
 
 
-@overload(runtime_tangent.reciprocal_or_zero)
+@numba_version(runtime_tangent.reciprocal_or_zero)
 def _reciprocal_or_zero(x):
     if _is_array(x):
         return lambda x: np.where(x == 0, 0.0, 1.0 / np.where(x == 0, 1.0, x))
     return lambda x: 0.0 if x == 0 else 1.0 / x
 
 
-@overload(runtime_tangent.norm_adjoint_tangent)
-def _norm_adjoint_tangent(g, x, y, x_dot, y_dot, axis=None, keepdims=False, ord=None):
-    _fail("second derivatives of np.linalg.norm are not supported under jit")
-
-
-
-@overload(runtime.stop_gradient)
+@numba_version(runtime.stop_gradient)
 def _stop_gradient(x):
     if _is_array(x):
         return lambda x: x.copy()
     return lambda x: x
-
-
-@overload(runtime_tangent.prod_adjoint_tangent)
-def _prod_adjoint_tangent(g, x, x_dot, axis=None, keepdims=False):
-    _fail("second derivatives of np.prod are not supported under jit")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import copy
 
+from . import helpers
 from .ir import (
     call,
 )
@@ -28,12 +29,10 @@ SEED = "__seed__"  # stands for the upstream adjoint while an elementwise rule i
 
 # Calls that are zero when the arguments at these positions are: ("any", ...) for functions
 # linear in each listed argument, ("all", ...) for functions linear in them jointly.
+# The runtime helpers' entries are declared with the helpers (adjoint/helpers.py).
 ZERO_WHEN = {
     "np.dot": ("any", 0, 1), "np.outer": ("any", 0, 1), "np.matmul": ("any", 0, 1),
-    "pow_exponent_adjoint": ("any", 0), "norm_adjoint": ("any", 0), "prod_adjoint": ("any", 0),
-    "prod_adjoint_tangent": ("any", 2),
-    "extremum_tangent": ("any", 0), "prod_tangent": ("any", 0), "norm_tangent": ("any", 0),
-    "norm_adjoint_tangent": ("all", 3, 4), "broadcast_tangent": ("any", 0),
+    **helpers.zero_when(),
 }
 
 

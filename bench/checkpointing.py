@@ -29,14 +29,14 @@ OUT = Path(__file__).resolve().parent / "checkpointing.md"
 
 def plain(x, n):
     s = 1.0
-    for i in range(n):
+    for _ in range(n):
         s = s * 0.999999 + math.sin(x * s) * 1e-6
     return s
 
 
 def checkpointed(x, n, k):
     s = 1.0
-    for i in adjoint.checkpointed(range(n), snapshots=k):
+    for _ in adjoint.checkpointed(range(n), snapshots=k):
         s = s * 0.999999 + math.sin(x * s) * 1e-6
     return s
 

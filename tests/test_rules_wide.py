@@ -246,6 +246,15 @@ SHAPES = [
     row("np.pad(x, 1)", A(3)),
     row("np.pad(x, ((1, 0), (2, 1)))", A(2, 3)),
     row("np.pad(x, (1, 2), mode='constant')", A(2, 3)),
+    row("np.pad(x, 2, mode='edge')", A(3)),
+    row("np.pad(x, ((1, 2), (3, 1)), mode='edge')", A(2, 3)),
+    row("np.pad(x, 2, mode='reflect')", A(4)),
+    row("np.pad(x, ((1, 2), (3, 2)), 'reflect')", A(3, 4), id="np.pad reflect 2-D"),
+    row("np.pad(x, 5, mode='reflect')", A(3), id="np.pad reflect wider than x"),
+    row("np.pad(x, 2, mode='symmetric')", A(4)),
+    row("np.pad(x, ((2, 0), (1, 3)), mode='symmetric')", A(2, 3), id="np.pad symmetric 2-D"),
+    row("np.pad(x, 3, mode='wrap')", A(4)),
+    row("np.pad(x, ((1, 1), (0, 4), (2, 1)), mode='wrap')", A(2, 3, 2), id="np.pad wrap 3-D"),
     row("np.real(x)", A(3)),
     row("np.conjugate(x)", A(3)),
 ]
@@ -340,10 +349,24 @@ JIT_ROWS = [
     row("np.linalg.solve(x + 3.0 * np.eye(3), y)", A(3, 3), A(3, 2), id="jit solve matrix rhs"),
     row("np.linalg.det(x + 3.0 * np.eye(3))", A(3, 3)),
     row("np.linalg.cholesky(x + 3.0 * np.eye(3))", A(3, 3, domain=(-0.5, 0.5))),
+    # NumPy forms Numba lacks, compiled to adjoint's own (runtime_numpy_numba.py), and the
+    # join adjoints (split_like, unstack)
+    row("x - np.max(x, axis=1, keepdims=True)", A(3, 4), id="jit max axis keepdims"),
+    row("np.min(x, axis=0) * np.mean(x, axis=1, keepdims=True)", A(3, 4),
+        id="jit min and mean axis"),
+    row("np.sum(x, axis=(0, 2), keepdims=True) * x", A(2, 3, 2), id="jit sum axes keepdims"),
+    row("np.ptp(x)", A(4)),
+    row("np.ptp(x, axis=0, keepdims=True)", A(3, 4), id="jit ptp axis"),
+    row("np.concatenate((x, 2.0 * x, y), axis=1)", A(2, 3), A(2, 2), id="jit concatenate"),
+    row("np.concatenate((x, y))", A(3), A(2), id="jit concatenate 1-D"),
+    row("np.stack((x, x * y), axis=1)", A(2, 3), A(2, 3), id="jit stack"),
 ]
-# eigvalsh compiles, but its second derivative (eigenvectors_change) has no Numba version
+# eigvalsh and prod compile, but their second derivatives (eigenvectors_change,
+# prod_adjoint_tangent) have no Numba version
 JIT_FIRST_ORDER_ROWS = [
     row("np.linalg.eigvalsh(x)", A(3, 3)),
+    row("np.prod(x, axis=1)", A(3, 4), id="jit prod axis"),
+    row("np.prod(x, axis=(0, 2), keepdims=True)", A(2, 3, 2), id="jit prod axes keepdims"),
 ]
 
 
@@ -391,7 +414,6 @@ JIT_REFUSED = [
     row("np.linalg.svd(x, compute_uv=False)", A(3, 3)),
     row("np.average(x)", A(2, 3)),
     row("np.diag(x)", A(3)),
-    row("np.ptp(x)", A(4)),
     row("a, b = np.split(x, 2); a * b", A(4)),
     row("np.sort(x)", A(2, 3), id="np.sort 2-D under jit"),
 ]
@@ -506,6 +528,16 @@ SPECIAL_REDUCTIONS = [
     row("special.logsumexp(x, axis=-1, keepdims=True)", A(3, 4)),
     row("special.logsumexp(x, axis=(0, 2))", A(2, 3, 4)),
     row("special.logsumexp(x * 40.0)", A(5), id="logsumexp large values"),
+    row("special.logsumexp(x, b=y)", A(5), A(5, domain=POS)),
+    row("special.logsumexp(x, axis=1, b=y)", A(3, 4), A(4, domain=POS), id="logsumexp b bcast"),
+    row("special.logsumexp(x, 0, y, True)", A(3, 4), A(3, 4, domain=POS),
+        id="logsumexp b positional keepdims"),
+    row("special.logsumexp(x, b=y)", A(3), A(2, 3, domain=POS), id="logsumexp b wider than a"),
+    row("v, s = special.logsumexp(x, return_sign=True); v * v", A(4)),
+    row("v, s = special.logsumexp(x, axis=0, b=y, return_sign=True); v * s", A(3, 4),
+        A(3, 4, domain=(-2.0, -0.5)), id="logsumexp negative sum with sign"),
+    row("v, s = special.logsumexp(x, axis=1, b=y, return_sign=True); v * 2.0", A(2, 3),
+        A(3, domain=POS), id="logsumexp b and sign"),
     row("special.softmax(x)", A(5)),
     row("special.softmax(x, axis=1)", A(3, 4)),
     row("special.softmax(x, axis=0)", A(3, 4)),
@@ -582,6 +614,12 @@ MORE = [
     row("a, b = np.split(x, 2); a * b", A(4)),
     row("a, b, c = np.split(x, 3, axis=1); a - b * c", A(2, 6)),
     row("a, b = np.array_split(x, 2); a / (b + 3.0)", A(6)),
+    row("a, b = np.array_split(x, 2); np.sum(a * a) - np.sum(b)", A(5),
+        id="np.array_split unequal"),
+    row("a, b, c = np.array_split(x, 3, axis=1); np.sum(a) * b[:, 0] + np.sum(np.sin(c))",
+        A(2, 7), id="np.array_split unequal axis 1"),
+    row("a, b = np.array_split(x, [1]); a[0] * np.sum(b * b)", A(4),
+        id="np.array_split at indices"),
     row("a, b = np.hsplit(x, 2); a * b", A(3, 4)),
     row("a, b = np.vsplit(x, 2); a * b", A(4, 3)),
     row("np.hstack((x, y))", A(3), A(2)),
@@ -598,6 +636,20 @@ MORE = [
 @pytest.mark.parametrize("expr, specs, scalar", MORE)
 def test_more(expr, specs, scalar):
     check_row(expr, specs, scalar)
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("np.pad(x, 1, mode='mean')", "mode='mean'"),
+    ("np.pad(x, 1, mode='linear_ramp')", "mode='linear_ramp'"),
+    ("np.pad(x, 1, mode=m)", "a literal string"),
+    ("np.pad(x, 1, mode='reflect', reflect_type='odd')", "does not accept"),
+    ("special.logsumexp(x, return_sign=flag)", "return_sign must be the constant"),
+])
+def test_pad_and_logsumexp_refusals_are_located(expr, message):
+    f = make_function(f"m = 'edge'; flag = True; {expr}", 1, False)
+    with pytest.raises(MissingRuleError, match=message) as info:
+        grad(f)(np.ones(3))
+    assert info.value.location is not None
 
 
 @pytest.mark.parametrize("specs", [(A(2, 3), A(3, 4), A(4, 2)), (A(3), A(3, 4), A(4)),

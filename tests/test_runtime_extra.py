@@ -1,16 +1,15 @@
 """The helpers of runtime_extra.py and runtime_linalg.py: each Numba version
 (runtime_extra_numba.py, runtime_linalg_numba.py) agrees with its Python version on random
-inputs, and every helper either has one or is listed as having none (so jit=True refuses it
-at build time instead of failing inside Numba)."""
+inputs (tests/test_helper_registry.py checks that every helper has one or a declared reason
+and shares these cases)."""
 from __future__ import annotations
 
 import numba
 import numpy as np
 import pytest
 
-from adjoint import runtime, runtime_linalg
-from adjoint import runtime_extra as rx
-from adjoint.runtime_numba import UNSUPPORTED
+import adjoint.runtime_numba  # noqa: F401 - registers the Numba versions
+from adjoint import runtime
 
 RNG = np.random.default_rng(14)
 
@@ -78,11 +77,3 @@ def test_polygamma_matches_known_values():
     euler_gamma = 0.5772156649015329
     assert runtime.polygamma(0, 1.0) == pytest.approx(-euler_gamma, rel=1e-14)
     assert runtime.polygamma(1, 1.0) == pytest.approx(np.pi ** 2 / 6, rel=1e-14)
-
-
-def test_every_helper_has_a_numba_version_or_is_refused():
-    import adjoint.runtime_numba  # noqa: F401 - registers the overloads
-
-    helpers = set(rx.__all__) | set(runtime_linalg.__all__)
-    missing = helpers - set(CASES) - set(UNSUPPORTED)
-    assert not missing, f"helpers with neither a Numba version nor a refusal: {missing}"

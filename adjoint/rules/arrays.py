@@ -41,6 +41,7 @@ from ..runtime import (
     undiagonal,
     unindex,
     unpad,
+    unpad_copies,
     unpermute,
     unreduce,
     unrepeat,
@@ -435,6 +436,24 @@ def _pad_is_constant(bound) -> str | None:
 @adjoint_of(np.pad, check=_pad_is_constant)
 def pad(y, x, pad_width, mode="constant"):
     d[x] += unpad(d[y], pad_width)
+
+
+# The padding of these modes copies entries of x; the others compute it ('linear_ramp',
+# 'maximum', 'minimum', 'mean', 'median': no rule yet) or leave it undefined ('empty').
+PAD_COPIES = ("edge", "reflect", "symmetric", "wrap")
+
+
+def _pad_copies(bound) -> str | None:
+    mode = getattr(bound.get("mode"), "value", None)
+    if mode not in PAD_COPIES:
+        return (f"np.pad has rules for mode='constant' and {', '.join(map(repr, PAD_COPIES))}"
+                f" (a literal string), not mode={ast.unparse(bound['mode'])}")
+    return None
+
+
+@adjoint_of(np.pad, check=_pad_copies)
+def pad_copies(y, x, pad_width, mode):
+    d[x] += unpad_copies(d[y], x, pad_width, mode)
 
 
 @adjoint_of(np.copy, np.asarray, np.array, np.float64, np.float32, ".copy", ".astype",

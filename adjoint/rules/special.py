@@ -4,16 +4,17 @@ when a call is not found and ``scipy.special`` has been imported (by the user's 
 
 Elementwise functions are one line each, like elementwise.py, and their forward rules are
 derived the same way. ``logsumexp``, ``softmax`` and ``log_softmax`` reduce over ``axis``
-(None: every entry); their weights (``b``) and ``return_sign`` arguments have no rule.
+(None: every entry); ``logsumexp`` also takes weights ``b`` and ``return_sign=True``.
 Derivatives of ``gammaln``, ``digamma`` and ``polygamma`` use the runtime helper
 ``polygamma``.
 """
+import ast
 import math
 
 import numpy as np
 from scipy import special
 
-from ..runtime import polygamma, reduce_sum, unbroadcast, unreduce
+from ..runtime import polygamma, reduce_sum, unbroadcast, unreduce, with_flat_sign
 from . import REVERSE, adjoint_of
 from .tangents import Elementwise, declare, t, tangent_of
 
@@ -101,14 +102,64 @@ declare(Elementwise(), *[key for key, rules in REVERSE.items()
 # == reductions over an axis ===================================================================
 
 
-@adjoint_of(special.logsumexp)
-def logsumexp(y, a, axis=None, keepdims=False):
+def _given(bound, name) -> bool:
+    """Is the argument passed, and not the constant None / False?"""
+    node = bound.get(name)
+    return node is not None and not (isinstance(node, ast.Constant)
+                                     and node.value in (None, False))
+
+
+def _plain(bound) -> str | None:
+    return "b= or return_sign= given" if _given(bound, "b") or _given(bound, "return_sign") \
+        else None
+
+
+def _weighted(bound) -> str | None:
+    return None if _given(bound, "b") and not _given(bound, "return_sign") else "no b="
+
+
+def _signed(bound) -> str | None:
+    node = bound.get("return_sign")
+    if isinstance(node, ast.Constant) and node.value is True:
+        return None
+    return "return_sign must be the constant True or False"
+
+
+@adjoint_of(special.logsumexp, check=_plain)
+def logsumexp(y, a, axis=None, b=None, keepdims=False):
     d[a] += unreduce(d[y], a, axis, keepdims) * np.exp(a - unreduce(y, a, axis, keepdims))
 
 
+# With weights b: y = log sum(b exp(a)), so dy/da = b exp(a - y) and dy/db = exp(a - y);
+# b may broadcast against a (a * b has the shape the sum runs over).
+@adjoint_of(special.logsumexp, check=_weighted)
+def logsumexp_weighted(y, a, axis=None, b=None, keepdims=False):
+    e = np.exp(a - unreduce(y, a * b, axis, keepdims))
+    g = unreduce(d[y], a * b, axis, keepdims)
+    d[a] += unbroadcast(g * b * e, a)
+    d[b] += unbroadcast(g * e, b)
+
+
+# return_sign=True: y = (log|S|, sign S) with S = sum(b exp(a)); d log|S| = dS / S and
+# 1 / S = sign exp(-log|S|). The sign is flat (its adjoint is ignored).
+@adjoint_of(special.logsumexp, check=_signed)
+def logsumexp_signed(y, a, axis=None, b=None, keepdims=False, return_sign=False):
+    w = 1.0 if b is None else b
+    e = np.exp(a - unreduce(y[0], a * w, axis, keepdims))
+    g = unreduce(d[y][0] * y[1], a * w, axis, keepdims)
+    d[a] += unbroadcast(g * w * e, a)
+    d[b] += unbroadcast(g * e, b)
+
+
 @tangent_of(special.logsumexp)
-def logsumexp_tangent(y, a, axis=None, keepdims=False):
-    t[y] = reduce_sum(np.exp(a - unreduce(y, a, axis, keepdims)) * t[a], axis, keepdims)
+def logsumexp_tangent(y, a, axis=None, b=None, keepdims=False, return_sign=False):
+    # t log|S| = sign exp(-log|S|) tS, tS = sum(exp(a) (b t[a] + t[b])); the sign is flat
+    w = 1.0 if b is None else b
+    value = y[0] if return_sign else y
+    sign = y[1] if return_sign else 1.0
+    e = np.exp(a - unreduce(value, a * w, axis, keepdims))
+    t[y] = with_flat_sign(sign * reduce_sum(e * (w * t[a] + t[b]), axis, keepdims),
+                          return_sign)
 
 
 @adjoint_of(special.softmax)

@@ -22,12 +22,12 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import runtime
+from .. import helpers, runtime
 from ..runtime import (
     centered,
     cumprod_adjoint,
@@ -94,11 +94,11 @@ Spec = Elementwise | Linear | Multilinear | TangentTemplate
 
 # Keys as in REVERSE: AST operator classes, callables and strings for syntax.
 TANGENTS: dict[Hashable, Spec] = {}
-# Runtime helpers of generated adjoint code, for forward mode over an adjoint (hvp).
-HELPERS: dict[Callable, Spec] = {}
-ZERO_HELPERS: set[Callable] = {runtime.zeros_like, runtime.tie_share, runtime.inverse_axes,
-                               runtime.must_not_be_array, runtime.must_not_share,
-                               runtime.reduced_count, runtime.rollaxis_destination}
+# Runtime helpers of generated adjoint code, for forward mode over an adjoint (hvp): their
+# specs are stored in the helper registry (adjoint/helpers.py), like their other facts.
+HELPERS: MutableMapping[Callable, Spec] = helpers.TangentTable()
+# Helpers whose tangent is zero (declared zero_tangent in the registry).
+ZERO_HELPERS: frozenset[Callable] = helpers.zero_tangent_functions()
 
 
 def is_tangent_ref(node: ast.AST) -> bool:
@@ -144,7 +144,7 @@ def tangent_of(*keys: Hashable, refused: dict | None = None):
         template = parse_tangent_template(func)
         template.refused = refused or {}
         for key in keys:
-            (HELPERS if callable(key) and key in _RUNTIME_FUNCTIONS else TANGENTS)[key] = template
+            (HELPERS if helpers.lookup(key) is not None else TANGENTS)[key] = template
         return func
 
     return register
@@ -152,10 +152,8 @@ def tangent_of(*keys: Hashable, refused: dict | None = None):
 
 def declare(spec: Spec, *keys: Hashable) -> None:
     for key in keys:
-        (HELPERS if callable(key) and key in _RUNTIME_FUNCTIONS else TANGENTS)[key] = spec
+        (HELPERS if helpers.lookup(key) is not None else TANGENTS)[key] = spec
 
-
-_RUNTIME_FUNCTIONS = {getattr(runtime, n) for n in runtime.__all__}
 
 
 def lookup(key: Hashable) -> Spec | None:
@@ -265,7 +263,8 @@ declare(Linear(("g",)), runtime.unbroadcast, runtime.sum_to_shape, runtime.unred
         runtime.mean_adjoint, runtime.cumsum_adjoint, runtime.split_like, runtime.unstack,
         runtime.unindex, runtime.zero_entries, runtime.extremum_adjoint, runtime.written_part)
 declare(Linear(("g",)), runtime.diff_adjoint, runtime.untile, runtime.unrepeat,
-        runtime.sort_adjoint, runtime.undiagonal, runtime.untrace, runtime.unpad)
+        runtime.sort_adjoint, runtime.undiagonal, runtime.untrace, runtime.unpad,
+        runtime.unpad_copies)
 declare(Linear(("t",)), runtime.sorted_like, runtime.permuted_like, runtime.cumprod_tangent)
 declare(Linear(("g",)), runtime.unpermute, runtime.unweights, runtime.split_promoted)
 declare(Linear(("w",)), runtime.weights_like)

@@ -332,12 +332,13 @@ class ForwardBuilder(TangentRules):
 
     def shares_operand_tangent(self, expr: ast.expr, op: Op, target: str) -> bool:
         """``y = x + c`` (or ``y = x * 1.0``) with only x varying has ``y_dot = x_dot``: the
-        same array, where the primal made a new one. Harmless unless y or x is then changed
-        in place."""
+        same array, where the primal made a new one. Harmless unless y or x, or an array x
+        is a view of (``x = m[1]``, then ``m[1] = v``), is then changed in place."""
         if not isinstance(expr, ast.Name) or op.label in ALIASING_OPS:
             return False
         source = next((v for v, t in self.tangent_names.items() if t == expr.id), None)
-        return target in self.mutated or source in self.mutated
+        names = {target} | ({source} if source else set())
+        return bool(self.p.sharing(names) & self.mutated) or bool(names & self.mutated)
 
     def pop_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         """``v = stack.pop()``: the tangent stack is popped in step, used or not."""

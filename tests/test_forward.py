@@ -462,3 +462,21 @@ def test_hvp_of_a_product_along_an_axis():
     g = grad(product_along_rows)
     expected = (g(x + 1e-6 * v) - g(x - 1e-6 * v)) / 2e-6
     np.testing.assert_allclose(hvp(product_along_rows)(x, v), expected, rtol=1e-6, atol=1e-8)
+
+
+def copy_of_a_row_then_the_row_written(x, m):
+    v = m[1] * 1.0  # a new array; its tangent must not stay a view of m's tangent
+    r = m[1]
+    last = m[-1]  # the same row as m[1] when m has two rows
+    last += r * x
+    return np.sum(v) + np.sum(r)
+
+
+def test_a_tangent_that_would_alias_a_row_written_later_is_copied():
+    """Found by the fuzzer: v_dot was m_dot[1] itself, which the write through `last`
+    then changed, so jvp disagreed with grad."""
+    x, m = 1.3, np.array([[1.8, 2.5, 2.2], [0.5, 1.5, 1.1]])
+    vx, vm = 0.7, np.random.default_rng(0).normal(size=m.shape)
+    gx, gm = grad(copy_of_a_row_then_the_row_written, wrt=(0, 1))(x, m.copy())
+    _, tangent = jvp(copy_of_a_row_then_the_row_written, wrt=(0, 1))(x, m.copy(), (vx, vm))
+    assert tangent == pytest.approx(gx * vx + np.sum(gm * vm), rel=1e-12)

@@ -1,0 +1,299 @@
+"""Numba versions of the runtime helpers for joins (the adjoints of ``np.concatenate`` and
+``np.stack``), lists built with ``append``, and indexing (``add_at``, ``unindex``, the
+aliasing guards). Registered on import, from runtime_numba.py; see its docstring.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.cpython.unsafe.tuple import tuple_setitem
+from numba.np.unsafe.ndarray import to_fixed_tuple
+
+from . import runtime
+from .helpers import numba_version
+from .runtime_numba import _fail, _float_dtype, _is_array, _is_none, _is_number
+
+
+# -- joins: the adjoints of np.concatenate and np.stack ------------------------------------
+def _arrays_of_one_type(xs, what):
+    if not (isinstance(xs, (types.UniTuple, types.List)) and _is_array(xs.dtype)):
+        _fail(f"the adjoint of {what} is supported under jit for a tuple or list of arrays "
+              f"of one type (one dtype and number of dimensions), not {xs}")
+
+
+@njit(cache=True)
+def _piece(g, axis, start, n):
+    """A C-contiguous copy of entries start..start+n of ``g`` along ``axis``."""
+    outer = 1
+    for d in range(axis):
+        outer *= g.shape[d]
+    inner = 1
+    for d in range(axis + 1, g.ndim):
+        inner *= g.shape[d]
+    g3 = np.ascontiguousarray(g).reshape((outer, g.shape[axis], inner))
+    piece = np.empty((outer, n, inner), g.dtype)
+    piece[:, :, :] = g3[:, start:start + n, :]
+    return piece
+
+
+@numba_version(runtime.split_like)
+def _split_like(g, xs, axis=0):
+    _arrays_of_one_type(xs, "np.concatenate")
+    if not _is_array(g):
+        _fail("the adjoint of np.concatenate needs an array gradient under jit")
+    if _is_none(axis):
+        def flat(g, xs, axis=0):
+            entries = np.ascontiguousarray(g).ravel()
+            pieces = []
+            start = 0
+            for x in xs:
+                pieces.append(entries[start:start + x.size].copy().reshape(x.shape))
+                start += x.size
+            return pieces
+        return flat
+
+    def along(g, xs, axis=0):
+        axis = axis % g.ndim
+        pieces = []
+        start = 0
+        for x in xs:
+            n = x.shape[axis]
+            pieces.append(_piece(g, axis, start, n).reshape(tuple_setitem(g.shape, axis, n)))
+            start += n
+        return pieces
+    return along
+
+
+@numba_version(runtime.unstack)
+def _unstack(g, axis=0):
+    if not _is_array(g) or g.ndim == 0:
+        _fail("the adjoint of np.stack needs an array gradient under jit")
+    ndim, rank = g.ndim, g.ndim - 1
+    if ndim == 1:
+        def floats(g, axis=0):
+            return [g[i] for i in range(g.shape[0])]
+        return floats
+
+    def slices(g, axis=0):
+        axis = axis % ndim
+        dims = np.empty(rank, np.int64)
+        k = 0
+        for d in range(ndim):
+            if d != axis:
+                dims[k] = g.shape[d]
+                k += 1
+        shape = to_fixed_tuple(dims, rank)
+        return [_piece(g, axis, i, 1).reshape(shape) for i in range(g.shape[axis])]
+    return slices
+
+
+# -- lists built with append: under jit a zero entry is a zero array, never None ----------
+# (the Python versions use None so as not to allocate; a Numba list holds one type)
+def _list_of_arrays(values, what):
+    if not (isinstance(values, (types.List, types.ListType)) and
+            (_is_array(values.dtype) or _is_number(values.dtype))):
+        _fail(f"{what} is supported under jit for a list of arrays of one type or of "
+              f"numbers, not {values}")
+
+
+@numba_version(runtime.list_zeros)
+def _list_zeros(values):
+    _list_of_arrays(values, "a list built with append")
+    return lambda values: [runtime.zeros_like(v) for v in values]
+
+
+@numba_version(runtime.list_entry)
+def _list_entry(adjoints, index, like):
+    return lambda adjoints, index, like: adjoints[index]
+
+
+@numba_version(runtime.list_add)
+def _list_add(a, b):
+    return lambda a, b: [x + y for x, y in zip(a, b)]
+
+
+@numba_version(runtime.list_add_at)
+def _list_add_at(adjoints, index, g):
+    def add(adjoints, index, g):
+        adjoints[index] = adjoints[index] + g
+        return adjoints
+    return add
+
+
+@numba_version(runtime.pop_adjoint)
+def _pop_adjoint(adjoints, values):
+    def pop(adjoints, values):
+        values.pop()
+        return adjoints.pop()
+    return pop
+
+
+# -- indexing ------------------------------------------------------------------------------
+def _int_array(t) -> bool:
+    return _is_array(t) and isinstance(t.dtype, types.Integer)
+
+
+@numba_version(runtime.add_at)
+def _add_at(adjoint, index, g):
+    if _int_array(index):
+        if index.ndim != 1:
+            _fail("an integer index array of more than one dimension is not supported "
+                  "under jit")
+
+        def scatter(adjoint, index, g):
+            for k in range(index.size):
+                adjoint[index[k]] += g[k]
+            return adjoint
+        return scatter
+
+    def basic(adjoint, index, g):
+        adjoint[index] += g
+        return adjoint
+    return basic
+
+
+@numba_version(runtime.must_not_be_array, prefer_literal=True)
+def _must_not_be_array(value, message):
+    # decided by the type: a float is rebound (nothing to check), an array is refused
+    if not _is_array(value):
+        return lambda value, message: None
+    text = getattr(message, "literal_value", None) or "an array changed in place shares " \
+        "memory with another variable; make a copy (b = a.copy())"
+    from .errors import UnsupportedSyntaxError
+
+    def refuse(value, message):
+        raise UnsupportedSyntaxError(text)
+    return refuse
+
+
+@numba_version(runtime.detached)
+def _detached(value):
+    if _is_array(value):
+        return lambda value: value.copy()
+    return lambda value: value
+
+
+@numba_version(runtime.clear_at)
+def _clear_at(adjoint, index):
+    def clear(adjoint, index):
+        adjoint[index] = 0
+        return adjoint
+    return clear
+
+
+@numba_version(runtime.unindex, not_none=("x",))
+def _unindex(g, x, index):
+    if not _is_array(x) or x.ndim == 0:
+        _fail("indexing a scalar is not supported under jit")
+    dtype = _float_dtype(x)
+    if _int_array(index):
+        if index.ndim != 1:
+            _fail("an integer index array of more than one dimension is not supported "
+                  "under jit")
+
+        def gather(g, x, index):
+            out = np.zeros(x.shape, dtype)
+            for k in range(index.size):
+                out[index[k]] += g[k]
+            return out
+        return gather
+
+    def basic(g, x, index):
+        out = np.zeros(x.shape, dtype)
+        out[index] = g
+        return out
+    return basic
+
+
+@numba_version(runtime.zero_entries)
+def _zero_entries(g, index):
+    if not _is_array(g):
+        _fail("zero_entries of a scalar is not supported under jit")
+
+    def zeroed(g, index):
+        out = np.ascontiguousarray(g).copy()
+        out[index] = 0
+        return out
+    return zeroed
+
+
+@numba_version(runtime.written_part)
+def _written_part(g, index):
+    if not _is_array(g):
+        _fail("writing into a scalar is not supported under jit")
+    if _int_array(index):
+        if index.ndim != 1 or g.ndim != 1:
+            _fail("a write through an integer index array is supported under jit for "
+                  "vectors and 1-D index arrays only")
+
+        def last_write_wins(g, index):
+            kept = np.full(g.shape, -1, np.int64)
+            for k in range(index.size):
+                kept[index[k]] = k
+            out = np.empty(index.size, np.float64)
+            for k in range(index.size):
+                out[k] = g[index[k]] if kept[index[k]] == k else 0.0
+            return out
+        return last_write_wins
+
+    def picked(g, index):
+        return np.asarray(g[index]).astype(np.float64)
+    return picked
+
+
+@numba_version(runtime.must_not_share, prefer_literal=True)
+def _must_not_share(value, other, message):
+    if _is_array(value) and isinstance(other, (types.List, types.ListType)) and \
+            _is_array(other.dtype):
+        text = getattr(message, "literal_value", None) or "an array changed in place is " \
+            "held by a list"
+        from .errors import UnsupportedSyntaxError
+
+        def check_entries(value, other, message):
+            for entry in other:
+                if _bounds_overlap(value, entry):
+                    raise UnsupportedSyntaxError(text)
+        return check_entries
+    if not (_is_array(value) and _is_array(other)):
+        return lambda value, other, message: None
+    text = getattr(message, "literal_value", None) or "an array changed in place shares " \
+        "memory with another variable; make a copy (b = a.copy())"
+    from .errors import UnsupportedSyntaxError
+
+    def check(value, other, message):
+        if _bounds_overlap(value, other):
+            raise UnsupportedSyntaxError(text)
+    return check
+
+
+@njit(cache=True)
+def _extent(a):
+    """The lowest and one past the highest byte address an array's elements occupy."""
+    low = high = a.ctypes.data
+    if a.size == 0:
+        return low, low
+    for axis in range(a.ndim):
+        reach = (a.shape[axis] - 1) * a.strides[axis]
+        if reach < 0:
+            low += reach
+        else:
+            high += reach
+    return low, high + a.itemsize
+
+
+@njit(cache=True)
+def _bounds_overlap(a, b):
+    a_low, a_high = _extent(a)
+    b_low, b_high = _extent(b)
+    return a_low < b_high and b_low < a_high
+
+
+@numba_version(np.ndim)
+def _ndim(value):
+    # np.ndim is used by the generated code to tell a view (an array) from a number
+    if _is_array(value):
+        n = value.ndim
+        return lambda value: n
+    if _is_number(value):
+        return lambda value: 0
+    return None

@@ -29,8 +29,10 @@ from .rules import REVERSE, ZERO_GRADIENT, load_optional_tables, tangents
 
 TABLES = [
     ("operators", "Python operators"),
-    ("elementwise", "Elementwise: builtins, math, NumPy ufuncs"),
-    ("arrays", "Arrays: reductions, scans, products, shapes, indexing"),
+    ("elementwise_math", "Elementwise: builtins and math on floats"),
+    ("elementwise", "Elementwise: NumPy ufuncs"),
+    ("arrays", "Arrays: reductions, scans, products, indexing"),
+    ("shapes", "Arrays: shapes, splits and joins"),
     ("linalg", "np.linalg"),
     ("special", "scipy.special (loaded when your code imports it)"),
     ("scipy_linalg", "scipy.linalg (loaded when your code imports it)"),

@@ -159,5 +159,6 @@ def check_arity(name: str, params: list[str], func: Callable) -> None:
 
 # Importing the tables fills REVERSE and ZERO_GRADIENT (linalg.py also declares tangents,
 # so it comes after the tables tangents.py reads).
-from . import arrays, conversions, elementwise, operators  # noqa: E402,F401,I001
+from . import arrays, conversions, elementwise, elementwise_math, operators  # noqa: E402,F401,I001
+from . import shapes  # noqa: E402,F401
 from . import linalg  # noqa: E402,F401

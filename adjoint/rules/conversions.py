@@ -5,7 +5,7 @@ rewritten to ``np.sum(x, axis=0)`` by desugar.py. ``x.item()`` with an index arg
 (``x.item(3)``) is not covered: the rule binds only the call without arguments.
 """
 from ..runtime import unreduce
-from . import adjoint_of, elementwise  # noqa: F401 - tangents reads its rules on import
+from . import adjoint_of, elementwise, elementwise_math  # noqa: F401 - tangents reads them
 from .tangents import Linear, declare
 
 d: dict = {}  # in a rule, d[v] stands for the adjoint of v

@@ -170,9 +170,10 @@ declare(Elementwise(), ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, pow, ast.Mo
 declare(Linear(("x",)), ast.UAdd, "copy")
 declare(Multilinear(("x", "y")), ast.MatMult)
 
-# Every reverse rule of elementwise.py is elementwise (that module's whole subject).
-declare(Elementwise(), *[key for key, rules in REVERSE.items()
-                         if rules and rules[0].module.endswith(".elementwise")])
+# Every reverse rule of elementwise.py and elementwise_math.py is elementwise (those
+# modules' whole subject).
+declare(Elementwise(), *[key for key, rules in REVERSE.items() if rules and rules[0].module
+                         .endswith((".elementwise", ".elementwise_math"))])
 
 declare(Linear(("x",)), np.sum, np.mean, np.cumsum, np.transpose, ".transpose", ".T",
         np.reshape, np.squeeze, np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,

@@ -29,7 +29,7 @@ class TangentRules:
         for param, why in getattr(spec, "refused", {}).items():
             atom = op.bound.get(param)
             if atom is not None and any(self.is_active(n) for n in atom_names(atom)):
-                from .jit import origin_line  # noqa: I001 - jit imports the builders
+                from .jit_errors import origin_line  # noqa: I001 - jit imports the builders
 
                 # in generated adjoint code (hvp), the user's line it came from
                 where = origin_line(self.src, self.src.where(stmt.value))

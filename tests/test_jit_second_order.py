@@ -32,7 +32,7 @@ def test_generated_lines_map_to_the_users_statement_or_def():
     to the statement its comment quotes, or (a pre-binding) to the user's def line."""
     from adjoint.errors import Location
     from adjoint.forward import parse_any
-    from adjoint.jit import origin_line
+    from adjoint.jit_errors import origin_line
 
     g = grad(c.element_writes)
     g(np.ones(3), 3)

@@ -30,7 +30,8 @@ from typing import Any
 # Where generated code imports a helper from, by the module that defines it: the adjoint
 # helpers are re-exported by adjoint.runtime, the tangent ones by adjoint.runtime_tangent.
 NAMESPACES = {"adjoint.runtime": "runtime", "adjoint.runtime_extra": "runtime",
-              "adjoint.runtime_linalg": "runtime", "adjoint.runtime_tangent": "runtime_tangent"}
+              "adjoint.runtime_linalg": "runtime", "adjoint.runtime_decompositions": "runtime",
+              "adjoint.runtime_tangent": "runtime_tangent"}
 
 
 @dataclass

@@ -443,9 +443,11 @@ def checkpoint_segments(steps, stride):
 
 # The helpers of the wider rule tables live in their own modules (issue 14); generated code
 # imports every helper from here.
-from . import runtime_extra, runtime_linalg  # noqa: E402
+from . import runtime_decompositions, runtime_extra, runtime_linalg  # noqa: E402
+from .runtime_decompositions import *  # noqa: E402,F401,F403
 from .runtime_extra import *  # noqa: E402,F401,F403
 from .runtime_linalg import *  # noqa: E402,F401,F403
 
 # What generated code may import from here: every helper declared in the registry.
-__all__ = exported(__name__) + runtime_extra.__all__ + runtime_linalg.__all__
+__all__ = (exported(__name__) + runtime_extra.__all__ + runtime_linalg.__all__
+           + runtime_decompositions.__all__)

@@ -153,7 +153,7 @@ def unpack_arrays(p: Prepared, body: list[ast.stmt], resolver: Resolver) -> list
             out.append(stmt)
             continue
         whole = p.namer.temp()
-        if op.rule is not None and op.rule.tuple_result:
+        if getattr(op.rule, "tuple_result", False):
             p.lists = p.lists | {whole}  # entries of different shapes: adjoint per entry
         new = [assign(whole, stmt.value)] + [
             assign(t.id, ast.Subscript(value=name(whole), slice=ast.Constant(i), ctx=ast.Load()))

@@ -30,14 +30,14 @@ OUT = Path(__file__).resolve().parent / "checkpointing.md"
 def plain(x, n):
     s = 1.0
     for _ in range(n):
-        s = s * 0.999999 + math.sin(x * s) * 1e-6
+        s = s * 0.999999 + math.sin(x + s) * 1e-6
     return s
 
 
 def checkpointed(x, n, k):
     s = 1.0
     for _ in adjoint.checkpointed(range(n), snapshots=k):
-        s = s * 0.999999 + math.sin(x * s) * 1e-6
+        s = s * 0.999999 + math.sin(x + s) * 1e-6
     return s
 
 
@@ -99,7 +99,7 @@ def report(n: int, samples: int) -> str:
     lines = [
         f"# Checkpointing: {n:,}-step recurrence",
         "",
-        "`s = s * 0.999999 + math.sin(x * s) * 1e-6`, gradient with respect to x, written "
+        "`s = s * 0.999999 + math.sin(x + s) * 1e-6`, gradient with respect to x, written "
         "`for i in range(n)` and `for i in adjoint.checkpointed(range(n), snapshots=k)` "
         "(uniform segments of ceil(n/k) steps). Produced by `python -m bench.checkpointing`.",
         "",

@@ -17,6 +17,10 @@ from adjoint.rules import tangents
 from tests.test_runtime_extra import CASES as EXTRA_CASES
 
 RNG = np.random.default_rng(13)
+# The list helpers' Numba versions are called here with Python lists, which Numba reflects
+# (and warns about); generated code builds its lists inside compiled code instead.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::numba.core.errors.NumbaPendingDeprecationWarning")
 
 
 def r(*shape):

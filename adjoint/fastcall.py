@@ -119,9 +119,9 @@ def result_lines(grad, types: tuple, names: list[str]) -> list[str]:
     if grad.single:
         k = at[0]
         result = ("float(grads)" if types[k] is float
-                  else f"grad_as(grads, {names[k]})")
+                  else f"grad_as(grads, {names[k]}, args)")
     else:
-        result = f"grad._gradients(grads, [{', '.join(names[k] for k in at)}])"
+        result = f"grad._gradients(grads, [{', '.join(names[k] for k in at)}], args)"
     lines = [f"result = {result}"]
     lines.append("return (value, result)" if grad.preserve_result else "return result")
     return lines

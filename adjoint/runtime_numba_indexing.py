@@ -146,10 +146,65 @@ def _add_at(adjoint, index, g):
             return adjoint
         return scatter
 
+    if _is_array(adjoint) and _selects_view(index, adjoint.ndim):
+        def into_view(adjoint, index, g):
+            # in place through the view, as NumPy does; Numba's ``adjoint[index] += g``
+            # builds the sum in a temporary and copies it back (twice the memory traffic)
+            view = adjoint[index]
+            view += _unshared(g, adjoint)
+            return adjoint
+        return into_view
+
     def basic(adjoint, index, g):
-        adjoint[index] += g
+        adjoint[index] += _unshared(g, adjoint)
         return adjoint
     return basic
+
+
+def _unshared(g, adjoint):
+    """g, or a copy of it where it may overlap the adjoint: Numba's in-place ufuncs read
+    and write element by element (``a[1:] += a[:-1]`` gives running sums), NumPy's
+    buffer an overlapping operand. (This Python body is what runs outside Numba.)"""
+    return g
+
+
+@numba_version(_unshared)
+def _unshared_numba(g, adjoint):
+    if not _is_array(g) or not _is_array(adjoint):
+        return lambda g, adjoint: g
+    return lambda g, adjoint: g if _apart(g, adjoint) else g.copy()
+
+
+@njit(cache=True)
+def _extent(a):
+    """The first and one-past-last byte address an array's entries can occupy."""
+    lo = hi = a.ctypes.data
+    for d in range(a.ndim):
+        if a.shape[d] == 0:
+            return lo, lo
+        step = (a.shape[d] - 1) * a.strides[d]
+        if step < 0:
+            lo += step
+        else:
+            hi += step
+    return lo, hi + a.itemsize
+
+
+@njit(cache=True)
+def _apart(a, b):
+    """Whether two arrays' memory certainly does not overlap."""
+    a_lo, a_hi = _extent(a)
+    b_lo, b_hi = _extent(b)
+    return a_hi <= b_lo or b_hi <= a_lo
+
+
+def _selects_view(index, ndim: int) -> bool:
+    """Whether ``a[index]`` is an array view of an ``ndim``-dimensional ``a``: integers and
+    slices only (no arrays, no None), fewer integers than dimensions."""
+    parts = list(index) if isinstance(index, types.BaseTuple) else [index]
+    if not all(isinstance(p, (types.Integer, types.SliceType)) for p in parts):
+        return False
+    return sum(isinstance(p, types.Integer) for p in parts) < ndim
 
 
 @numba_version(runtime.must_not_be_array, prefer_literal=True)

@@ -183,6 +183,15 @@ def _as_float(t):
     return njit(lambda a: a.astype(dtype))
 
 
+def _transposed(t):
+    """``x.T`` without copying where x is contiguous (C or F order): BLAS reads a transposed
+    operand in place. Copying it to C order first costs more than the product (W5: a
+    256 x 256 copy per layer). Only a strided view is made contiguous first."""
+    if t.layout in "CF":
+        return njit(lambda a: a.T)
+    return njit(lambda a: np.ascontiguousarray(a).T)
+
+
 def _check_ranks(a, b, what):
     for t in (a, b):
         if _is_array(t) and t.ndim > 2:
@@ -200,7 +209,8 @@ def _dot_adjoint_a(g, a, b):
         if a.ndim == 1:
             return lambda g, a, b: g * fb(b)
         return lambda g, a, b: np.outer(g, fb(b))
-    return lambda g, a, b: np.dot(g, np.ascontiguousarray(fb(b).T))
+    bt = _transposed(b)
+    return lambda g, a, b: np.dot(g, bt(fb(b)))
 
 
 @numba_version(runtime.dot_adjoint_b, not_none=("a", "b"))
@@ -213,7 +223,8 @@ def _dot_adjoint_b(g, a, b):
         if b.ndim == 1:
             return lambda g, a, b: fa(a) * g
         return lambda g, a, b: np.outer(fa(a), g)
-    return lambda g, a, b: np.dot(np.ascontiguousarray(fa(a).T), g)
+    at = _transposed(a)
+    return lambda g, a, b: np.dot(at(fa(a)), g)
 
 
 @numba_version(runtime.matmul_adjoint_a, not_none=("a", "b"))

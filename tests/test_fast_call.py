@@ -134,3 +134,34 @@ def test_preserve_result_and_several_wrt(jit):
         assert value == 41.0
         np.testing.assert_allclose(dw, [9.0, 16.0])
         np.testing.assert_allclose(dx, [6.0, 16.0])
+
+
+def sum_of_both(x, y):
+    return np.sum(x + y)  # dx and dy are one array in the generated code
+
+
+def first_row(W):
+    return np.sum(W[0] * 2.0)
+
+
+@JIT
+@pytest.mark.parametrize("call", ["checked", "fast"])
+def test_gradients_never_share_memory_with_arguments_or_each_other(jit, call):
+    # the compiled code returns arrays that do not own their memory: they are copied only
+    # where they share it with an argument or another gradient, never by default
+    x, y = np.arange(3.0), np.ones(3)
+    g = grad(sum_of_both, wrt=(0, 1), jit=jit)
+    if call == "fast":
+        g(x, y)  # the first call is checked; it sets up the fast path the next one takes
+        assert g._fast is not None
+    dx, dy = g(x, y)
+    assert not np.shares_memory(dx, dy)
+    assert not np.shares_memory(dx, x) and not np.shares_memory(dy, y)
+    dx[0] = 7.0
+    assert dy[0] == 1.0 and x[0] == 0.0
+    np.testing.assert_array_equal(dx, [7.0, 1.0, 1.0])
+    W = np.ones((2, 3))
+    dW = grad(first_row, jit=jit)(W)
+    dW += 1.0
+    np.testing.assert_array_equal(W, np.ones((2, 3)))
+    np.testing.assert_array_equal(dW, [[3.0] * 3, [1.0] * 3])

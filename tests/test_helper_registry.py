@@ -57,9 +57,12 @@ CASES = {
     "cumsum_adjoint": [(r(5), r(5)), (r(6), r(2, 3)), (r(4), r(4), 0)],
     "norm_adjoint": [(1.5, r(4), 2.2), (2.0, np.zeros(3), 0.0), (0.5, r(2, 3), 3.1)],
     "dot_adjoint_a": [(1.5, r(4), r(4)), (r(3), r(3, 4), r(4)), (r(3, 2), r(3, 4), r(4, 2)),
-                      (r(2), r(4), r(4, 2))],
+                      (r(2), r(4), r(4, 2)), (r(3, 2), r(3, 4), r(2, 4).T),
+                      (r(3, 2), r(3, 4), r(4, 4)[:, ::2])],
     "dot_adjoint_b": [(1.5, r(4), r(4)), (r(3), r(3, 4), r(4)), (r(3, 2), r(3, 4), r(4, 2)),
-                      (r(2), r(4), r(4, 2))],
+                      (r(2), r(4), r(4, 2)),
+                      # a transposed (F-order) and a strided operand: read in place, or copied
+                      (r(3), r(4, 3).T, r(4)), (r(3), r(6, 4)[::2], r(4))],
     "matmul_adjoint_a": [(r(3, 2), r(3, 4), r(4, 2)), (r(3), r(3, 4), r(4))],
     "matmul_adjoint_b": [(r(3, 2), r(3, 4), r(4, 2)), (r(2), r(4), r(4, 2))],
     "unindex": [(r(2), r(5), slice(1, 3)), (1.5, r(2, 3), (1, 2)), (r(3), r(4, 3), 2),
@@ -68,7 +71,9 @@ CASES = {
     "zero_entries": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2]))],
     "written_part": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2, 0]))],
     "add_at": [(r(5), slice(1, 3), r(2)), (r(4, 3), 1, r(3)),
-               (r(5), np.array([0, 2, 0]), r(3))],
+               (r(5), np.array([0, 2, 0]), r(3)), (r(5), 2, 1.5), (r(4, 3), 1, 2.5),
+               (r(2, 4, 3), 1, r(4, 3)), (r(2, 4, 3), (1, slice(0, 2)), r(3)),
+               (r(2, 4, 3), (0, 2), r(3)), (r(4, 3), (slice(1, 3), 0), r(2))],
     "clear_at": [(r(5), slice(1, 3)), (r(4, 3), 1)],
     "detached": [(r(3),), (2.5,), (r(2, 3),)],
     "stop_gradient": [(r(3),), (2.5,)],
@@ -119,9 +124,16 @@ def _numba_caller(helper, nargs):
 
 
 def _copy(value):
+    """A copy with the same memory layout (Numba compiles C, F and strided arrays apart)."""
     if isinstance(value, list):
         return [_copy(v) for v in value]
-    return value.copy() if isinstance(value, np.ndarray) else value
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.flags.c_contiguous or value.flags.f_contiguous:
+        return value.copy(order="K")
+    strided = np.empty(value.shape[:-1] + (2 * value.shape[-1],), value.dtype)[..., ::2]
+    strided[...] = value
+    return strided
 
 
 def _outcome(call, args):
@@ -265,3 +277,23 @@ def test_numpy_forms_numba_lacks_compile_to_ours(name):
         assert np.shape(got) == np.shape(expected), source
     ints = np.arange(6).reshape(2, 3)
     assert numba.njit(lambda a: np.sum(a, axis=0, keepdims=True))(ints).dtype == np.int64
+
+
+def test_add_at_reads_an_overlapping_gradient_before_writing():
+    # Numba's in-place ufuncs go element by element: a[1:] += a[:-1] would give running sums
+    @numba.njit
+    def shift_add(a):
+        return runtime.add_at(a, np.s_[1:], a[:-1])
+
+    a = np.arange(6.0)
+    expected = a.copy()
+    expected[1:] += a[:-1]
+    np.testing.assert_array_equal(shift_add(a.copy()), expected)
+    rows = np.arange(12.0).reshape(3, 4)
+    expected = rows.copy()
+    expected[1] += rows[0]
+
+    @numba.njit
+    def row_add(a):
+        return runtime.add_at(a, 1, a[0])
+    np.testing.assert_array_equal(row_add(rows.copy()), expected)

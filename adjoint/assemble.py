@@ -31,6 +31,8 @@ class Assembler:
             if self.needs_forward_comment(origin, group):
                 out.append(comment(self.p.src.text_of(origin)))
             for stmt in group:
+                if getattr(stmt, "shape_record", False) and stmt in self.planner.recomputed:
+                    continue  # only the backward sweep reads it, and computes it there
                 out += self.planner.saves_before.get(stmt, []) if saves else []
                 out.append(self.forward_statement(stmt, saves))
                 out += self.planner.saves_after.get(stmt, []) if saves else []

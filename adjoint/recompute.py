@@ -6,7 +6,9 @@ iteration as it had in the forward one (the loop's own index, an array the funct
 writes, values bound once before any loop, values already restored for this iteration),
 re-running the statement there gives the same value for the cost of the arithmetic: no
 stack, no copy. Only simple expressions qualify: names, constants, arithmetic, indexing
-and a few attributes; never a call (it may be costly or draw random numbers).
+and a few attributes; of calls, only the shape arithmetic ``np.shape`` and
+``np.broadcast_shapes`` (shapes.py records shapes with them); never another call (it may be
+costly or draw random numbers).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .resolve import assigned_names
 SIMPLE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Subscript, ast.Slice,
           ast.Tuple, ast.Attribute, ast.operator, ast.unaryop, ast.expr_context)
 ATTRIBUTES = {"shape", "ndim", "size", "T"}
+SHAPE_CALLS = {"np.shape", "np.broadcast_shapes"}
 
 
 class Recomputation:
@@ -56,7 +59,14 @@ class Recomputation:
         index = loop.target.id if isinstance(loop, ast.For) else None
         if index is not None and self.bindings.get(index, 0) != 1:
             index = None  # the body rebinds its own index: its value is not the counter's
+        shape_calls = [node for node in ast.walk(stmt.value) if isinstance(node, ast.Call)
+                       and not node.keywords and ast.unparse(node.func) in SHAPE_CALLS]
+        # the function itself (np.shape) is not a variable the statement reads
+        skip = {id(part) for c in shape_calls for part in ast.walk(c.func)}
+        skip |= {id(c) for c in shape_calls}
         for node in ast.walk(stmt.value):
+            if id(node) in skip:
+                continue
             if not isinstance(node, SIMPLE):
                 return False
             if isinstance(node, ast.Attribute) and node.attr not in ATTRIBUTES:

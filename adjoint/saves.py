@@ -39,6 +39,7 @@ class SavePlanner:
         self.stacks: list[str] = []
         self.unbound: set[str] = set()  # pre-bound to None so a first save is defined
         self.restored: set[str] = set()
+        self.recomputed: set[ast.stmt] = set()  # run again in the backward iteration
         self.rerun_arrays: StatementTable[list[ast.stmt]] = StatementTable()
         self.memo_counts: StatementTable[dict[str, int]] = StatementTable()
         self.memo_jumps: StatementTable[int] = StatementTable()
@@ -100,6 +101,7 @@ class SavePlanner:
             if self.recomputation.possible(stmt, loop.stmt, self.ready_at_top(loop)):
                 loop.rerun.append(copy.deepcopy(stmt))  # in program order
                 self.restored.add(var)
+                self.recomputed.add(stmt)
             else:
                 self.save_per_iteration(loop, stmt, var, slot)
         else:

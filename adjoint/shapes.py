@@ -11,6 +11,7 @@ with slices keeps one array per step instead of seven.
 from __future__ import annotations
 
 import ast
+import copy
 
 from .backward import Chunk
 from .ir import assign, call, is_element_write, is_loop, name, statements
@@ -121,10 +122,32 @@ def bind_shapes(p: Prepared, stmts: list[ast.stmt], chunks: list[Chunk],
             for var in assigned_names(stmt):
                 if var in shapes:
                     record = ast.copy_location(
-                        assign(shapes[var], call("np.shape", name(var))), stmt)
+                        assign(shapes[var], shape_expression(stmt, var)), stmt)
                     record.origin = stmt.origin
+                    record.shape_record = True
                     p.ops[record] = Op("zero", "shape")
                     k += 1
                     stmts.insert(k, record)
                     chunks.insert(k, Chunk(record))
         k += 1
+
+
+ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+
+
+def shape_expression(stmt: ast.Assign, var: str) -> ast.expr:
+    """``np.shape(x)``; for ``x = a * b`` (elementwise, the rule's own NumPy broadcasting)
+    ``np.broadcast_shapes(np.shape(a), np.shape(b))`` instead: it reads only the operands,
+    so where they can be computed again in a backward iteration (``a = x[i]``, never
+    written) the shape is computed there too, and nothing is pushed per iteration."""
+    value = stmt.value if len(stmt.targets) == 1 and isinstance(
+        stmt.targets[0], ast.Name) and stmt.targets[0].id == var else None
+    operands = (
+        [value.left, value.right] if isinstance(value, ast.BinOp) and isinstance(
+            value.op, ELEMENTWISE) else
+        [value.operand] if isinstance(value, ast.UnaryOp) and isinstance(
+            value.op, (ast.USub, ast.UAdd)) else [])
+    if not operands or not all(isinstance(o, (ast.Name, ast.Constant)) for o in operands):
+        return call("np.shape", name(var))
+    shapes = [call("np.shape", copy.deepcopy(o)) for o in operands]
+    return shapes[0] if len(shapes) == 1 else call("np.broadcast_shapes", *shapes)

@@ -331,7 +331,9 @@ class VJP(_Transform):
 
     def pullback(self, built: Built, arguments: dict[str, Any], value, cotangent):
         cotangent = _cotangent_like(self.fn, cotangent, value)
-        _, grads = built.function(**arguments, **{built.module.main.cotangent: cotangent})
+        values = (*arguments.values(), cotangent)
+        target = fastcall.call_target(built, values, self.jit)  # Numba's, when it can be
+        _, grads = target(**arguments, **{built.module.main.cotangent: cotangent})
         grads = (grads,) if len(self.wrt) == 1 else grads
         grads = tuple(as_gradient(g, arguments[w]) for g, w in zip(grads, self.wrt))
         return grads[0] if self.single else grads
@@ -358,6 +360,8 @@ class Pullback:
 
 
 def _cotangent_like(fn, cotangent, value):
+    if type(value) is float and type(cotangent) is float:  # the common case, quickly
+        return cotangent
     if isinstance(value, tuple):
         if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(value):
             raise ArgumentError(f"{fn.__name__} returns a tuple of {len(value)}; the "
@@ -408,7 +412,7 @@ class Jacobian(_Transform):
         self.mode = self.requested if self.requested != "auto" else (
             "rev" if n_out < n_in else "fwd")
         blocks = (self._by_rows(args, kwargs, value, inputs) if self.mode == "rev" else
-                  self._by_columns(arguments, value, inputs))
+                  self._by_columns(args, kwargs, arguments, value, inputs))
         return blocks[0] if self.single else tuple(blocks)
 
     def _by_rows(self, args, kwargs, value, inputs) -> list[np.ndarray]:
@@ -423,8 +427,8 @@ class Jacobian(_Transform):
                 row[i] = np.ravel(g)
         return [r.reshape(np.shape(value) + x.shape) for r, x in zip(rows, inputs)]
 
-    def _by_columns(self, arguments, value, inputs) -> list[np.ndarray]:
-        blocks = []
+    def _by_columns(self, args, kwargs, arguments, value, inputs) -> list[np.ndarray]:
+        along, blocks = _along(self._jvp, args, kwargs, arguments), []
         for k, x in enumerate(inputs):
             cols = np.empty((np.size(value), x.size))
             for j in range(x.size):
@@ -434,7 +438,7 @@ class Jacobian(_Transform):
                     tangents[k].flat[j] = 1.0
                 else:
                     tangents[k] = 1.0
-                _, t = self._jvp.run(arguments, tuple(tangents))
+                _, t = along(tuple(tangents))
                 cols[:, j] = np.ravel(t)
             blocks.append(cols.reshape(np.shape(value) + x.shape))
         return blocks
@@ -503,14 +507,27 @@ class Hessian(_Transform):
         if self._hvp._last is None:  # the first call
             refuse_random(self, "it runs one sweep per column")
         x = arguments[self.wrt[0]]
-        size = int(np.size(x))
+        size, along = int(np.size(x)), _along(self._hvp, args, kwargs, arguments)
         rows = np.empty((size, size))
         for j in range(size):
             v = np.zeros(np.shape(x))
             v.flat[j] = 1.0
             v = v if np.ndim(x) else 1.0
-            rows[j] = np.ravel(self._hvp.run(arguments, (v,)))
+            rows[j] = np.ravel(along((v,)))
         return rows.reshape(np.shape(x) + np.shape(x)) if np.ndim(x) else rows[0, 0]
+
+
+def _along(transform: _AlongDirection, args: tuple, kwargs: dict,
+           arguments: dict[str, Any]) -> Callable:
+    """``along(directions)``: one call of ``transform`` (a jvp or an hvp) per column of a
+    Jacobian or Hessian. Through its public call, whose thin path (fastcall.py) skips the
+    checks after the first column, when the call gave every argument by position; else
+    through ``run`` with the bound arguments."""
+    if kwargs or len(args) != len(arguments):
+        return lambda directions: transform.run(arguments, directions)
+    if transform.single:
+        return lambda directions: transform(*args, directions[0])
+    return lambda directions: transform(*args, directions)
 
 
 def jvp(fn: Callable, wrt: Wrt = 0, *, jit: bool = False) -> JVP:

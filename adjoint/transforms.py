@@ -331,9 +331,15 @@ class VJP(_Transform):
 
     def pullback(self, built: Built, arguments: dict[str, Any], value, cotangent):
         cotangent = _cotangent_like(self.fn, cotangent, value)
-        values = (*arguments.values(), cotangent)
-        target = fastcall.call_target(built, values, self.jit)  # Numba's, when it can be
-        _, grads = target(**arguments, **{built.module.main.cotangent: cotangent})
+        given = {**arguments, built.module.main.cotangent: cotangent}
+        target = fastcall.call_target(built, tuple(given.values()), self.jit)
+        try:  # Numba's dispatcher itself, when the wrapper has nothing to do
+            _, grads = target(**given)
+        except Exception:
+            if target is built.function:
+                raise
+            _, grads = built.function(**given)  # again, for the wrapper's errors
+
         grads = (grads,) if len(self.wrt) == 1 else grads
         grads = tuple(as_gradient(g, arguments[w]) for g, w in zip(grads, self.wrt))
         return grads[0] if self.single else grads

@@ -32,29 +32,53 @@ def fast_path(grad, args: tuple, built, constants) -> Callable | None:
     """``fast(args)``: the gradient for calls like ``args`` (all positional, every parameter
     given), or ``MISS``; None when such calls must always go through every check.
     ``grad``: the GradientFunction; ``constants``: its module constants' kinds now."""
-    types = tuple(map(type, args))
-    if len(args) != len(grad._names) or not all(t in PLAIN_TYPES for t in types):
+    if len(args) != len(grad._names):
         return None
-    names = [f"a{k}" for k in range(len(args))]
     from .api import as_gradient
 
-    ns: dict[str, Any] = {"MISS": MISS, "built": built, "grad": grad,
-                          "constants": constants, "grad_as": as_gradient}
-    lines = [f"if len(args) != {len(args)}:", "    return MISS",
-             f"{', '.join(names)}, = args"]
-    lines += argument_checks(args, types, ns, grad.jit)
-    lines += current_checks(built, ns)
+    ns: dict[str, Any] = {"grad": grad, "constants": constants, "grad_as": as_gradient}
+    lines = prologue(args, built, grad.jit, ns)
+    if lines is None:
+        return None
     if not grad.jit:
         lines += ["if grad._globals.now() != constants:", "    return MISS"]
-    ns["target"] = call_target(built, args, grad.jit)
-    lines += ["try:", f"    value, grads = target({', '.join(names)})",
-              "except Exception:",  # the checked call runs it again and reports it
-              "    return MISS"]
+    names = [f"a{k}" for k in range(len(args))]
+    lines += guarded_call(f"value, grads = target({', '.join(names)})",
+                          call_target(built, args, grad.jit), ns)
     if not grad.jit:  # compiled code returns the same type for the same argument kinds
         lines.append("grad._check_scalar(value)")
-    lines += result_lines(grad, types, names)
+    lines += result_lines(grad, tuple(map(type, args)), names)
+    return define(lines, ns, grad.fn.__name__)
+
+
+def prologue(args: tuple, built, jit: bool, ns: dict, trailing: tuple[str, ...] = ()
+             ) -> list[str] | None:
+    """The lines every fast path starts with: unpack ``args`` into ``a0, a1, ...`` (and the
+    ``trailing`` names, unchecked: a transform's directions), then return MISS unless each
+    argument is of its recorded kind and the build is current. None when calls like
+    ``args`` cannot take a fast path (an argument that is not a plain scalar or array)."""
+    checked = args[:len(args) - len(trailing)]
+    types = tuple(map(type, checked))
+    if not all(t in PLAIN_TYPES for t in types):
+        return None
+    ns.update(MISS=MISS, built=built)
+    names = [f"a{k}" for k in range(len(checked))] + list(trailing)
+    lines = [f"if len(args) != {len(args)}:", "    return MISS",
+             f"{', '.join(names)}, = args"]
+    return lines + argument_checks(checked, types, ns, jit) + current_checks(built, ns)
+
+
+def guarded_call(call: str, target, ns: dict) -> list[str]:
+    """``call`` (a statement calling ``target``); an exception sends the call the checked
+    way, which runs it again and reports it."""
+    ns["target"] = target
+    return ["try:", f"    {call}", "except Exception:", "    return MISS"]
+
+
+def define(lines: list[str], ns: dict, name: str) -> Callable:
+    """``fast(args)`` with the body ``lines``, executed in ``ns``."""
     text = "def fast(args):\n" + "".join(f"    {line}\n" for line in lines)
-    exec(compile(text, f"<adjoint fast path of {grad.fn.__name__}>", "exec"), ns)
+    exec(compile(text, f"<adjoint fast path of {name}>", "exec"), ns)
     return ns["fast"]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import pickling, pipeline
+from . import fastcall, pickling, pipeline
 from .api import (
     FLOAT_TYPES,
     SCALAR_TYPES,
@@ -89,7 +89,19 @@ class _Transform(pickling.ByReference):
         self._signature = signature(fn)
         self._last: Built | None = None
         self._last_kinds: tuple | None = None
+        self._fast: Callable | None = None  # the thin call path (fastcall.py)
         functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        if self._fast is not None and not kwargs:
+            result = self._fast(args)
+            if result is not fastcall.MISS:
+                return result
+        self._fast = None
+        return self._call(*args, **kwargs)
+
+    def _call(self, *args, **kwargs):
+        raise NotImplementedError
 
     def _arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         try:
@@ -155,17 +167,96 @@ class _AlongDirection(_Transform):
 
     direction = "direction"
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         if not args:
             raise ArgumentError(f"{self.kind} needs the {self.direction} as its last "
                                 "positional argument", _where(self.fn), self.usage)
         *args, directions = args
         arguments = self._arguments(tuple(args), kwargs)
-        return self.run(arguments, _directions(directions, self.wrt, self.single,
-                                               self.direction, self.fn))
+        result = self.run(arguments, _directions(directions, self.wrt, self.single,
+                                                 self.direction, self.fn))
+        if not kwargs and len(args) == len(self._signature.parameters):
+            self._fast = self._fast_path((*args, directions))
+        return result
 
     def run(self, arguments: dict[str, Any], directions: tuple):
         raise NotImplementedError
+
+    def _fast_path(self, args: tuple) -> Callable | None:
+        """``fast(args)`` for calls like ``args`` (fastcall.py): the function's arguments
+        of the same kinds, the directions plain floats or owned float arrays of their
+        arguments' shapes, the last build current; straight to the generated function."""
+        built, ns = self._last, {}
+        lines = fastcall.prologue(args, built, self.jit, ns, trailing=("d",))
+        given = _directions(args[-1], self.wrt, self.single, self.direction, self.fn)
+        names = list(self._signature.parameters)
+        at = [names.index(w) for w in self.wrt]
+        direction_lines = _direction_checks(given, [args[k] for k in at], at, self.jit, ns)
+        order = _positional(built, self.jit, names, built.module.main.tangents, self.wrt)
+        if lines is None or direction_lines is None or order is None:
+            return None
+        if not self.single:
+            ns["DT"] = type(args[-1])
+            lines += [f"if type(d) is not DT or len(d) != {len(at)}:", "    return MISS",
+                      f"{', '.join(f't{j}' for j in range(len(at)))}, = d"]
+        else:
+            lines.append("t0 = d")
+        lines += direction_lines
+        target = fastcall.call_target(built, (*args[:-1], *given), self.jit)
+        lines += fastcall.guarded_call(f"out = target({', '.join(order)})", target, ns)
+        lines += self._result_lines([f"a{k}" for k in at], ns)
+        return fastcall.define(lines, ns, f"{self.kind} of {self.fn.__name__}")
+
+    def _result_lines(self, wrt_names: list[str], ns: dict) -> list[str]:
+        raise NotImplementedError
+
+
+def _direction_checks(given: tuple, likes: list, at: list[int], jit: bool, ns: dict
+                      ) -> list[str] | None:
+    """MISS unless each direction ``t{j}`` is what the checked call passes on unchanged
+    (``_check_like``): a float for a float argument, an owned, writeable float64 array of
+    its argument's shape (C-contiguous under jit) for a float64 array. None when the
+    directions given now are not of that kind (the checked call would convert them)."""
+    from .api import as_gradient
+
+    lines = []
+    for j, (t, like, k) in enumerate(zip(given, likes, at)):
+        if type(like) is float and type(t) is float:
+            lines += [f"if type(t{j}) is not float:", "    return MISS"]
+        elif (type(like) is np.ndarray and type(t) is np.ndarray and like.dtype == np.float64
+              and t.shape == like.shape and as_gradient(t, like) is t):
+            ns["ndarray"], ns["float64"] = np.ndarray, np.dtype(np.float64)
+            tests = [f"type(t{j}) is not ndarray", f"t{j}.shape != a{k}.shape",
+                     f"t{j}.dtype != float64", f"not t{j}.flags.owndata",
+                     f"not t{j}.flags.writeable"]
+            if jit and t.ndim > 1:
+                tests.append(f"not t{j}.flags.c_contiguous")
+            lines += [f"if {' or '.join(tests)}:", "    return MISS"]
+        else:
+            return None
+    return lines
+
+
+def _positional(built: Built, jit: bool, names: list[str], extra: dict[str, str],
+                wrt: tuple[str, ...]) -> list[str] | None:
+    """The fast path's arguments to the generated function: ``a{k}`` for the function's
+    own parameters, ``t{j}`` for the ``extra`` ones of the wrt arguments (tangents), by
+    position up to the first parameter the call leaves to its default (a second-order
+    function's ``dout``), by keyword after it: the checked call passes them all by keyword,
+    and Numba must see the same signature, not compile another. None when a parameter the
+    call gives is keyword-only or ``*args``-like."""
+    function = built.function.dispatcher.py_func if jit else built.function
+    given = {n: f"a{k}" for k, n in enumerate(names)}
+    given.update({extra[w]: f"t{j}" for j, w in enumerate(wrt) if w in extra})
+    order, by_keyword = [], False
+    for p in inspect.signature(function).parameters.values():
+        if p.name not in given:
+            by_keyword = True
+        elif p.kind is not p.POSITIONAL_OR_KEYWORD:
+            return None
+        else:
+            order.append(f"{p.name}={given[p.name]}" if by_keyword else given[p.name])
+    return order if len(order) == len(given) else None
 
 
 class JVP(_AlongDirection):
@@ -187,6 +278,10 @@ class JVP(_AlongDirection):
                  for w, t in zip(self.wrt, tangents)}
         value, tangent = built.function(**arguments, **extra)
         return value, _like_output(tangent, value)
+
+    def _result_lines(self, wrt_names: list[str], ns: dict) -> list[str]:
+        ns["like_output"] = _like_output
+        return ["value, tangent = out", "return value, like_output(tangent, value)"]
 
 
 def _like_output(tangent, value):
@@ -211,15 +306,40 @@ class VJP(_Transform):
                                    scalars=_kinds(arguments)[0], floats=_kinds(arguments)[1])
         return self._last
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
         built = self._for_call(arguments)
         value = run_primal(self.fn, arguments, self._signature)
+        if not kwargs and len(args) == len(arguments):
+            self._fast = self._fast_path(args)
         return value, Pullback(self, arguments, value, built)
+
+    def _fast_path(self, args: tuple) -> Callable | None:
+        """``fast(args)`` for calls like ``args`` (fastcall.py): the primal on copies of
+        the arrays, and the pullback of the last build, without binding or checking again."""
+        ns = {"fn": self.fn, "vjp": self, "Pullback": Pullback}
+        lines = fastcall.prologue(args, self._last, self.jit, ns)
+        if lines is None:
+            return None
+        names = list(self._signature.parameters)
+        passed = [f"a{k}.copy()" if type(a) is np.ndarray else f"a{k}"
+                  for k, a in enumerate(args)]
+        arguments = ", ".join(f"{n!r}: a{k}" for k, n in enumerate(names))
+        lines += [f"value = fn({', '.join(passed)})",
+                  f"return value, Pullback(vjp, {{{arguments}}}, value, built)"]
+        return fastcall.define(lines, ns, f"vjp of {self.fn.__name__}")
 
     def pullback(self, built: Built, arguments: dict[str, Any], value, cotangent):
         cotangent = _cotangent_like(self.fn, cotangent, value)
-        _, grads = built.function(**arguments, **{built.module.main.cotangent: cotangent})
+        given = {**arguments, built.module.main.cotangent: cotangent}
+        target = fastcall.call_target(built, tuple(given.values()), self.jit)
+        try:  # Numba's dispatcher itself, when the wrapper has nothing to do
+            _, grads = target(**given)
+        except Exception:
+            if target is built.function:
+                raise
+            _, grads = built.function(**given)  # again, for the wrapper's errors
+
         grads = (grads,) if len(self.wrt) == 1 else grads
         grads = tuple(as_gradient(g, arguments[w]) for g, w in zip(grads, self.wrt))
         return grads[0] if self.single else grads
@@ -246,6 +366,8 @@ class Pullback:
 
 
 def _cotangent_like(fn, cotangent, value):
+    if type(value) is float and type(cotangent) is float:  # the common case, quickly
+        return cotangent
     if isinstance(value, tuple):
         if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(value):
             raise ArgumentError(f"{fn.__name__} returns a tuple of {len(value)}; the "
@@ -283,7 +405,7 @@ class Jacobian(_Transform):
         wrt, options = super()._options()
         return wrt, {**options, "mode": self.requested}
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
         if self.mode is None:  # the first call
             refuse_random(self, "it runs the function once per row or column")
@@ -296,7 +418,7 @@ class Jacobian(_Transform):
         self.mode = self.requested if self.requested != "auto" else (
             "rev" if n_out < n_in else "fwd")
         blocks = (self._by_rows(args, kwargs, value, inputs) if self.mode == "rev" else
-                  self._by_columns(arguments, value, inputs))
+                  self._by_columns(args, kwargs, arguments, value, inputs))
         return blocks[0] if self.single else tuple(blocks)
 
     def _by_rows(self, args, kwargs, value, inputs) -> list[np.ndarray]:
@@ -311,8 +433,8 @@ class Jacobian(_Transform):
                 row[i] = np.ravel(g)
         return [r.reshape(np.shape(value) + x.shape) for r, x in zip(rows, inputs)]
 
-    def _by_columns(self, arguments, value, inputs) -> list[np.ndarray]:
-        blocks = []
+    def _by_columns(self, args, kwargs, arguments, value, inputs) -> list[np.ndarray]:
+        along, blocks = _along(self._jvp, args, kwargs, arguments), []
         for k, x in enumerate(inputs):
             cols = np.empty((np.size(value), x.size))
             for j in range(x.size):
@@ -322,7 +444,7 @@ class Jacobian(_Transform):
                     tangents[k].flat[j] = 1.0
                 else:
                     tangents[k] = 1.0
-                _, t = self._jvp.run(arguments, tuple(tangents))
+                _, t = along(tuple(tangents))
                 cols[:, j] = np.ravel(t)
             blocks.append(cols.reshape(np.shape(value) + x.shape))
         return blocks
@@ -360,6 +482,15 @@ class HVP(_AlongDirection):
         out = tuple(as_gradient(g, arguments[w]) for g, w in zip(grads_dot, self.wrt))
         return out[0] if self.single else out
 
+    def _result_lines(self, wrt_names: list[str], ns: dict) -> list[str]:
+        ns.update(as_gradient=as_gradient, ndim=np.ndim)
+        grads = ", ".join(f"as_gradient(g{j}, {a})" for j, a in enumerate(wrt_names))
+        return ["(value, _), (_, gd) = out",
+                "if type(value) is not float and ndim(value) != 0:", "    return MISS",
+                f"{', '.join(f'g{j}' for j in range(len(wrt_names)))}, = "
+                + ("(gd,)" if len(wrt_names) == 1 else "gd"),
+                f"return {grads}" + ("" if self.single else ",")]
+
 
 class Hessian(_Transform):
     """``hessian(f, wrt)(*args)``: shape ``x.shape + x.shape``, one hvp per entry of x."""
@@ -377,19 +508,32 @@ class Hessian(_Transform):
     def source(self) -> str:
         return self._hvp.source
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         arguments = self._arguments(args, kwargs)
         if self._hvp._last is None:  # the first call
             refuse_random(self, "it runs one sweep per column")
         x = arguments[self.wrt[0]]
-        size = int(np.size(x))
+        size, along = int(np.size(x)), _along(self._hvp, args, kwargs, arguments)
         rows = np.empty((size, size))
         for j in range(size):
             v = np.zeros(np.shape(x))
             v.flat[j] = 1.0
             v = v if np.ndim(x) else 1.0
-            rows[j] = np.ravel(self._hvp.run(arguments, (v,)))
+            rows[j] = np.ravel(along((v,)))
         return rows.reshape(np.shape(x) + np.shape(x)) if np.ndim(x) else rows[0, 0]
+
+
+def _along(transform: _AlongDirection, args: tuple, kwargs: dict,
+           arguments: dict[str, Any]) -> Callable:
+    """``along(directions)``: one call of ``transform`` (a jvp or an hvp) per column of a
+    Jacobian or Hessian. Through its public call, whose thin path (fastcall.py) skips the
+    checks after the first column, when the call gave every argument by position; else
+    through ``run`` with the bound arguments."""
+    if kwargs or len(args) != len(arguments):
+        return lambda directions: transform.run(arguments, directions)
+    if transform.single:
+        return lambda directions: transform(*args, directions[0])
+    return lambda directions: transform(*args, directions)
 
 
 def jvp(fn: Callable, wrt: Wrt = 0, *, jit: bool = False) -> JVP:

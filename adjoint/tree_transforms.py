@@ -82,12 +82,12 @@ def _as_tuple(values, n: int) -> tuple:
 class JVP(_Trees, transforms.JVP):
     base = transforms.JVP
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         if not args:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         call, inner = self._flat(args[:-1], kwargs)
         if call is None:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         tangents = _as_tuple(self._split(call, args[-1], "tangent"), len(call.wrt))
         return inner.run(call.arguments, tangents)
 
@@ -95,10 +95,10 @@ class JVP(_Trees, transforms.JVP):
 class VJP(_Trees, transforms.VJP):
     base = transforms.VJP
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         call, inner = self._flat(args, kwargs)
         if call is None:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         value, pullback = inner(**call.arguments)
         return value, TreePullback(pullback, call, self.single)
 
@@ -117,12 +117,12 @@ class TreePullback:
 class HVP(_Trees, transforms.HVP):
     base = transforms.HVP
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         if not args:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         call, inner = self._flat(args[:-1], kwargs)
         if call is None:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         out = inner.run(call.arguments,
                         _as_tuple(self._split(call, args[-1], "vector"), len(call.wrt)))
         grads = call.regroup(_as_tuple(out, len(call.wrt)))
@@ -135,10 +135,10 @@ class Jacobian(_Trees, transforms.Jacobian):
     def _inner(self, call):
         return transforms.Jacobian(call.spec.fn, call.wrt, mode=self.requested, jit=self.jit)
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         call, inner = self._flat(args, kwargs)
         if call is None:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         blocks = inner(**call.arguments)
         self.mode = inner.mode
         grads = call.regroup(_as_tuple(blocks, len(call.wrt)))
@@ -156,13 +156,13 @@ class Hessian(_Trees, transforms.Hessian):
     def _inner(self, call):
         return transforms.HVP(call.spec.fn, call.wrt, jit=self.jit)
 
-    def __call__(self, *args, **kwargs):
+    def _call(self, *args, **kwargs):
         call, hvp_ = self._flat(args, kwargs)
         if call is None:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         name, tree, leaves = call.groups[0]
         if tree is None:
-            return super().__call__(*args, **kwargs)
+            return super()._call(*args, **kwargs)
         xs = [np.asarray(call.arguments[n], dtype=float) for n in call.wrt]
         # column j of every block: one hvp along the unit vector of entry j of leaf b
         blocks = [[np.empty(a.shape + b.shape) for b in xs] for a in xs]

@@ -7,7 +7,7 @@ writes, values bound once before any loop, values already restored for this iter
 re-running the statement there gives the same value for the cost of the arithmetic: no
 stack, no copy. Only simple expressions qualify: names, constants, arithmetic, indexing
 and a few attributes; of calls, only the shape arithmetic ``np.shape`` and
-``np.broadcast_shapes`` (shapes.py records shapes with them); never another call (it may be
+``broadcast_shape`` (shapes.py records shapes with them); never another call (it may be
 costly or draw random numbers).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .resolve import assigned_names
 SIMPLE = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Subscript, ast.Slice,
           ast.Tuple, ast.Attribute, ast.operator, ast.unaryop, ast.expr_context)
 ATTRIBUTES = {"shape", "ndim", "size", "T"}
-SHAPE_CALLS = {"np.shape", "np.broadcast_shapes"}
+SHAPE_CALLS = {"np.shape", "broadcast_shape"}
 
 
 class Recomputation:
@@ -59,8 +59,10 @@ class Recomputation:
         index = loop.target.id if isinstance(loop, ast.For) else None
         if index is not None and self.bindings.get(index, 0) != 1:
             index = None  # the body rebinds its own index: its value is not the counter's
+        # only in the shape records shapes.py adds: a user's function may share the name
         shape_calls = [node for node in ast.walk(stmt.value) if isinstance(node, ast.Call)
-                       and not node.keywords and ast.unparse(node.func) in SHAPE_CALLS]
+                       and getattr(stmt, "shape_record", False) and not node.keywords
+                       and ast.unparse(node.func) in SHAPE_CALLS]
         # the function itself (np.shape) is not a variable the statement reads
         skip = {id(part) for c in shape_calls for part in ast.walk(c.func)}
         skip |= {id(c) for c in shape_calls}

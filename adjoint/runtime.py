@@ -24,6 +24,14 @@ def unbroadcast(g, like):
     return sum_to_shape(g, np.shape(like))
 
 
+@helper(zero_tangent=True)
+def broadcast_shape(a, b):
+    """The shape of an elementwise result of ``a`` and ``b`` (numbers or arrays), from
+    theirs alone: what shapes.py records of ``t = a * b`` in a loop, which a backward
+    iteration computes again instead of popping it."""
+    return np.broadcast_shapes(np.shape(a), np.shape(b))
+
+
 @helper
 def sum_to_shape(g, shape):
     """``g`` summed over the axes along which a value of ``shape`` was broadcast:

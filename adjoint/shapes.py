@@ -137,7 +137,7 @@ ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.P
 
 def shape_expression(stmt: ast.Assign, var: str) -> ast.expr:
     """``np.shape(x)``; for ``x = a * b`` (elementwise, the rule's own NumPy broadcasting)
-    ``np.broadcast_shapes(np.shape(a), np.shape(b))`` instead: it reads only the operands,
+    ``broadcast_shape(a, b)`` instead: it reads only the operands,
     so where they can be computed again in a backward iteration (``a = x[i]``, never
     written) the shape is computed there too, and nothing is pushed per iteration."""
     value = stmt.value if len(stmt.targets) == 1 and isinstance(
@@ -149,5 +149,6 @@ def shape_expression(stmt: ast.Assign, var: str) -> ast.expr:
             value.op, (ast.USub, ast.UAdd)) else [])
     if not operands or not all(isinstance(o, (ast.Name, ast.Constant)) for o in operands):
         return call("np.shape", name(var))
-    shapes = [call("np.shape", copy.deepcopy(o)) for o in operands]
-    return shapes[0] if len(shapes) == 1 else call("np.broadcast_shapes", *shapes)
+    if len(operands) == 1:
+        return call("np.shape", copy.deepcopy(operands[0]))
+    return call("broadcast_shape", *map(copy.deepcopy, operands))

@@ -70,6 +70,8 @@ CASES = {
                 (r(2), r(5), np.array([True, False, True, False, False]))],
     "zero_entries": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2]))],
     "written_part": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2, 0]))],
+    "broadcast_shape": [(1.5, 2.5), (r(3), 2.0), (2.0, r(2, 3)), (r(2, 1), r(3)),
+                        (r(4), r(4))],
     "add_at": [(r(5), slice(1, 3), r(2)), (r(4, 3), 1, r(3)),
                (r(5), np.array([0, 2, 0]), r(3)), (r(5), 2, 1.5), (r(4, 3), 1, 2.5),
                (r(2, 4, 3), 1, r(4, 3)), (r(2, 4, 3), (1, slice(0, 2)), r(3)),

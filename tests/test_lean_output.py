@@ -127,3 +127,27 @@ def test_a_branch_whose_only_adjoint_code_was_a_copy(jit):
     dm, dx = grad(copy_in_a_branch, wrt=(0, 1), jit=jit)(m, x)
     np.testing.assert_allclose(dm, x)
     np.testing.assert_allclose(dx, m)
+
+
+def element_products(x, w):
+    k1 = np.zeros_like(x)
+    for i in range(1, x.shape[0]):
+        k1[i] = x[i] * x[i - 1] * w  # entries, or rows when x is 2-D; w a float
+    return np.sum(k1)
+
+
+@JIT
+@pytest.mark.parametrize("rows", [False, True], ids=["entries", "rows"])
+def test_an_element_loop_pushes_nothing_per_iteration(jit, rows):
+    # the products' shapes come from their operands' (re-read from x in the backward
+    # iteration), not from a stack; with rows of x they are (3,), and the float w's
+    # gradient must still sum over them
+    rng = np.random.default_rng(7)
+    x = rng.random((6, 3)) if rows else rng.random(6)
+    g = grad(element_products, wrt=(0, 1), jit=jit)
+    dx, dw = g(x, 0.7)
+    assert "_stack" not in g.source and "broadcast_shape(" in g.source
+    np.testing.assert_allclose(dx, numeric_grad(lambda x: element_products(x, 0.7), x),
+                               rtol=1e-6, atol=1e-9)
+    fd = (element_products(x, 0.7 + 1e-6) - element_products(x, 0.7 - 1e-6)) / 2e-6
+    assert dw == pytest.approx(fd, rel=1e-6)

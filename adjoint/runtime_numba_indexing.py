@@ -14,6 +14,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from . import runtime
 from .helpers import numba_version
+from .jit_optional import present
 from .runtime_numba import _fail, _float_dtype, _is_array, _is_none, _is_number
 
 
@@ -163,6 +164,17 @@ def _setitem_int_list(a, index, value):
     if _is_array(a) and _int_list(index):
         def write(a, index, value):
             a[_index_array(index)] = value
+        return write
+    return None
+
+
+# out[t1] = out_stack.pop() in generated code, with t1 a saved index bound to None before
+# the loop whose branch assigns it (an Optional to Numba): written with the value it holds
+@overload(operator.setitem)
+def _setitem_optional_index(a, index, value):
+    if _is_array(a) and isinstance(index, types.Optional):
+        def write(a, index, value):
+            a[present(index)] = value
         return write
     return None
 

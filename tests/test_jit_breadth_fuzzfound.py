@@ -5,6 +5,7 @@ construct, the JitError says so and names the user's line.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -65,6 +66,17 @@ def list_index(x0, a0, m0):
     t = pick(a0)
     out[[2, 2]] += x0 * a0[0]
     return np.sum(out * out) + np.sum(t * t) + np.sum(m0[[1, 0, 1]] * m0[0])
+
+
+def index_saved_in_a_branch(x0, a1, n):
+    # t1 = n - 1 is bound to None before the loop (an Optional(int64) to Numba): the
+    # helpers (zero_entries) and the restoring write out[t1] = ... had no Optional form
+    out = a1 * x0
+    for _i in range(2):
+        if x0 > -10.0:
+            out[n - 1] = math.atan(n)
+        out = out * x0
+    return np.sum(out * a1)
 
 
 def mask_2d_write(x0, m0):

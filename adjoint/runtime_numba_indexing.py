@@ -8,6 +8,7 @@ import operator
 
 import numpy as np
 from numba import njit, types
+from numba.core.imputils import lower_builtin
 from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
@@ -166,6 +167,22 @@ def _setitem_int_list(a, index, value):
             a[_index_array(index)] = value
         return write
     return None
+
+
+# x[...] (the whole array, a view): Numba types it but has no code for it, in the user's
+# code and in the helpers' (add_at(dx, np.s_[...], g)); on an array of one or more
+# dimensions it is x[:] (jit=True refuses 0-d arrays)
+@lower_builtin(operator.getitem, types.Array, types.EllipsisType)
+def _getitem_ellipsis(context, builder, sig, args):
+    return context.compile_internal(builder, lambda a, index: a[:], sig, args)
+
+
+@lower_builtin(operator.setitem, types.Array, types.EllipsisType, types.Any)
+def _setitem_ellipsis(context, builder, sig, args):
+    def write(a, index, value):
+        a[:] = value
+    context.compile_internal(builder, write, sig, args)
+    return context.get_dummy_value()
 
 
 # out[t1] = out_stack.pop() in generated code, with t1 a saved index bound to None before

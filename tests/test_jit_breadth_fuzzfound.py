@@ -79,6 +79,17 @@ def index_saved_in_a_branch(x0, a1, n):
     return np.sum(out * a1)
 
 
+def whole_array_index(x0, a0, m0):
+    # x[...]: Numba typed it (and add_at(da0, np.s_[...], g)) but had no code for it
+    t = a0[...]
+    u = m0[...] * x0
+    out = a0 * 1.0
+    out[...] = a0 * x0
+    w = m0 * 1.0
+    w[...] += x0
+    return np.sum(t * u) + np.sum(out * a0) + np.sum(w * w)
+
+
 def mask_2d_write(x0, m0):
     out = m0.copy()
     out[m0 > 0.3] = x0

@@ -159,8 +159,10 @@ def numba_version(func: Callable, *, not_none: tuple[str, ...] = (), **options):
     saved temporary to None before the loop whose branches assign it, so Numba types it
     ``Optional(array)``, and without this the choice between a scalar and an array
     implementation took the scalar one (``tie_share`` failed at run time, ``unbroadcast``
-    summed an array gradient to a scalar). Every Numba version goes through here, so the
-    fix holds for all of them. Numba also types such a call with the ``None`` branch alone;
+    summed an array gradient to a scalar); the implementation then receives the values
+    (jit_optional.py), not the Optionals (``clear_at(dx, i)`` with ``i`` an
+    ``Optional(int64)`` had no implementation). Every Numba version goes through here, so
+    the fix holds for all of them. Numba also types such a call with the ``None`` branch alone;
     for the parameters in ``not_none`` (values whose shape the helper reads, which generated
     code never passes as None) that typing is declined, so it cannot pick a scalar
     implementation that disagrees with the array one."""
@@ -183,8 +185,17 @@ def numba_version(func: Callable, *, not_none: tuple[str, ...] = (), **options):
                 given = signature.bind_partial(*args, **kwargs).arguments
                 if any(isinstance(given.get(name), types.NoneType) for name in not_none):
                     return None
-            return typing(*map(unwrap_optional, args),
+            impl = typing(*map(unwrap_optional, args),
                           **{k: unwrap_optional(v) for k, v in kwargs.items()})
+            if impl is None or not any(isinstance(t, types.Optional)
+                                       for t in (*args, *kwargs.values())):
+                return impl
+            from .jit_optional import with_values  # the implementation gets the values too
+
+            impl = getattr(impl, "py_func", impl)
+            given = inspect.signature(impl).bind_partial(*args, **kwargs).arguments
+            return with_values(impl, {n for n, t in given.items()
+                                      if isinstance(t, types.Optional)})
 
         overload(func, **options)(unwrapped)
         if entry is not None:

@@ -234,6 +234,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
 
     cache.install_helper_cache()  # before the helpers' Numba versions are imported
     from . import __version__, jitmath, runtime_numba
+    from .jit_pipeline import KeepBranches
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)
     from . import runtime_tangent_numba  # noqa: F401 - and of the forward-mode helpers
@@ -242,7 +243,8 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     resolved = frozen_globals(module)
     key_text = "\n".join(
         [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}",
-         f"options {JIT_OPTIONS} helpers {helpers_digest()}", globals_fingerprint(module)])
+         f"options {JIT_OPTIONS} pipeline {KeepBranches.__name__} helpers {helpers_digest()}",
+         globals_fingerprint(module)])
     key = hashlib.sha256(key_text.encode()).hexdigest()
     path = write_cached(text, key)
     on_disk = path is not None
@@ -267,7 +269,8 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
         py_func = ns[fn.name]
         compile_.use_live_defaults(py_func, fn.source.fn)
         py_func = without_keyword_only(py_func)
-        dispatcher = numba.njit(**JIT_OPTIONS)(py_func)
+        # every branch typed as written (see jit_pipeline.py)
+        dispatcher = numba.njit(**JIT_OPTIONS, pipeline_class=KeepBranches)(py_func)
         disk = cache.numba_cache(py_func, path) if on_disk else None
         if disk is not None:
             dispatcher._cache = disk  # what njit(cache=True) sets, guarded (see cache.py)
@@ -352,12 +355,21 @@ class JitFunction:
             return exc
         code = frames[-1].f_code
         what = ": ".join(filter(None, (type(exc).__name__, str(exc))))
-        reason = (f"Numba failed internally ({what} in "
-                  f"{getattr(code, 'co_qualname', code.co_name)})")
+        where = getattr(code, "co_qualname", code.co_name)
+        reason = NUMBA_LIMITS.get(where, f"Numba failed internally ({what} in {where})")
         line = lowering_line(frames, self.path)
         if line is None:
             return jit_error(reason, self.text, self.path, self.module)
         return located_error(line, reason, self.text, self.path, self.module)
+
+
+# Numba's own failures that are limits it documents, by the function that fails
+NUMBA_LIMITS = {
+    "BooleanArrayIndexer.__init__":
+        "Numba indexes with a boolean mask of one dimension only (a Numba limit: a mask of "
+        "two or more dimensions, as in m[m > 0] = v on a matrix, fails inside Numba); "
+        "write np.where(mask, v, m) for the write, m.ravel()[mask.ravel()] for the read",
+}
 
 
 def _contiguous(value):

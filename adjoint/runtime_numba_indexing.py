@@ -4,13 +4,18 @@ aliasing guards). Registered on import, from runtime_numba.py; see its docstring
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 from numba import njit, types
+from numba.core.imputils import lower_builtin
 from numba.cpython.unsafe.tuple import tuple_setitem
+from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from . import runtime
 from .helpers import numba_version
+from .jit_optional import present
 from .runtime_numba import _fail, _float_dtype, _is_array, _is_none, _is_number
 
 
@@ -133,8 +138,68 @@ def _int_array(t) -> bool:
     return _is_array(t) and isinstance(t.dtype, types.Integer)
 
 
+def _int_list(t) -> bool:
+    """A list of integers used as an index (``x[[0, 0, 1]]``): NumPy reads it as an integer
+    index array; Numba has no indexing by a list, so it is made the array NumPy sees."""
+    return isinstance(t, (types.List, types.ListType)) and isinstance(t.dtype, types.Integer)
+
+
+@njit(cache=True)
+def _index_array(index):
+    out = np.empty(len(index), np.int64)
+    for k in range(len(index)):
+        out[k] = index[k]
+    return out
+
+
+# x[[0, 0, 1]] and x[[0, 0, 1]] = v in the user's code, as NumPy reads them
+@overload(operator.getitem)
+def _getitem_int_list(a, index):
+    if _is_array(a) and _int_list(index):
+        return lambda a, index: a[_index_array(index)]
+    return None
+
+
+@overload(operator.setitem)
+def _setitem_int_list(a, index, value):
+    if _is_array(a) and _int_list(index):
+        def write(a, index, value):
+            a[_index_array(index)] = value
+        return write
+    return None
+
+
+# x[...] (the whole array, a view): Numba types it but has no code for it, in the user's
+# code and in the helpers' (add_at(dx, np.s_[...], g)); on an array of one or more
+# dimensions it is x[:] (jit=True refuses 0-d arrays)
+@lower_builtin(operator.getitem, types.Array, types.EllipsisType)
+def _getitem_ellipsis(context, builder, sig, args):
+    return context.compile_internal(builder, lambda a, index: a[:], sig, args)
+
+
+@lower_builtin(operator.setitem, types.Array, types.EllipsisType, types.Any)
+def _setitem_ellipsis(context, builder, sig, args):
+    def write(a, index, value):
+        a[:] = value
+    context.compile_internal(builder, write, sig, args)
+    return context.get_dummy_value()
+
+
+# out[t1] = out_stack.pop() in generated code, with t1 a saved index bound to None before
+# the loop whose branch assigns it (an Optional to Numba): written with the value it holds
+@overload(operator.setitem)
+def _setitem_optional_index(a, index, value):
+    if _is_array(a) and isinstance(index, types.Optional):
+        def write(a, index, value):
+            a[present(index)] = value
+        return write
+    return None
+
+
 @numba_version(runtime.add_at)
 def _add_at(adjoint, index, g):
+    if _int_list(index):
+        return lambda adjoint, index, g: runtime.add_at(adjoint, _index_array(index), g)
     if _int_array(index):
         if index.ndim != 1:
             _fail("an integer index array of more than one dimension is not supported "
@@ -241,6 +306,8 @@ def _unindex(g, x, index):
     if not _is_array(x) or x.ndim == 0:
         _fail("indexing a scalar is not supported under jit")
     dtype = _float_dtype(x)
+    if _int_list(index):
+        return lambda g, x, index: runtime.unindex(g, x, _index_array(index))
     if _int_array(index):
         if index.ndim != 1:
             _fail("an integer index array of more than one dimension is not supported "
@@ -276,6 +343,8 @@ def _zero_entries(g, index):
 def _written_part(g, index):
     if not _is_array(g):
         _fail("writing into a scalar is not supported under jit")
+    if _int_list(index):
+        return lambda g, index: runtime.written_part(g, _index_array(index))
     if _int_array(index):
         if index.ndim != 1 or g.ndim != 1:
             _fail("a write through an integer index array is supported under jit for "

@@ -24,7 +24,6 @@ from .jit_errors import (
     lowering_line,
     traceback_frames,
 )
-from .jit_opt import GENERATED_OPT, at_generated_level
 from .reverse import AdjointFunction, AdjointModule
 
 # -- jit=True: the same text, compiled by Numba in nopython mode ---------------------------
@@ -244,8 +243,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     resolved = frozen_globals(module)
     key_text = "\n".join(
         [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}",
-         f"options {JIT_OPTIONS} O{GENERATED_OPT} pipeline {KeepBranches.__name__} "
-         f"helpers {helpers_digest()}",
+         f"options {JIT_OPTIONS} pipeline {KeepBranches.__name__} helpers {helpers_digest()}",
          globals_fingerprint(module)])
     key = hashlib.sha256(key_text.encode()).hexdigest()
     path = write_cached(text, key)
@@ -273,7 +271,6 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
         py_func = without_keyword_only(py_func)
         # every branch typed as written (see jit_pipeline.py)
         dispatcher = numba.njit(**JIT_OPTIONS, pipeline_class=KeepBranches)(py_func)
-        dispatcher.compile = at_generated_level(dispatcher.compile)  # -O2: see jit_opt.py
         disk = cache.numba_cache(py_func, path) if on_disk else None
         if disk is not None:
             dispatcher._cache = disk  # what njit(cache=True) sets, guarded (see cache.py)

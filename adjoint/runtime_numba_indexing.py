@@ -237,30 +237,7 @@ def _unshared(g, adjoint):
 def _unshared_numba(g, adjoint):
     if not _is_array(g) or not _is_array(adjoint):
         return lambda g, adjoint: g
-    return lambda g, adjoint: g if _apart(g, adjoint) else g.copy()
-
-
-@njit(cache=True)
-def _extent(a):
-    """The first and one-past-last byte address an array's entries can occupy."""
-    lo = hi = a.ctypes.data
-    for d in range(a.ndim):
-        if a.shape[d] == 0:
-            return lo, lo
-        step = (a.shape[d] - 1) * a.strides[d]
-        if step < 0:
-            lo += step
-        else:
-            hi += step
-    return lo, hi + a.itemsize
-
-
-@njit(cache=True)
-def _apart(a, b):
-    """Whether two arrays' memory certainly does not overlap."""
-    a_lo, a_hi = _extent(a)
-    b_lo, b_hi = _extent(b)
-    return a_hi <= b_lo or b_hi <= a_lo
+    return lambda g, adjoint: g.copy() if _bounds_overlap(g, adjoint) else g
 
 
 def _selects_view(index, ndim: int) -> bool:

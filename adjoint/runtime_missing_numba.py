@@ -1,0 +1,172 @@
+"""Our Numba implementations of functions Numba lacks altogether, for ``jit=True``.
+
+A user's call to ``scipy.special.expit``, ``np.tile`` or ``math.fmod`` used to fail inside
+Numba ("no implementation"); each is registered here with ``helpers.numba_version`` so the
+call compiles to ours instead. Elementwise functions are Numba ufuncs (``vectorize``) over a
+float64 kernel, so scalars, arrays and broadcasting work as NumPy's do (results are float64;
+SciPy keeps float32 inputs in float32). The kernels follow SciPy's formulas where a naive
+one loses accuracy (expit for negative x, logit near 1/2, ndtr, log_ndtr for very negative
+x). Each agrees with the real function in tests/test_jit_missing_functions.py.
+
+Imported by ``runtime_numba`` (only under jit=True).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special
+from numba import njit, types, vectorize
+
+from .helpers import numba_version
+from .runtime_numba import _is_array
+
+UNARY = ["float64(float64)"]
+BINARY = ["float64(float64, float64)"]
+SQRT1_2 = 0.7071067811865476
+LOG_SQRT_2PI = 0.9189385332046728
+
+
+# -- elementwise kernels ---------------------------------------------------------------------
+@vectorize(UNARY, cache=True)
+def _expit(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # exp(-x) would overflow for very negative x
+    return e / (1.0 + e)
+
+
+@vectorize(UNARY, cache=True)
+def _logit(p):
+    if p < 0.0 or p > 1.0 or p != p:
+        return math.nan
+    if p == 0.0:
+        return -math.inf
+    if p == 1.0:
+        return math.inf
+    if 0.3 <= p <= 0.65:  # log(p / (1 - p)) cancels near 1/2, as in SciPy's logit
+        s = 2.0 * (p - 0.5)
+        return math.log1p(s) - math.log1p(-s)
+    return math.log(p / (1.0 - p))
+
+
+@vectorize(UNARY, cache=True)
+def _erf(x):
+    return math.erf(x)
+
+
+@vectorize(UNARY, cache=True)
+def _erfc(x):
+    return math.erfc(x)
+
+
+@vectorize(UNARY, cache=True)
+def _gammaln(x):
+    if x == -math.inf:
+        return -math.inf  # SciPy's value
+    if x <= 0.0 and x == math.floor(x):
+        return math.inf  # the poles
+    return math.lgamma(x)
+
+
+@vectorize(UNARY, cache=True)
+def _gamma(x):
+    if x == 0.0:
+        return math.copysign(math.inf, x)
+    if x < 0.0 and x == math.floor(x):
+        return math.nan  # SciPy's value at the negative poles
+    if x > 171.7:
+        return math.inf
+    return math.gamma(x)
+
+
+@njit(cache=True)
+def _ndtr_scalar(x):
+    """SciPy's ndtr: erf near 0, erfc in the tails (no cancellation in 1 - ...)."""
+    t = x * SQRT1_2
+    if abs(t) < SQRT1_2:
+        return 0.5 + 0.5 * math.erf(t)
+    y = 0.5 * math.erfc(abs(t))
+    return 1.0 - y if t > 0.0 else y
+
+
+@vectorize(UNARY, cache=True)
+def _ndtr(x):
+    return _ndtr_scalar(x)
+
+
+@vectorize(UNARY, cache=True)
+def _log_ndtr(x):
+    if x != x:
+        return math.nan
+    if x > 0.0:
+        return math.log1p(-_ndtr_scalar(-x))  # ndtr(-x) is exact in the tail, 1 - it is not
+    if x > -20.0:
+        return math.log(_ndtr_scalar(x))
+    # the asymptotic series of log(ndtr(x)): erfc underflows below about -38, and its
+    # log is -x^2/2 - log(-x) - log(sqrt(2 pi)) + log(1 - 1/x^2 + 3/x^4 - 15/x^6 ...)
+    x2 = x * x
+    term = 1.0
+    total = 0.0
+    for n in range(1, 12):
+        term *= -(2 * n - 1) / x2
+        total += term
+    return -0.5 * x2 - math.log(-x) - LOG_SQRT_2PI + math.log1p(total)
+
+
+@vectorize(BINARY, cache=True)
+def _xlogy(x, y):
+    if x == 0.0 and y == y:
+        return 0.0
+    return x * math.log(y) if y > 0.0 else x * (-math.inf if y == 0.0 else math.nan)
+
+
+@vectorize(BINARY, cache=True)
+def _xlog1py(x, y):
+    if x == 0.0 and y == y:
+        return 0.0
+    if y > -1.0:
+        return x * math.log1p(y)
+    return x * (-math.inf if y == -1.0 else math.nan)
+
+
+def _numeric(t) -> bool:
+    return isinstance(t, (types.Number, types.Boolean)) or (
+        _is_array(t) and isinstance(t.dtype, (types.Number, types.Boolean)))
+
+
+def _unary(func, kernel) -> None:
+    def typing(x):
+        if _numeric(x):
+            return lambda x: kernel(x)
+        return None
+    numba_version(func)(typing)
+
+
+def _binary(func, kernel) -> None:
+    def typing(x, y):
+        if _numeric(x) and _numeric(y):
+            return lambda x, y: kernel(x, y)
+        return None
+    numba_version(func)(typing)
+
+
+for _func, _kernel in ((scipy.special.expit, _expit), (scipy.special.logit, _logit),
+                       (scipy.special.erf, _erf), (scipy.special.erfc, _erfc),
+                       (scipy.special.gammaln, _gammaln), (scipy.special.gamma, _gamma),
+                       (scipy.special.ndtr, _ndtr), (scipy.special.log_ndtr, _log_ndtr)):
+    _unary(_func, _kernel)
+for _func, _kernel in ((scipy.special.xlogy, _xlogy), (scipy.special.xlog1py, _xlog1py)):
+    _binary(_func, _kernel)
+
+
+@numba_version(math.fmod)
+def _fmod(x, y):
+    if isinstance(x, types.Number) and isinstance(y, types.Number):
+        def fmod(x, y):
+            a, b = float(x), float(y)
+            if a == a and b == b and (b == 0.0 or math.isinf(a)):
+                raise ValueError("math domain error")  # as Python's math.fmod
+            return np.fmod(a, b)
+        return fmod
+    return None

@@ -17,9 +17,10 @@ import math
 import numpy as np
 import scipy.special
 from numba import njit, types, vectorize
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from .helpers import numba_version
-from .runtime_numba import _is_array
+from .runtime_numba import _is_array, _is_none
 
 UNARY = ["float64(float64)"]
 BINARY = ["float64(float64, float64)"]
@@ -170,3 +171,120 @@ def _fmod(x, y):
             return np.fmod(a, b)
         return fmod
     return None
+
+
+# -- logsumexp, softmax, log_softmax over axis=None or one int axis --------------------------
+@njit(cache=True)
+def _as_3d(a, axis):
+    """``a`` as (outer, n, inner) with ``n`` the reduced axis (None: every entry), and the
+    shape of the reduction's result (the reduced axis left out) as an int array."""
+    flat = np.ascontiguousarray(a).astype(np.float64)
+    if axis is None:
+        return flat.reshape((1, a.size, 1)), np.empty(0, np.int64)
+    if not -a.ndim <= axis < a.ndim:
+        raise ValueError("axis is out of bounds for the array's dimension")
+    axis = axis % a.ndim
+    outer, inner = 1, 1
+    kept = np.empty(a.ndim - 1, np.int64)
+    for d in range(a.ndim):
+        if d < axis:
+            outer *= a.shape[d]
+            kept[d] = a.shape[d]
+        elif d > axis:
+            inner *= a.shape[d]
+            kept[d - 1] = a.shape[d]
+    return flat.reshape((outer, a.shape[axis], inner)), kept
+
+
+@njit(cache=True)
+def _max_and_rest(x3):
+    """Along axis 1 of (outer, n, inner): the largest entry m and log1p of the sum of
+    exp(x - m) over the other entries, so log(sum(exp(x))) = m + rest as SciPy computes it
+    (exact when one entry dominates). A slice whose largest entry is NaN or infinite has
+    rest NaN (its softmax is NaN)."""
+    outer, n, inner = x3.shape
+    top = np.full((outer, inner), -np.inf)
+    rest = np.full((outer, inner), np.nan)
+    for o in range(outer):
+        for i in range(inner):
+            m, at = -np.inf, -1
+            for j in range(n):
+                v = x3[o, j, i]
+                if v != v:
+                    m, at = v, j
+                    break
+                if at < 0 or v > m:
+                    m, at = v, j
+            top[o, i] = m
+            if m != m or math.isinf(m):
+                continue
+            total = 0.0
+            for j in range(n):
+                if j != at:
+                    total += math.exp(x3[o, j, i] - m)
+            rest[o, i] = math.log1p(total)
+    return top, rest
+
+
+@njit(cache=True)
+def _logsumexp_3d(x3):
+    top, rest = _max_and_rest(x3)
+    return np.where(np.isnan(rest), top, top + rest)  # (an infinite or NaN max is the sum)
+
+
+def _axis_form(a, axis) -> bool:
+    return (_is_array(a) and isinstance(a.dtype, (types.Float, types.Integer))
+            and a.ndim >= 1 and (_is_none(axis) or isinstance(axis, types.Integer)))
+
+
+def _false(flag) -> bool:
+    """Is the flag False: the default, or the constant False?"""
+    return flag is False or (isinstance(flag, types.Omitted) and not flag.value) or (
+        isinstance(flag, types.BooleanLiteral) and not flag.literal_value)
+
+
+@numba_version(scipy.special.logsumexp)
+def _logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    if not (_axis_form(a, axis) and _is_none(b) and _false(keepdims) and _false(return_sign)):
+        return None
+    rank = 0 if _is_none(axis) else a.ndim - 1
+
+    if rank == 0:
+        def total(a, axis=None, b=None, keepdims=False, return_sign=False):
+            return _logsumexp_3d(_as_3d(a, axis)[0])[0, 0]
+        return total
+
+    def along(a, axis=None, b=None, keepdims=False, return_sign=False):
+        x3, kept = _as_3d(a, axis)
+        return _logsumexp_3d(x3).reshape(to_fixed_tuple(kept, rank))
+    return along
+
+
+@njit(cache=True)
+def _softmax_3d(x3, log):
+    top, rest = _max_and_rest(x3)
+    out = np.empty_like(x3)
+    for o in range(x3.shape[0]):
+        for j in range(x3.shape[1]):
+            for i in range(x3.shape[2]):
+                shifted, r = x3[o, j, i] - top[o, i], rest[o, i]
+                if not log:
+                    out[o, j, i] = math.exp(shifted - r)
+                else:  # SciPy's log_softmax at an infinite max is x - max, not NaN
+                    out[o, j, i] = shifted if r != r else shifted - r
+    return out
+
+
+def _softmax_of(log: bool):
+    def typing(x, axis=None):
+        if not _axis_form(x, axis):
+            return None
+
+        def impl(x, axis=None):
+            return _softmax_3d(_as_3d(x, axis)[0], log).reshape(x.shape)
+        return impl
+    return typing
+
+
+numba_version(scipy.special.softmax)(_softmax_of(False))
+numba_version(scipy.special.log_softmax)(_softmax_of(True))

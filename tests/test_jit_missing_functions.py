@@ -159,3 +159,45 @@ def test_softmax_family_gradients_under_jit():
     compiled = adjoint.grad(f_softmax, jit=True)(x)
     np.testing.assert_allclose(compiled, adjoint.grad(f_softmax)(x), rtol=1e-12)
     np.testing.assert_allclose(compiled, central(f_softmax, x), rtol=1e-6, atol=1e-8)
+
+
+@numba.njit
+def shapes(a, b, m, k):
+    return (np.inner(a, b), np.inner(m, b), np.inner(m, m), np.tile(a, 3), np.tile(m, (2, 3)),
+            np.tile(m, (2, 1, 2)), np.diagonal(m), np.diagonal(m, k))
+
+
+def test_inner_tile_and_diagonal_agree_with_numpy():
+    for m in (rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), np.arange(12.0).reshape(4, 3).T):
+        a, b = rng.normal(size=m.shape[1]), rng.normal(size=m.shape[1])
+        for k in (-5, -1, 0, 2, 7):
+            got = shapes(a, b, m, k)
+            expected = (np.inner(a, b), np.inner(m, b), np.inner(m, m), np.tile(a, 3),
+                        np.tile(m, (2, 3)), np.tile(m, (2, 1, 2)), np.diagonal(m),
+                        np.diagonal(m, k))
+            for n, (value, want) in enumerate(zip(got, expected)):
+                close(value, want, f"form {n} of {m.shape}, k={k}", rtol=1e-13)
+    inner = numba.njit(lambda a, b: np.inner(a, b))
+    ints = np.arange(6).reshape(2, 3)
+    assert inner(ints, ints).dtype == np.inner(ints, ints).dtype
+    close(inner(rng.normal(size=(2, 3, 4)), np.ones((5, 4))).shape, (2, 3, 5), "3-D inner")
+    close(inner(2.5, np.arange(3.0)), np.inner(2.5, np.arange(3.0)), "a number")
+    tile = numba.njit(lambda a: np.tile(a, 3))
+    close(tile(1.5), np.tile(1.5, 3), "a number tiled")
+    assert tile(np.zeros((0, 2))).shape == np.tile(np.zeros((0, 2)), 3).shape
+    with pytest.raises(ValueError):
+        inner(np.ones(3), np.ones(4))
+
+
+def f_shapes(x):
+    m = x.reshape(3, 4)
+    return (np.sum(np.tile(m, (2, 1)) ** 2 * np.tile(x[:4], 6).reshape(6, 4))
+            + np.sum(np.inner(m, m) * np.inner(m, x[4:8])) + np.inner(x[:4], x[8:])
+            + np.sum(np.diagonal(m, 1) ** 3) + np.sum(np.diagonal(m) * np.diagonal(m, -1)[0]))
+
+
+def test_inner_tile_diagonal_gradients_under_jit():
+    x = rng.normal(size=12)
+    compiled = adjoint.grad(f_shapes, jit=True)(x)
+    np.testing.assert_allclose(compiled, adjoint.grad(f_shapes)(x), rtol=1e-12)
+    np.testing.assert_allclose(compiled, central(f_shapes, x), rtol=1e-6, atol=1e-8)

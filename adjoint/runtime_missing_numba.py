@@ -22,6 +22,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from . import runtime_extra as rx
 from .helpers import numba_version
+from .runtime_extra_numba import polygamma_scalar
 from .runtime_numba import _fail, _is_array, _is_none
 
 UNARY = ["float64(float64)"]
@@ -133,6 +134,41 @@ def _xlog1py(x, y):
     return x * (-math.inf if y == -1.0 else math.nan)
 
 
+@njit(cache=True)
+def _polygamma_at(n, x):
+    """SciPy's polygamma(n, x) for an integer n >= 0 (its digamma for n = 0), with SciPy's
+    values at the poles, at the infinities and where 1 / x^(n+1) overflows."""
+    if x != x or n < 0 or n != math.floor(n):
+        return math.nan
+    n = int(n)
+    if n == 0:
+        if x == 0.0:
+            return -math.copysign(math.inf, x)  # -inf at +0, inf at -0
+        if x == -math.inf or (x < 0.0 and x == math.floor(x)):
+            return math.nan
+        if x == math.inf:
+            return math.inf
+        return polygamma_scalar(0, x)
+    sign = 1.0 if n % 2 == 1 else -1.0  # (-1)^(n+1)
+    if x == math.inf:
+        return sign * 0.0
+    if x == -math.inf or (x <= 0.0 and x == math.floor(x)):
+        return sign * math.inf
+    if x ** (n + 1) == 0.0:  # n! / x^(n+1) overflows
+        return sign * math.inf * (1.0 if x > 0.0 or n % 2 == 1 else -1.0)
+    return polygamma_scalar(n, x)
+
+
+@vectorize(UNARY, cache=True)
+def _digamma(x):
+    return _polygamma_at(0.0, x)
+
+
+@vectorize(BINARY, cache=True)
+def _polygamma(n, x):
+    return _polygamma_at(n, x)
+
+
 def _numeric(t) -> bool:
     return isinstance(t, (types.Number, types.Boolean)) or (
         _is_array(t) and isinstance(t.dtype, (types.Number, types.Boolean)))
@@ -157,9 +193,11 @@ def _binary(func, kernel) -> None:
 for _func, _kernel in ((scipy.special.expit, _expit), (scipy.special.logit, _logit),
                        (scipy.special.erf, _erf), (scipy.special.erfc, _erfc),
                        (scipy.special.gammaln, _gammaln), (scipy.special.gamma, _gamma),
-                       (scipy.special.ndtr, _ndtr), (scipy.special.log_ndtr, _log_ndtr)):
+                       (scipy.special.ndtr, _ndtr), (scipy.special.log_ndtr, _log_ndtr),
+                       (scipy.special.digamma, _digamma)):  # (psi is the same ufunc)
     _unary(_func, _kernel)
-for _func, _kernel in ((scipy.special.xlogy, _xlogy), (scipy.special.xlog1py, _xlog1py)):
+for _func, _kernel in ((scipy.special.xlogy, _xlogy), (scipy.special.xlog1py, _xlog1py),
+                       (scipy.special.polygamma, _polygamma)):
     _binary(_func, _kernel)
 
 

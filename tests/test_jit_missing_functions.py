@@ -89,13 +89,32 @@ def test_math_fmod_agrees_with_python_and_refuses_a_zero_divisor():
         fmod(1.0, 0.0)
 
 
+def test_digamma_and_polygamma_agree_with_scipy():
+    x = np.concatenate([rng.normal(size=20) * 5.0, EDGES, [1e-10, -1e-10, 1.4616321449683622,
+                                                           100.5, -7.3, 1e5]])
+    family = numba.njit(lambda x: (sp.psi(x), sp.digamma(x), sp.polygamma(1, x),
+                                   sp.polygamma(2, x), sp.polygamma(3, x)))
+    with np.errstate(all="ignore"):
+        expected = (sp.psi(x), sp.digamma(x), sp.polygamma(1, x), sp.polygamma(2, x),
+                    sp.polygamma(3, x))
+    # (digamma's root at 1.4616...: 4e-16 against SciPy's -9e-17, hence atol)
+    for n, (got, want) in enumerate(zip(family(x), expected)):
+        close(got, want, f"form {n}", rtol=1e-13, atol=1e-15)
+    for n, (got, want) in enumerate(zip(family(2.5), family.py_func(2.5))):
+        close(got, want, f"form {n} of a number", rtol=1e-13)
+    orders = numba.njit(lambda n, x: sp.polygamma(n, x))
+    close(orders(np.array([0, 1, 2]), 1.5), sp.polygamma(np.array([0, 1, 2]), 1.5), "orders",
+          rtol=1e-13, atol=1e-15)
+
+
 def f_special(x):
     return np.sum(sp.expit(x) * sp.erf(x) + sp.log_ndtr(x) + sp.gammaln(x * x + 1.0)
                   + sp.xlogy(x, x * x + 0.5) + sp.ndtr(x) * sp.erfc(x))
 
 
 def f_scalar(x):
-    return math.fmod(x * 3.0, 0.7) + sp.logit(sp.expit(x) * 0.5 + 0.2) + sp.gamma(x * x + 0.5)
+    return (math.fmod(x * 3.0, 0.7) + sp.logit(sp.expit(x) * 0.5 + 0.2) + sp.gamma(x * x + 0.5)
+            + sp.psi(x * x + 1.0) + sp.polygamma(1, x * x + 0.5) + sp.xlog1py(x, x * x))
 
 
 def central(f, x, h=1e-6):

@@ -215,12 +215,12 @@ def unwrap_optional(t):
 # -- primal functions under jit (facts about rules, read by the coverage table) -------------
 # Functions with rules whose primal Numba 0.68 cannot compile (checked by compiling each
 # one on small float arrays).
-# (math.fmod, expit, logit, erf, erfc, ndtr, log_ndtr, gamma, gammaln, digamma (psi),
-# polygamma, xlogy, xlog1py, and logsumexp, softmax and log_softmax with axis None or an
-# int, np.inner, np.tile and the 2-D np.diagonal compile to ours: runtime_missing_numba.py.)
+# (math.fmod, expit, logit, erf, erfc, erfinv, ndtr, ndtri, log_ndtr, gamma, gammaln,
+# digamma (psi), polygamma, xlogy, xlog1py, and logsumexp, softmax and log_softmax with axis
+# None or an int, np.inner, np.tile and the 2-D np.diagonal compile to ours:
+# runtime_missing_numba.py.)
 NUMBA_LACKS = {
     "np.einsum", "np.tensordot", "np.pad", "np.rollaxis", "np.linalg.svd",
-    "scipy.special.erfinv", "scipy.special.ndtri",
     "scipy.linalg.solve_triangular", "scipy.linalg.cho_solve",
 }
 

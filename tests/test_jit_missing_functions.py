@@ -107,6 +107,25 @@ def test_digamma_and_polygamma_agree_with_scipy():
           rtol=1e-13, atol=1e-15)
 
 
+def test_ndtri_and_erfinv_agree_with_scipy_into_the_tails():
+    p = np.concatenate([rng.uniform(size=30), [0.0, 1.0, 0.5, 0.5 + 1e-12, 1e-300, 5e-324,
+                                               1e-20, 0.02425, 0.0242, 0.97575, 1.0 - 1e-16,
+                                               1e-10, -0.1, 1.1, np.nan]])
+    y = np.concatenate([rng.uniform(-1.0, 1.0, size=30), [0.0, -0.0, 1.0, -1.0, 0.5, -0.5,
+                                                           1e-10, -1e-300, 1.0 - 1e-16,
+                                                           -1.0 + 1e-16, 0.999999, 1.1,
+                                                           np.nan]])
+    quantiles = numba.njit(lambda p, y: (sp.ndtri(p), sp.erfinv(y)))
+    for shape in ((-1,), (5, -1)):
+        got = quantiles(p[:40].reshape(shape), y[:40].reshape(shape))
+        close(got[0], sp.ndtri(p[:40].reshape(shape)), f"ndtri{shape}")
+        close(got[1], sp.erfinv(y[:40].reshape(shape)), f"erfinv{shape}")
+    got = quantiles(p, y)
+    close(got[0], sp.ndtri(p), "ndtri edges")
+    close(got[1], sp.erfinv(y), "erfinv edges")
+    close(quantiles(0.3, 0.3), (sp.ndtri(0.3), sp.erfinv(0.3)), "numbers")
+
+
 def f_special(x):
     return np.sum(sp.expit(x) * sp.erf(x) + sp.log_ndtr(x) + sp.gammaln(x * x + 1.0)
                   + sp.xlogy(x, x * x + 0.5) + sp.ndtr(x) * sp.erfc(x))
@@ -114,7 +133,8 @@ def f_special(x):
 
 def f_scalar(x):
     return (math.fmod(x * 3.0, 0.7) + sp.logit(sp.expit(x) * 0.5 + 0.2) + sp.gamma(x * x + 0.5)
-            + sp.psi(x * x + 1.0) + sp.polygamma(1, x * x + 0.5) + sp.xlog1py(x, x * x))
+            + sp.psi(x * x + 1.0) + sp.polygamma(1, x * x + 0.5) + sp.xlog1py(x, x * x)
+            + sp.ndtri(sp.expit(x)) * sp.erfinv(math.tanh(x) * 0.9))
 
 
 def central(f, x, h=1e-6):

@@ -227,7 +227,7 @@ NUMBA_LACKS = {
 # Functions Numba compiles whose adjoint it does not (each found by running grad(jit=True)
 # on it): jit=True raises a located JitError for them.
 NUMBA_FAILS = {
-    "np.diag": "np.ndim and np.diagonal in its adjoint",
+    "np.diag": "its adjoint's two branches (a vector's, a matrix's) differ in type",
     "np.rot90": "np.rot90 with a negative k",
     "np.split": "the list it returns", "np.array_split": "the list it returns",
     "np.hsplit": "the list it returns", "np.vsplit": "the list it returns",

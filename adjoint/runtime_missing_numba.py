@@ -575,7 +575,7 @@ def _untile(g, x, reps):
         _untile_sum(np.ascontiguousarray(g).ravel().astype(np.float64), odims, out, sdims)
         return out
 
+    sums = njit(sums)
     if ndim == 0:
         return lambda g, x, reps: sums(g, x, reps)[0]
-    sums = njit(sums)
     return lambda g, x, reps: sums(g, x, reps).reshape(x.shape)

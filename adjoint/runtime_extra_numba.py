@@ -75,9 +75,13 @@ def _reduced_count(x, axis=None):
 
 @numba_version(rx.reduce_sum)
 def _reduce_sum(v, axis=None, keepdims=False):
-    if not _is_none(axis):
-        _fail("this reduction over an axis is not supported under jit")
-    return lambda v, axis=None, keepdims=False: np.sum(v)
+    if _is_none(axis):
+        return lambda v, axis=None, keepdims=False: np.sum(v)
+    if keepdims is False or getattr(keepdims, "literal_value", None) is False:
+        return lambda v, axis=None, keepdims=False: np.sum(v, axis=axis)
+    if getattr(keepdims, "literal_value", None) is True:  # runtime_numpy_numba's np.sum
+        return lambda v, axis=None, keepdims=False: np.sum(v, axis=axis, keepdims=True)
+    _fail("this reduction over an axis is not supported under jit")
 
 
 @numba_version(rx.centered)

@@ -364,3 +364,5 @@ from . import runtime_numba_reductions  # noqa: E402,F401,I001
 from . import runtime_numba_indexing  # noqa: E402,F401,I001
 # Our versions of the NumPy forms Numba lacks (reductions with axis and keepdims).
 from . import runtime_numpy_numba  # noqa: E402,F401,I001
+# Our versions of functions Numba lacks altogether (scipy.special, np.tile, math.fmod, ...).
+from . import runtime_missing_numba  # noqa: E402,F401,I001

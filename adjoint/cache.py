@@ -333,7 +333,8 @@ def helpers_files_digest() -> str:
     package = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
     for path in sorted(glob.glob(os.path.join(package, "runtime*.py"))
-                       + [os.path.join(package, "jitmath.py")]):
+                       + [os.path.join(package, name)
+                          for name in ("jitmath.py", "jit_optional.py")]):
         with open(path, "rb") as f:
             digest.update(os.path.basename(path).encode() + b"\0" + f.read())
     return digest.hexdigest()[:16]

@@ -192,9 +192,11 @@ def helpers_digest() -> str:
     """A hash of the runtime helpers and their Numba versions. Numba's cache does not notice
     that a function the cached code calls has changed; a new cache file must be used then."""
     digest = hashlib.sha256()
+    # jit_optional: its intrinsic is compiled into the helpers' machine code
     for name in sorted(n for n in sys.modules if n.startswith(("adjoint.runtime",
                                                                  "adjoint.helpers",
-                                                                 "adjoint.jitmath"))):
+                                                                 "adjoint.jitmath",
+                                                                 "adjoint.jit_optional"))):
         path = getattr(sys.modules[name], "__file__", None)
         if path:
             with open(path, "rb") as f:

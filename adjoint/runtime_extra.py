@@ -141,7 +141,7 @@ def cumprod_tangent(t, x, axis=None):
     return restore(out)
 
 
-@helper  # its Numba version: runtime_missing_numba.py
+@helper  # its Numba version: runtime_missing_arrays_numba.py
 def untile(g, x, reps):
     """The adjoint of ``np.tile(x, reps)``: the sum of the tiles."""
     g = np.asarray(g)
@@ -370,7 +370,7 @@ def einsum_adjoint(g, subscripts, which, shape, b=None, c=None):
     return np.broadcast_to(r, shape).copy() if shape else r[()]
 
 
-@helper  # its Numba version: runtime_missing_numba.py
+@helper  # its Numba version: runtime_missing_arrays_numba.py
 def inner_adjoint_a(g, a, b):
     """Adjoint of ``a`` in ``np.inner(a, b)`` (a sum over the last axes of both):
     da[I, k] = sum over J of g[I, J] b[J, k]."""
@@ -378,7 +378,7 @@ def inner_adjoint_a(g, a, b):
     return np.tensordot(g, b, axes=(tuple(range(a.ndim - 1, g.ndim)), tuple(range(b.ndim - 1))))
 
 
-@helper  # its Numba version: runtime_missing_numba.py
+@helper  # its Numba version: runtime_missing_arrays_numba.py
 def inner_adjoint_b(g, a, b):
     """Adjoint of ``b`` in ``np.inner(a, b)``: db[J, k] = sum over I of g[I, J] a[I, k]."""
     a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)

@@ -357,12 +357,19 @@ class JitFunction:
             return exc
         code = frames[-1].f_code
         what = ": ".join(filter(None, (type(exc).__name__, str(exc))))
-        where = getattr(code, "co_qualname", code.co_name)
+        where = getattr(code, "co_qualname", None) or _qualified(frames[-1])
         reason = NUMBA_LIMITS.get(where, f"Numba failed internally ({what} in {where})")
         line = lowering_line(frames, self.path)
         if line is None:
             return jit_error(reason, self.text, self.path, self.module)
         return located_error(line, reason, self.text, self.path, self.module)
+
+
+def _qualified(frame) -> str:
+    """``Class.method`` of a frame on Python 3.10, which has no ``co_qualname``."""
+    owner = frame.f_locals.get("self")
+    name = frame.f_code.co_name
+    return f"{type(owner).__name__}.{name}" if owner is not None else name
 
 
 # Numba's own failures that are limits it documents, by the function that fails

@@ -54,17 +54,22 @@ def _inner(a, b):
 
 
 @njit(cache=True)
+def _tile_source(flat, odims, sdims):
+    """The flat index in the source (dims ``sdims``) of entry ``flat`` of its tiling (dims
+    ``odims``): each index taken modulo the source's dims."""
+    rest, at, stride = flat, 0, 1
+    for d in range(odims.size - 1, -1, -1):
+        at += (rest % odims[d]) % sdims[d] * stride
+        rest //= odims[d]
+        stride *= sdims[d]
+    return at
+
+
+@njit(cache=True)
 def _tile_fill(src, sdims, out, odims):
-    """out (flat, dims ``odims``) = src (flat, dims ``sdims``) repeated: each entry's
-    index is taken modulo the source's dims."""
-    rank = odims.size
+    """out (flat, dims ``odims``) = src (flat, dims ``sdims``) repeated."""
     for flat in range(out.size):
-        rest, at, stride = flat, 0, 1
-        for d in range(rank - 1, -1, -1):
-            at += (rest % odims[d]) % sdims[d] * stride
-            rest //= odims[d]
-            stride *= sdims[d]
-        out[flat] = src[at]
+        out[flat] = src[_tile_source(flat, odims, sdims)]
 
 
 @numba_version(np.tile)
@@ -159,14 +164,8 @@ def _inner_adjoint_b(g, a, b):
 @njit(cache=True)
 def _untile_sum(g, odims, out, sdims):
     """out (flat, dims ``sdims``) += every tile of g (flat, dims ``odims``)."""
-    rank = odims.size
     for flat in range(g.size):
-        rest, at, stride = flat, 0, 1
-        for d in range(rank - 1, -1, -1):
-            at += (rest % odims[d]) % sdims[d] * stride
-            rest //= odims[d]
-            stride *= sdims[d]
-        out[at] += g[flat]
+        out[_tile_source(flat, odims, sdims)] += g[flat]
 
 
 @numba_version(rx.untile)

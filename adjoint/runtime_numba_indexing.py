@@ -196,6 +196,51 @@ def _setitem_optional_index(a, index, value):
     return None
 
 
+REPEATED = ("an integer index array with repeated entries beside other indices (x[i, [1, 1]]) "
+            "is not supported under jit: NumPy keeps the last of repeated writes and the "
+            "adjoint of repeated reads sums them; use jit=False")
+
+
+def _array_in_tuple(index) -> int | None:
+    """The position of the integer array in a tuple index (``x[i, t]``), or None."""
+    if not isinstance(index, types.BaseTuple):
+        return None
+    found = [k for k, t in enumerate(index) if _int_array(t)]
+    if not found:
+        return None
+    if len(found) > 1 or any(not isinstance(t, (types.Integer, types.SliceType))
+                             for t in index if not _int_array(t)):
+        _fail("an index mixing integer arrays with None, ... or another integer array is "
+              "not supported under jit")
+    return found[0]
+
+
+@njit(cache=True)
+def _has_repeats(entries, n):
+    """Whether two entries of an index array name the same position of an axis of n."""
+    seen = np.zeros(n, np.bool_)
+    for v in entries.ravel():
+        at = v + n if v < 0 else v
+        if seen[at]:
+            return True
+        seen[at] = True
+    return False
+
+
+def _no_repeats(impl, k: int, axis_of):
+    """``impl`` refusing, at run time, repeated entries in the integer array at position k
+    of its tuple index (the compiled versions assume each entry is written once)."""
+    from .errors import UnsupportedSyntaxError
+
+    impl, axis_of = njit(impl), njit(axis_of)
+
+    def checked(a, index, b):
+        if _has_repeats(index[k], axis_of(a, b).shape[k]):
+            raise UnsupportedSyntaxError(REPEATED)  # an AdjointError, as jit=False raises
+        return impl(a, index, b)
+    return checked
+
+
 @numba_version(runtime.add_at)
 def _add_at(adjoint, index, g):
     if _int_list(index):
@@ -211,6 +256,11 @@ def _add_at(adjoint, index, g):
             return adjoint
         return scatter
 
+    k = _array_in_tuple(index)
+    if k is not None:
+        check = njit(_no_repeats(lambda adjoint, index, g: _add_into(adjoint, index, g), k,
+                                 lambda adjoint, g: adjoint))
+        return lambda adjoint, index, g: check(adjoint, index, g)
     if _is_array(adjoint) and _selects_view(index, adjoint.ndim):
         def into_view(adjoint, index, g):
             # in place through the view, as NumPy does; Numba's ``adjoint[index] += g``
@@ -220,10 +270,13 @@ def _add_at(adjoint, index, g):
             return adjoint
         return into_view
 
-    def basic(adjoint, index, g):
-        adjoint[index] += _unshared(g, adjoint)
-        return adjoint
-    return basic
+    return lambda adjoint, index, g: _add_into(adjoint, index, g)
+
+
+@njit
+def _add_into(adjoint, index, g):
+    adjoint[index] += _unshared(g, adjoint)
+    return adjoint
 
 
 def _unshared(g, adjoint):
@@ -301,7 +354,12 @@ def _unindex(g, x, index):
         out = np.zeros(x.shape, dtype)
         out[index] = g
         return out
-    return basic
+    k = _array_in_tuple(index)
+    if k is None:
+        return basic
+    spread = njit(basic)
+    check = njit(_no_repeats(lambda x, index, g: spread(g, x, index), k, lambda x, g: x))
+    return lambda g, x, index: check(x, index, g)
 
 
 @numba_version(runtime.zero_entries)
@@ -339,7 +397,13 @@ def _written_part(g, index):
 
     def picked(g, index):
         return np.asarray(g[index]).astype(np.float64)
-    return picked
+    k = _array_in_tuple(index)
+    if k is None:
+        return picked
+    pick = njit(picked)
+    check = njit(_no_repeats(lambda g, index, unused: pick(g, index), k,
+                             lambda g, unused: g))
+    return lambda g, index: check(g, index, 0)
 
 
 @numba_version(runtime.must_not_share, prefer_literal=True)

@@ -15,7 +15,7 @@ pytest.importorskip("numba")
 
 from numba.core.errors import NumbaPerformanceWarning  # noqa: E402
 
-from adjoint import JitError, value_and_grad  # noqa: E402
+from adjoint import AdjointError, JitError, value_and_grad  # noqa: E402
 
 DEBUG = False  # a global Numba freezes: `if DEBUG:` is a branch it could prune
 
@@ -151,3 +151,35 @@ def test_a_mask_of_two_dimensions_is_a_documented_numba_limit():
     message = str(caught.value)
     assert "test_jit_breadth_fuzzfound.py:" in message and "out[m0 > 0.3] = x0" in message
     assert "a Numba limit" in message and "np.where" in message and "jit=False" in message
+
+
+def rows_written_twice(m0):
+    out = np.zeros((2, 3))
+    for _j, row in enumerate(out):
+        row -= m0[0]
+        row[[1, 1]] += 0.25  # index 1 written twice: NumPy keeps the last write
+    return np.mean(out)
+
+
+def rows_written_once(m0):
+    out = np.zeros((2, 3))
+    for _j, row in enumerate(out):
+        row -= m0[0]
+        row[[0, 2]] += 0.25 * m0[1, 0]
+    return np.mean(out)
+
+
+def test_an_index_array_beside_another_index_is_right_or_refused_under_jit():
+    # found by the fuzzer: out[j, [1, 1]] (a row view's write) took the written part and the
+    # adjoint of the read without the last-write rule, and jit=True gave d/dm0[0, 1] = -0.5
+    # where it is -1/3
+    m0 = np.arange(6.0).reshape(2, 3) / 7.0
+    plain = value_and_grad(rows_written_once)(m0.copy())[1]
+    jitted = value_and_grad(rows_written_once, jit=True)(m0.copy())[1]
+    np.testing.assert_allclose(jitted, plain, rtol=1e-12)
+    np.testing.assert_allclose(plain, central_difference(rows_written_once, [m0], [0])[0],
+                               rtol=1e-6, atol=1e-9)
+    expected = value_and_grad(rows_written_twice)(m0.copy())[1]
+    np.testing.assert_allclose(expected[0], [-1 / 3] * 3, rtol=1e-12)
+    with pytest.raises(AdjointError, match="repeated entries.*jit=False"):
+        value_and_grad(rows_written_twice, jit=True)(m0.copy())

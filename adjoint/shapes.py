@@ -139,7 +139,9 @@ def shape_expression(stmt: ast.Assign, var: str) -> ast.expr:
     """``np.shape(x)``; for ``x = a * b`` (elementwise, the rule's own NumPy broadcasting)
     ``broadcast_shape(a, b)`` instead: it reads only the operands,
     so where they can be computed again in a backward iteration (``a = x[i]``, never
-    written) the shape is computed there too, and nothing is pushed per iteration."""
+    written) the shape is computed there too, and nothing is pushed per iteration. Right
+    also for ``a = a * b``, read after the binding: broadcasting is idempotent, so the new
+    ``a`` (the product) broadcast with ``b`` has the product's shape."""
     value = stmt.value if len(stmt.targets) == 1 and isinstance(
         stmt.targets[0], ast.Name) and stmt.targets[0].id == var else None
     operands = (

@@ -151,3 +151,20 @@ def test_an_element_loop_pushes_nothing_per_iteration(jit, rows):
                                rtol=1e-6, atol=1e-9)
     fd = (element_products(x, 0.7 + 1e-6) - element_products(x, 0.7 - 1e-6)) / 2e-6
     assert dw == pytest.approx(fd, rel=1e-6)
+
+
+def rebinds_its_operand(y, w):
+    s = 0.0
+    for _ in range(3):
+        y = y * w  # y (3,) becomes (2, 3): its shape is recorded after the rebinding
+        s = s + np.sum(y)
+    return s
+
+
+def test_a_shape_recorded_after_rebinding_an_operand_is_the_products():
+    y, w = np.array([0.3, 0.5, 0.7]), np.linspace(0.5, 1.0, 6).reshape(2, 3)
+    dy, dw = grad(rebinds_its_operand, wrt=(0, 1))(y, w)
+    np.testing.assert_allclose(dy, numeric_grad(lambda y: rebinds_its_operand(y, w), y),
+                               rtol=1e-6)
+    np.testing.assert_allclose(dw, numeric_grad(lambda w: rebinds_its_operand(y, w), w),
+                               rtol=1e-6)

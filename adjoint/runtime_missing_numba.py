@@ -13,9 +13,10 @@ Imported by ``runtime_numba`` (only under jit=True).
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable
 
 import numpy as np
-import scipy.special
 from numba import njit, types, vectorize
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
@@ -29,8 +30,29 @@ SQRT1_2 = 0.7071067811865476
 LOG_SQRT_2PI = 0.9189385332046728
 
 
+class _LazyUfunc:
+    """A float64 kernel made a Numba ufunc on first use, not on import: building the 14
+    ufuncs eagerly cost about 1 s in every process that imported this module (Numba builds
+    each ufunc's wrapper again even when its kernel is in the disk cache), most of a warm
+    first call."""
+
+    def __init__(self, kernel: Callable, signature: list[str]):
+        self.kernel = kernel
+        self.signature = signature
+        self.built = None
+
+    def ufunc(self):
+        if self.built is None:
+            self.built = vectorize(self.signature, cache=True)(self.kernel)
+        return self.built
+
+
+def _elementwise(signature: list[str]) -> Callable[[Callable], _LazyUfunc]:
+    return lambda kernel: _LazyUfunc(kernel, signature)
+
+
 # -- elementwise kernels ---------------------------------------------------------------------
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _expit(x):
     if x >= 0.0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -38,7 +60,7 @@ def _expit(x):
     return e / (1.0 + e)
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _logit(p):
     if p < 0.0 or p > 1.0 or p != p:
         return math.nan
@@ -52,17 +74,17 @@ def _logit(p):
     return math.log(p / (1.0 - p))
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _erf(x):
     return math.erf(x)
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _erfc(x):
     return math.erfc(x)
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _gammaln(x):
     if x == -math.inf:
         return -math.inf  # SciPy's value
@@ -71,7 +93,7 @@ def _gammaln(x):
     return math.lgamma(x)
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _gamma(x):
     if x == 0.0:
         return math.copysign(math.inf, x)
@@ -92,7 +114,7 @@ def _ndtr_scalar(x):
     return 1.0 - y if t > 0.0 else y
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _ndtr(x):
     return _ndtr_scalar(x)
 
@@ -116,7 +138,7 @@ def _log_ndtr_scalar(x):
     return -0.5 * x2 - math.log(-x) - LOG_SQRT_2PI + math.log1p(total)
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _log_ndtr(x):
     return _log_ndtr_scalar(x)
 
@@ -161,7 +183,7 @@ def _ndtri_lower(p):
     return x
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _ndtri(p):
     if p != p or p < 0.0 or p > 1.0:
         return math.nan
@@ -174,7 +196,7 @@ def _ndtri(p):
     return _ndtri_lower(p)
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _erfinv(y):
     if y != y or y < -1.0 or y > 1.0:
         return math.nan
@@ -192,14 +214,14 @@ def _erfinv(y):
     return math.copysign(x, y)
 
 
-@vectorize(BINARY, cache=True)
+@_elementwise(BINARY)
 def _xlogy(x, y):
     if x == 0.0 and y == y:
         return 0.0
     return x * math.log(y) if y > 0.0 else x * (-math.inf if y == 0.0 else math.nan)
 
 
-@vectorize(BINARY, cache=True)
+@_elementwise(BINARY)
 def _xlog1py(x, y):
     if x == 0.0 and y == y:
         return 0.0
@@ -233,12 +255,12 @@ def _polygamma_at(n, x):
     return polygamma_scalar(n, x)
 
 
-@vectorize(UNARY, cache=True)
+@_elementwise(UNARY)
 def _digamma(x):
     return _polygamma_at(0.0, x)
 
 
-@vectorize(BINARY, cache=True)
+@_elementwise(BINARY)
 def _polygamma(n, x):
     return _polygamma_at(n, x)
 
@@ -248,32 +270,22 @@ def _numeric(t) -> bool:
         _is_array(t) and isinstance(t.dtype, (types.Number, types.Boolean)))
 
 
-def _unary(func, kernel) -> None:
+def _unary(func, lazy: _LazyUfunc) -> None:
     def typing(x):
         if _numeric(x):
+            kernel = lazy.ufunc()
             return lambda x: kernel(x)
         return None
     numba_version(func)(typing)
 
 
-def _binary(func, kernel) -> None:
+def _binary(func, lazy: _LazyUfunc) -> None:
     def typing(x, y):
         if _numeric(x) and _numeric(y):
+            kernel = lazy.ufunc()
             return lambda x, y: kernel(x, y)
         return None
     numba_version(func)(typing)
-
-
-for _func, _kernel in ((scipy.special.expit, _expit), (scipy.special.logit, _logit),
-                       (scipy.special.erf, _erf), (scipy.special.erfc, _erfc),
-                       (scipy.special.gammaln, _gammaln), (scipy.special.gamma, _gamma),
-                       (scipy.special.ndtr, _ndtr), (scipy.special.log_ndtr, _log_ndtr),
-                       (scipy.special.digamma, _digamma), (scipy.special.ndtri, _ndtri),
-                       (scipy.special.erfinv, _erfinv)):  # (psi is the same ufunc)
-    _unary(_func, _kernel)
-for _func, _kernel in ((scipy.special.xlogy, _xlogy), (scipy.special.xlog1py, _xlog1py),
-                       (scipy.special.polygamma, _polygamma)):
-    _binary(_func, _kernel)
 
 
 @numba_version(math.fmod)
@@ -358,7 +370,6 @@ def _false(flag) -> bool:
         isinstance(flag, types.BooleanLiteral) and not flag.literal_value)
 
 
-@numba_version(scipy.special.logsumexp)
 def _logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if not (_axis_form(a, axis) and _is_none(b) and _false(keepdims) and _false(return_sign)):
         return None
@@ -401,5 +412,24 @@ def _softmax_of(log: bool):
     return typing
 
 
-numba_version(scipy.special.softmax)(_softmax_of(False))
-numba_version(scipy.special.log_softmax)(_softmax_of(True))
+def register_scipy_special() -> None:
+    """Register our versions of SciPy's special functions, once, if SciPy's special module
+    is imported: a function that calls one has imported it, and importing it ourselves
+    cost 0.3 s of every jit=True first call."""
+    special = sys.modules.get("scipy.special")
+    if special is None or _registered:
+        return
+    _registered.append(special)
+    for name, lazy in (("expit", _expit), ("logit", _logit), ("erf", _erf), ("erfc", _erfc),
+                       ("gammaln", _gammaln), ("gamma", _gamma), ("ndtr", _ndtr),
+                       ("log_ndtr", _log_ndtr), ("digamma", _digamma), ("ndtri", _ndtri),
+                       ("erfinv", _erfinv)):  # (psi is the same ufunc as digamma)
+        _unary(getattr(special, name), lazy)
+    for name, lazy in (("xlogy", _xlogy), ("xlog1py", _xlog1py), ("polygamma", _polygamma)):
+        _binary(getattr(special, name), lazy)
+    numba_version(special.logsumexp)(_logsumexp)
+    numba_version(special.softmax)(_softmax_of(False))
+    numba_version(special.log_softmax)(_softmax_of(True))
+
+
+_registered: list = []

@@ -317,7 +317,9 @@ def _pow_exponent_adjoint(g, x, z):
 
 
 def register() -> None:
-    """Nothing to do: importing this module registered the overloads."""
+    """Importing this module registered the helpers' overloads; SciPy's special functions
+    are registered once SciPy's module is imported (by the function being compiled)."""
+    runtime_missing_numba.register_scipy_special()
 
 
 # -- checkpointed loops --------------------------------------------------------------------

@@ -10,7 +10,10 @@ import pytest
 import scipy.special as sp
 
 import adjoint
-import adjoint.runtime_numba  # noqa: F401 - registers the Numba versions
+import adjoint.runtime_numba
+
+# the Numba versions (SciPy's special functions register once scipy.special is imported)
+adjoint.runtime_numba.register()
 
 rng = np.random.default_rng(19)
 EDGES = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, 6.5, -7.5, 40.0, -40.0, -25.0, -50.0,
@@ -246,3 +249,42 @@ def test_inner_tile_diagonal_gradients_under_jit():
     compiled = adjoint.grad(f_shapes, jit=True)(x)
     np.testing.assert_allclose(compiled, adjoint.grad(f_shapes)(x), rtol=1e-12)
     np.testing.assert_allclose(compiled, central(f_shapes, x), rtol=1e-6, atol=1e-8)
+
+
+LATE_IMPORT = """
+import sys
+import numpy as np
+import adjoint
+
+def square(x):
+    return np.sum(x * x)
+
+x = np.linspace(-1.0, 1.0, 5)
+adjoint.grad(square, jit=True)(x)
+assert "scipy.special" not in sys.modules, "a jit=True build imported scipy.special"
+import scipy.special
+
+def smooth(x):
+    return np.sum(scipy.special.expit(x) * scipy.special.erf(x))
+
+dx = adjoint.grad(smooth, jit=True)(x)
+expected = adjoint.grad(smooth)(x)
+assert np.allclose(dx, expected, rtol=1e-12, atol=0), (dx, expected)
+print("ok")
+"""
+
+
+def test_scipy_special_is_registered_when_imported_after_a_first_jit_build(tmp_path):
+    """SciPy's special module is not imported by jit=True (it cost 0.3 s of every first
+    call); our versions register at the first build after the user imports it."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "late_import.py"
+    script.write_text(LATE_IMPORT)
+    env = dict(os.environ, ADJOINT_CACHE_DIR=str(tmp_path), NUMBA_CACHE_DIR=str(tmp_path / "nb"))
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")

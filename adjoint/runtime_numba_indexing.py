@@ -17,6 +17,7 @@ from . import runtime
 from .helpers import numba_version
 from .jit_optional import present
 from .runtime_numba import _fail, _float_dtype, _is_array, _is_none, _is_number
+from .runtime_numba_tuple_index import result_ndim, scatter_kernel, written_kernel
 
 
 # -- joins: the adjoints of np.concatenate and np.stack ------------------------------------
@@ -196,11 +197,6 @@ def _setitem_optional_index(a, index, value):
     return None
 
 
-REPEATED = ("an integer index array with repeated entries beside other indices (x[i, [1, 1]]) "
-            "is not supported under jit: NumPy keeps the last of repeated writes and the "
-            "adjoint of repeated reads sums them; use jit=False")
-
-
 def _array_in_tuple(index) -> int | None:
     """The position of the integer array in a tuple index (``x[i, t]``), or None."""
     if not isinstance(index, types.BaseTuple):
@@ -215,30 +211,21 @@ def _array_in_tuple(index) -> int | None:
     return found[0]
 
 
-@njit(cache=True)
-def _has_repeats(entries, n):
-    """Whether two entries of an index array name the same position of an axis of n."""
-    seen = np.zeros(n, np.bool_)
-    for v in entries.ravel():
-        at = v + n if v < 0 else v
-        if seen[at]:
-            return True
-        seen[at] = True
-    return False
+def _entry_by_entry(index, k: int, x_ndim: int, g):
+    """``scatter(adjoint, index, g)`` for a tuple index with an integer array at k (see
+    runtime_numba_tuple_index.py), taking a ``g`` of fewer dimensions than the result by
+    broadcasting it, as ``np.add.at`` does."""
+    ndim = result_ndim(index, x_ndim)
+    if _is_array(g) and g.ndim > ndim:
+        _fail(f"an adjoint of {g.ndim} dimensions for an index read of {ndim}")
+    scatter = scatter_kernel(index, k, ndim, _is_array(g))
+    if not _is_array(g) or g.ndim == ndim:
+        return scatter
 
-
-def _no_repeats(impl, k: int, axis_of):
-    """``impl`` refusing, at run time, repeated entries in the integer array at position k
-    of its tuple index (the compiled versions assume each entry is written once)."""
-    from .errors import UnsupportedSyntaxError
-
-    impl, axis_of = njit(impl), njit(axis_of)
-
-    def checked(a, index, b):
-        if _has_repeats(index[k], axis_of(a, b).shape[k]):
-            raise UnsupportedSyntaxError(REPEATED)  # an AdjointError, as jit=False raises
-        return impl(a, index, b)
-    return checked
+    @njit
+    def broadcast(adjoint, index, g):
+        return scatter(adjoint, index, np.broadcast_to(g, adjoint[index].shape))
+    return broadcast
 
 
 @numba_version(runtime.add_at)
@@ -258,9 +245,8 @@ def _add_at(adjoint, index, g):
 
     k = _array_in_tuple(index)
     if k is not None:
-        check = njit(_no_repeats(lambda adjoint, index, g: _add_into(adjoint, index, g), k,
-                                 lambda adjoint, g: adjoint))
-        return lambda adjoint, index, g: check(adjoint, index, g)
+        scatter = _entry_by_entry(index, k, adjoint.ndim, g)
+        return lambda adjoint, index, g: scatter(adjoint, index, _unshared(g, adjoint))
     if _is_array(adjoint) and _selects_view(index, adjoint.ndim):
         def into_view(adjoint, index, g):
             # in place through the view, as NumPy does; Numba's ``adjoint[index] += g``
@@ -357,9 +343,8 @@ def _unindex(g, x, index):
     k = _array_in_tuple(index)
     if k is None:
         return basic
-    spread = njit(basic)
-    check = njit(_no_repeats(lambda x, index, g: spread(g, x, index), k, lambda x, g: x))
-    return lambda g, x, index: check(x, index, g)
+    scatter = _entry_by_entry(index, k, x.ndim, g)
+    return lambda g, x, index: scatter(np.zeros(x.shape, dtype), index, g)
 
 
 @numba_version(runtime.zero_entries)
@@ -400,10 +385,8 @@ def _written_part(g, index):
     k = _array_in_tuple(index)
     if k is None:
         return picked
-    pick = njit(picked)
-    check = njit(_no_repeats(lambda g, index, unused: pick(g, index), k,
-                             lambda g, unused: g))
-    return lambda g, index: check(g, index, 0)
+    written = written_kernel(index, k, result_ndim(index, g.ndim))
+    return lambda g, index: written(g, index)
 
 
 @numba_version(runtime.must_not_share, prefer_literal=True)

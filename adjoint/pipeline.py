@@ -140,15 +140,27 @@ def build(fn: Callable, mode: str, wrt: tuple[str, ...], *, jit: bool = False,
         return built
 
 
+def _adjoint_to_differentiate(fn: Callable, wrt: tuple[str, ...], jit: bool,
+                              scalars: frozenset[str], floats: frozenset[str]) -> Built:
+    """The adjoint whose tangent is the second-order code, run as Python. For jit=True its
+    text is the one written for Numba (``assigned`` around indices pre-bound to None), so
+    the tangent code compiles too."""
+    if not jit:
+        return build(fn, "reverse", wrt, jit=False, scalars=scalars, floats=floats)
+    module = build_module(fn, wrt, scalars, floats, jit=True)
+    compile_.literal_defaults(module)
+    return compiled(module, emit.to_source(module), jit=False)
+
+
 def transform(fn: Callable, mode: str, wrt: tuple[str, ...], jit: bool,
               scalars: frozenset[str], floats: frozenset[str]) -> Built:
     """One pass through the stages (uncached)."""
     if mode == "reverse":
-        module = build_module(fn, wrt, scalars, floats)
+        module = build_module(fn, wrt, scalars, floats, jit)
     elif mode == "forward":
         module = build_tangent_module(fn, wrt, scalars=scalars, floats=floats)
     else:
-        adjoint = build(fn, "reverse", wrt, jit=False, scalars=scalars, floats=floats)
+        adjoint = _adjoint_to_differentiate(fn, wrt, jit, scalars, floats)
         module = build_tangent_module(adjoint.function, wrt, parse_any(adjoint.function),
                                       scalars, floats)
         module.dependencies += adjoint.module.dependencies

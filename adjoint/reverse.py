@@ -55,6 +55,8 @@ class AdjointModule:
     _by_key: dict = field(default_factory=dict)
     _building: list = field(default_factory=list)
     namer: Namer = field(default_factory=Namer)
+    # built for jit=True: indices pre-bound to None are read through ``assigned``
+    jit: bool = False
 
     @property
     def main(self) -> AdjointFunction:
@@ -93,10 +95,10 @@ def build_once(module, key, fn: types.FunctionType, call_site, make):
 
 def build_module(fn: types.FunctionType, wrt: tuple[str, ...],
                  scalars: frozenset[str] = frozenset(),
-                 floats: frozenset[str] = frozenset()) -> AdjointModule:
+                 floats: frozenset[str] = frozenset(), jit: bool = False) -> AdjointModule:
     """The adjoint module of ``fn`` with respect to the named parameters; ``scalars``
-    names parameters known to be scalars."""
-    module = AdjointModule()
+    names parameters known to be scalars; ``jit``: the text is for Numba."""
+    module = AdjointModule(jit=jit)
     module.adjoint_of(fn, wrt, returns_value=True, scalars=scalars, floats=floats)
     return module
 
@@ -169,6 +171,10 @@ class ReverseBuilder:
         forward = [assign(s, ast.List(elts=[], ctx=ast.Load())) for s in planner.stacks]
         forward += [assign(v, ast.Constant(None)) for v in sorted(planner.unbound)]
         forward += self.assembler.forward_block(p.body)
+        chunks_code = self.assembler.backward_block(chunks)
+        if self.module.jit and planner.unbound:
+            forward, chunks_code = (read_assigned(code, planner.unbound)
+                                    for code in (forward, chunks_code))
         value = p.returned
         if set(atom_names(p.returned)) & planner.restored:
             keep = p.namer.fresh("value")  # the backward sweep rewinds the result: keep it
@@ -180,7 +186,7 @@ class ReverseBuilder:
         if self.returns_value:
             out = ast.Tuple(elts=[value, grad_expr], ctx=ast.Load())
         body = ([comment("forward sweep")] + forward + [comment("backward sweep")] + seed +
-                self.assembler.backward_block(chunks) + epilogue + [ast.Return(value=out)])
+                chunks_code + epilogue + [ast.Return(value=out)])
         return ast.fix_missing_locations(self.signature(fn_name, cotangent, body))
 
     def seed(self, cotangent: str) -> list[ast.stmt]:
@@ -210,3 +216,38 @@ class ReverseBuilder:
             fn.type_params = []
         return fn
 
+
+class _AssignedIndices(ast.NodeTransformer):
+    """``dout[t1]`` -> ``dout[assigned(t1)]`` for the names in ``unbound``, in indices
+    (subscripts, and tuples: the indices passed to helpers)."""
+
+    def __init__(self, unbound: set[str]):
+        self.unbound = unbound
+        self.in_index = 0
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.Subscript:
+        node.value = self.visit(node.value)
+        self.in_index += 1
+        node.slice = self.visit(node.slice)
+        self.in_index -= 1
+        return node
+
+    def visit_Tuple(self, node: ast.Tuple) -> ast.Tuple:
+        # an index passed to a helper: ``clear_at(dout, (i, col))``
+        self.in_index += isinstance(node.ctx, ast.Load)
+        node.elts = [self.visit(e) for e in node.elts]
+        self.in_index -= isinstance(node.ctx, ast.Load)
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if self.in_index and node.id in self.unbound and isinstance(node.ctx, ast.Load):
+            return call("assigned", node)
+        return node
+
+
+def read_assigned(code: list[ast.stmt], unbound: set[str]) -> list[ast.stmt]:
+    """Under jit, index reads of variables pre-bound to None go through ``assigned``
+    (runtime.py): Numba types such a variable ``Optional`` and has no array indexing at
+    an Optional; NumPy would take a None index as a new axis, never reached here."""
+    transformer = _AssignedIndices(unbound)
+    return [transformer.visit(stmt) for stmt in code]

@@ -388,6 +388,15 @@ def add_at(adjoint, index, g):
     return adjoint
 
 
+@helper(zero_tangent=True)
+def assigned(index):
+    """An index saved by a branch inside a loop, read where it has been assigned (generated
+    under jit=True only). The generated code binds such a variable to None before the loop;
+    Numba types it ``Optional`` and cannot index an array with it, so reads at it go
+    through here: in Numba, the value the Optional holds."""
+    return index
+
+
 @helper
 def detached(value):
     """A copy of an array (a row read from an adjoint is a view of it), a scalar as is."""

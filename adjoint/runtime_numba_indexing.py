@@ -302,6 +302,12 @@ def _must_not_be_array(value, message):
     return refuse
 
 
+@numba_version(runtime.assigned, not_none=("index",))
+def _assigned(index):
+    # numba_version passes the value an Optional holds, and declines the None branch alone
+    return lambda index: index
+
+
 @numba_version(runtime.detached)
 def _detached(value):
     if _is_array(value):

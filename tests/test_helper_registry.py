@@ -78,6 +78,7 @@ CASES = {
                (r(2, 4, 3), (0, 2), r(3)), (r(4, 3), (slice(1, 3), 0), r(2))],
     "clear_at": [(r(5), slice(1, 3)), (r(4, 3), 1)],
     "detached": [(r(3),), (2.5,), (r(2, 3),)],
+    "assigned": [(2,), (np.int64(-1),)],
     "stop_gradient": [(r(3),), (2.5,)],
     "checkpointed": [(5, 2), (7, 1)],
     "checkpoint_stride": [(10, 3), (1, 4), (9, 9)],

@@ -17,6 +17,7 @@ from .syntax import (
     is_call_to,
     loop_assigned,
 )
+from .views import integers_kept
 
 
 class Loops:
@@ -74,8 +75,9 @@ class Loops:
         trips = self.start_trips(stmt) if counted else None
         self.loops.append(loop)
         rebound = (loop_assigned(stmt, prelude) | {target}) - self.updated_in_place(stmt)
+        counters = integers_kept(prelude + stmt.body, self.views.ints, rebound - {target})
         self.views.forget(rebound)  # names rebound in the loop: any iteration's binding
-        self.views.ints.add(target)  # the counter of a range() loop
+        self.views.ints |= counters | {target}  # and the counter of a range() loop
         try:
             body = self.loop_prelude(loop, stmt, trips) + self.block(prelude + stmt.body)
         finally:
@@ -206,7 +208,10 @@ class Loops:
         trips = self.start_trips(stmt)
         self.loops.append(loop)
         rebound = loop_assigned(stmt, []) - self.updated_in_place(stmt)
+        counters = integers_kept([ast.Expr(value=stmt.test)] + stmt.body, self.views.ints,
+                                 rebound)  # c += 1 in a while
         self.views.forget(rebound)
+        self.views.ints |= counters
         try:
             body = self.loop_prelude(loop, stmt, trips) + self.block(stmt.body)
         finally:

@@ -73,6 +73,52 @@ def compose(outer: ast.expr, inner: ast.expr) -> ast.expr | None:
 INTEGER_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
 
 
+def integers_kept(body: list[ast.stmt], ints: set[str], rebound: set[str]) -> set[str]:
+    """The names of ``rebound`` that hold integers before a loop and are only ever assigned
+    integers in its ``body`` (``c = 0`` before, ``c += 1`` inside a ``while``): still
+    integers in every iteration, so ``A[c - 1]`` is a view there. Found by dropping, until
+    none is left to drop, a name with an assignment that is not integer arithmetic on the
+    names kept; a name bound any other way (unpacking, ``for`` over other than ``range``)
+    is dropped too."""
+    kept = rebound & ints
+    while True:
+        known = (ints - rebound) | kept
+        checked, dropped = set(), set()
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            target, value = _integer_binding(node)
+            if target is None:
+                continue
+            checked.add(id(target))
+            if value is None or not ViewTable().is_integer(value, known):
+                dropped.add(target.id)
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and \
+                    id(node) not in checked:
+                dropped.add(node.id)
+        if not kept & dropped:
+            return kept
+        kept -= dropped
+
+
+def _integer_binding(node: ast.AST) -> tuple[ast.Name | None, ast.expr | None]:
+    """(target, the value it gets) of a binding whose value can be judged an integer:
+    ``c = v``, ``c op= v`` (as ``c op v``), ``for c in range(...)`` (value: the constant
+    0); (target, None) for other single-name bindings; (None, None) otherwise."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+            isinstance(node.targets[0], ast.Name):
+        return node.targets[0], node.value
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        load = ast.Name(id=node.target.id, ctx=ast.Load())
+        return node.target, ast.BinOp(left=load, op=node.op, right=node.value)
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return node.target, node.value
+    if isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+        ranged = isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name) \
+            and node.iter.func.id == "range"
+        return node.target, ast.Constant(0) if ranged else None
+    return None, None
+
+
 class ViewTable:
     """Which variables are views ``base[index]`` at the current point of the normalized code,
     and which names certainly hold Python integers (loop counters and arithmetic on them)."""
@@ -98,11 +144,13 @@ class ViewTable:
         if isinstance(target, ast.Subscript):
             return
         names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+        # judged before the names are forgotten: ``c = c + 1`` keeps an integer c
+        integer = isinstance(target, ast.Name) and self.is_integer(stmt.value, ints)
         self.forget(names)
         if not isinstance(target, ast.Name):
             return
         value = stmt.value
-        if self.is_integer(value, ints):
+        if integer:
             self.ints.add(target.id)
         if isinstance(value, ast.Name) and value.id in self.pending and \
                 not self.untracked(target.id):

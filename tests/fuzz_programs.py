@@ -59,6 +59,10 @@ UNARY_ANY = {
     "np.log": "np.log(1.5 + {0} * {0})",
     "np.sqrt": "np.sqrt(1.5 + {0} * {0})",
     "np.arctan": "np.arctan({0})",
+    # SciPy's special functions: under jit=True these compile to our Numba versions
+    "special.expit": "special.expit({0})",
+    "special.erf": "special.erf({0})",
+    "special.gammaln": "special.gammaln(1.5 + {0} * {0})",
 }
 UNARY_SCALAR = {
     "math.sin": "math.sin({0})",
@@ -312,9 +316,10 @@ class Program:
         There ``a += v`` becomes ``a = a + (v)``: autograd keeps references to the arrays an
         operation read, so an in-place update afterwards corrupts its gradient (the
         generated programs never alias an array they update, so the meaning is the same)."""
-        out = ["import math", "", "import numpy as np", ""]
+        out = ["import math", "", "import numpy as np", "import scipy.special as special", ""]
         if dialect == "autograd":
-            out = ["import autograd.numpy as math", "import autograd.numpy as np", ""]
+            out = ["import autograd.numpy as math", "import autograd.numpy as np",
+                   "import autograd.scipy.special as special", ""]
         for name, params, body in self.helpers:
             out += ["", f"def {name}({', '.join(params)}):"]
             block(body, inst, 1, out)

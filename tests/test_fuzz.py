@@ -673,6 +673,45 @@ def test_regression_views_before_a_loop_that_rebinds():
     assert max(errors(ad, fd)) < 1e-6
 
 
+# Found by a long run (2026-11-29): a row view taken at a while loop's counter
+# (c3 = 0; while ...: c3 += 1; r4 = m0[c3 - 1]; r4[c3] += v) was refused, because
+# ``c3 = c3 + 1`` was judged an integer after c3 had been forgotten, and a while loop forgot
+# every counter it rebinds. Counters that stay integers are now known as such.
+def row_view_at_a_while_counter(m0):
+    m0 = np.clip(-m0, -1.0, 1.0)
+    c3 = 0
+    while c3 < 2:
+        c3 += 1
+        r4 = m0[c3 - 1]
+        r4[c3] += m0[1, c3 - 1]
+        r4 -= 0.25
+    return np.mean(m0 * m0)
+
+
+def row_view_at_an_index_rebound_to_an_array(m0, idx):
+    m = -m0
+    c = 0
+    k = 0
+    while k < 2:
+        r = m[c]  # a row view first, a copy (m[idx]) next
+        r[0] += 1.0 * m[1, 1]
+        c = idx
+        k += 1
+    return np.sum(m * m)
+
+
+def test_regression_row_view_at_a_while_counter():
+    m0 = np.arange(6.0).reshape(2, 3) / 7.0 - 0.3
+    ad = grad(row_view_at_a_while_counter)(m0.copy())
+    fd = central_difference(row_view_at_a_while_counter, [m0], (0,), 1e-6)[0]
+    assert np.abs(ad - fd).max() < 1e-8
+    jitted = grad(row_view_at_a_while_counter, jit=True)(m0.copy())
+    np.testing.assert_allclose(jitted, ad, rtol=1e-12)
+    # a counter later rebound to an array is not an integer: refused, never guessed
+    with pytest.raises(UnsupportedSyntaxError, match="share memory"):
+        grad(row_view_at_an_index_rebound_to_an_array)(m0.copy(), np.array([1, 0]))
+
+
 # Bug 10 (found by a long run, fixed in normalize.py): ``return`` inside a loop that has an
 # else block became a ``break`` that did not count as one, so the else block ran too: value
 # 7.5 and gradient 5.0 instead of 4.5 and 3.0 for return_in_loop_with_else(1.5, 2).

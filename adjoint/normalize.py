@@ -124,10 +124,12 @@ class Normalizer(Branches, Loops, Flatten, ViewWrites):
         # (t = x.reshape(3, 2); t[0] = v): the copy keeps the caller's array intact
         through = parameters_written_through_views(self.fn) if self.track_views else set()
         # and parameters passed to a helper of yours that writes into them (bump(x, v))
-        by_helpers = {p for p, kind in parameters_written(self.fn, self.find).items()
-                      if kind == "write"} if self.track_views else set()
+        reached = parameters_written(self.fn, self.find) if self.track_views else {}
+        by_helpers = {p for p, kind in reached.items() if kind == "write"}
         written = written_in_place(body) | through | by_helpers
-        changed = written | augmented_names(self.fn.body)
+        # a name that may share a parameter's memory, changed with ``z -= v`` (z = part(a),
+        # a helper's view of a): a change of the parameter when z is an array, so checked
+        changed = written | augmented_names(self.fn.body) | set(reached)
         self.origin = self.fn
         for param in params:
             if param not in changed:

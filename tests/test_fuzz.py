@@ -712,6 +712,31 @@ def test_regression_row_view_at_a_while_counter():
         grad(row_view_at_an_index_rebound_to_an_array)(m0.copy(), np.array([1, 0]))
 
 
+# Found by a long run (2026-11-29): a wrong value, no error. With one array passed for a0
+# and a1, ``z3 = part(a0); z3 -= v`` (a view a helper returns) changed a1 too, which the
+# adjoint did not see: the check that a parameter changed in place shares no memory with
+# another one missed changes through a name that may share a parameter's memory.
+def _first_two(u0):
+    return u0[:2]
+
+
+def changed_through_a_helpers_view(a0, a1):
+    z3 = _first_two(a0)
+    z3 -= 1.0
+    return np.sum(a1 * a1)
+
+
+def test_regression_parameter_changed_through_a_helpers_view_passed_twice():
+    shared = np.array([0.5, 1.0, 2.0])
+    with pytest.raises(UnsupportedSyntaxError, match="changes its argument a0 in place"):
+        value_and_grad(changed_through_a_helpers_view, wrt=(0, 1))(shared, shared)
+    value, (da0, da1) = value_and_grad(changed_through_a_helpers_view, wrt=(0, 1))(
+        shared.copy(), 2 * shared)
+    assert value == changed_through_a_helpers_view(shared.copy(), 2 * shared)
+    np.testing.assert_allclose(da0, 0.0)
+    np.testing.assert_allclose(da1, 4 * shared)
+
+
 # Bug 10 (found by a long run, fixed in normalize.py): ``return`` inside a loop that has an
 # else block became a ``break`` that did not count as one, so the else block ran too: value
 # 7.5 and gradient 5.0 instead of 4.5 and 3.0 for return_in_loop_with_else(1.5, 2).

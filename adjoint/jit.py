@@ -349,8 +349,8 @@ class JitFunction:
 
     def internal_error(self, exc: Exception) -> Exception:
         """A JitError for Numba's own failures (some are plain AssertionErrors, when it
-        lowers a 2-D boolean mask), else ``exc``: the generated code's own error, as
-        jit=False would raise it."""
+        lowers a 2-D boolean mask inside a tuple index), else ``exc``: the generated code's
+        own error, as jit=False would raise it."""
         frames = traceback_frames(exc)
         if not any(f.f_globals.get("__name__", "").startswith("numba.core.compiler")
                    for f in frames):
@@ -374,10 +374,12 @@ def _qualified(frame) -> str:
 
 # Numba's own failures that are limits it documents, by the function that fails
 NUMBA_LIMITS = {
+    # (a mask of 2+ dimensions as the whole index, x[mask], is ours: runtime_numba_masks.py)
     "BooleanArrayIndexer.__init__":
-        "Numba indexes with a boolean mask of one dimension only (a Numba limit: a mask of "
-        "two or more dimensions, as in m[m > 0] = v on a matrix, fails inside Numba); "
-        "write np.where(mask, v, m) for the write, m.ravel()[mask.ravel()] for the read",
+        "Numba indexes with a boolean mask of two or more dimensions beside other indices "
+        "(x[mask, 1], x[mask, :]) not at all (a Numba limit: it fails inside Numba); index "
+        "a view with the mask alone: plane = x[:, :, 1], then plane[mask] for x[mask, 1] "
+        "(reads and writes)",
 }
 
 

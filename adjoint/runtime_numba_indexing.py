@@ -365,7 +365,12 @@ def _zero_entries(g, index):
     return zeroed
 
 
-@numba_version(runtime.written_part)
+# not_none: the index of a write in a branch inside a loop is bound to None before the loop
+# (an Optional to Numba), and Numba also types the call with the None alone: g[None] has one
+# more dimension than g where g[mask] has one (a 1-D or n-D mask), and the two results
+# cannot be unified. Generated code passes written_part the index of a user's x[i] = v,
+# which is never None where x[None] = v is written (that one reads dx[None] directly).
+@numba_version(runtime.written_part, not_none=("index",))
 def _written_part(g, index):
     if not _is_array(g):
         _fail("writing into a scalar is not supported under jit")
@@ -451,3 +456,8 @@ def _ndim(value):
     if _is_number(value):
         return lambda value: 0
     return None
+
+
+# a boolean mask of two or more dimensions (x[x > 0] on a matrix), in the user's code and in
+# the helpers above: its own module
+from . import runtime_numba_masks  # noqa: E402,F401,I001

@@ -839,9 +839,11 @@ def test_regression_jit_agrees(fn, args, wrt):
     assert_jit_agrees(fn, args, wrt)
 
 
-# Bug 9: a 2-D boolean mask write (``outm[m0 > 0.5] = 1.0``) makes Numba's lowering fail with a
-# bare AssertionError, which escaped as such. Now a JitError naming the user's line and the
-# generated statement, saying it is a Numba limit (Numba supports 1-D masks only).
+# Bug 9: a 2-D boolean mask write (``outm[m0 > 0.5] = 1.0``) made Numba's lowering fail with a
+# bare AssertionError, which escaped as such. Such a mask as the whole index now compiles to
+# adjoint's own indexing (runtime_numba_masks.py); beside another index (``outm[m0 > 0.5, 1]``
+# on a 3-D array) it still fails inside Numba: a JitError naming the user's line and the
+# generated statement, saying it is a Numba limit.
 def writes_through_a_2d_mask(m0):
     outm = np.zeros((2, 3))
     outm[m0 > 0.5] = 1.0
@@ -849,16 +851,26 @@ def writes_through_a_2d_mask(m0):
     return np.sum(outm * m0)
 
 
+def writes_through_a_2d_mask_beside_an_index(m0):
+    outm = np.zeros((2, 3, 2))
+    outm[m0 > 0.5, 1] = 1.0
+    outm[:, :, 0] += m0
+    return np.sum(outm[:, :, 0] * m0)
+
+
 def test_regression_numba_internal_error_is_a_jit_error():
     m0 = np.array([[0.1, 0.9, 0.3], [1.0, -1.0, 0.7]])
+    expected = [[0.2, 2.8, 0.6], [3.0, -2.0, 2.4]]
+    np.testing.assert_allclose(grad(writes_through_a_2d_mask)(m0), expected)
+    np.testing.assert_allclose(grad(writes_through_a_2d_mask, jit=True)(m0), expected)
     with pytest.raises(JitError) as info:
-        grad(writes_through_a_2d_mask, jit=True)(m0)
-    line = writes_through_a_2d_mask.__code__.co_firstlineno + 2
+        grad(writes_through_a_2d_mask_beside_an_index, jit=True)(m0)
+    line = writes_through_a_2d_mask_beside_an_index.__code__.co_firstlineno + 2
     assert f"test_fuzz.py:{line}:" in str(info.value)
-    assert "boolean mask of one dimension only (a Numba limit" in str(info.value)
-    assert "outm[m0 > 0.5] = 1.0" in str(info.value) and "jit=False" in str(info.value)
-    np.testing.assert_allclose(grad(writes_through_a_2d_mask)(m0),
-                               [[0.2, 2.8, 0.6], [3.0, -2.0, 2.4]])
+    assert "beside other indices" in str(info.value) and "a Numba limit" in str(info.value)
+    assert "outm[m0 > 0.5, 1] = 1.0" in str(info.value) and "jit=False" in str(info.value)
+    np.testing.assert_allclose(grad(writes_through_a_2d_mask_beside_an_index)(m0),
+                               2.0 * m0)
 
 
 # ---------------------------------------------------------------------------------------------

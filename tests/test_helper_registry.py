@@ -27,6 +27,13 @@ def r(*shape):
     return RNG.normal(size=shape)
 
 
+# boolean masks of two dimensions (6 entries True) and of the leading two of three (3 True):
+# Numba's own indexing takes 1-D masks only (ours: runtime_numba_masks.py)
+MASK = np.array([[True, False, True], [False, False, False], [True, True, False],
+                 [False, True, True]])
+LEADING = np.array([[True, False, False], [False, True, True]])
+
+
 def positive(*shape):
     return RNG.uniform(0.5, 2.0, size=shape)
 
@@ -67,16 +74,21 @@ CASES = {
     "matmul_adjoint_b": [(r(3, 2), r(3, 4), r(4, 2)), (r(2), r(4), r(4, 2))],
     "unindex": [(r(2), r(5), slice(1, 3)), (1.5, r(2, 3), (1, 2)), (r(3), r(4, 3), 2),
                 (r(3), r(5), np.array([1, 1, 4])),
-                (r(2), r(5), np.array([True, False, True, False, False]))],
-    "zero_entries": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2]))],
-    "written_part": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2, 0]))],
+                (r(2), r(5), np.array([True, False, True, False, False])),
+                (r(6), r(4, 3), MASK), (r(3, 4), r(2, 3, 4), LEADING)],
+    "zero_entries": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2])),
+                     (r(4, 3), MASK), (r(2, 3, 4), LEADING)],
+    "written_part": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(5), np.array([0, 2, 0])),
+                     (r(4, 3), MASK), (r(4, 3).T, MASK.T), (r(2, 3, 4), LEADING)],
     "broadcast_shape": [(1.5, 2.5), (r(3), 2.0), (2.0, r(2, 3)), (r(2, 1), r(3)),
                         (r(4), r(4))],
     "add_at": [(r(5), slice(1, 3), r(2)), (r(4, 3), 1, r(3)),
                (r(5), np.array([0, 2, 0]), r(3)), (r(5), 2, 1.5), (r(4, 3), 1, 2.5),
                (r(2, 4, 3), 1, r(4, 3)), (r(2, 4, 3), (1, slice(0, 2)), r(3)),
-               (r(2, 4, 3), (0, 2), r(3)), (r(4, 3), (slice(1, 3), 0), r(2))],
-    "clear_at": [(r(5), slice(1, 3)), (r(4, 3), 1)],
+               (r(2, 4, 3), (0, 2), r(3)), (r(4, 3), (slice(1, 3), 0), r(2)),
+               (r(4, 3), MASK, r(6)), (r(4, 3), MASK, 1.5), (r(2, 3, 4), LEADING, r(3, 4)),
+               (r(2, 3, 4), LEADING, r(4))],
+    "clear_at": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(4, 3), MASK), (r(2, 3, 4), LEADING)],
     "detached": [(r(3),), (2.5,), (r(2, 3),)],
     "assigned": [(2,), (np.int64(-1),)],
     "stop_gradient": [(r(3),), (2.5,)],

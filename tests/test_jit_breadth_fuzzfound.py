@@ -143,14 +143,29 @@ def test_list_index_with_repeats_sums_like_numpy():
     np.testing.assert_array_equal(g, [0.0, 6.0, 3.0])
 
 
-def test_a_mask_of_two_dimensions_is_a_documented_numba_limit():
-    # Numba's boolean indexing takes a 1-D mask only (it fails with an AssertionError of
-    # its own on m[m > 0.3] = x): a JitError at the user's line that says so
+def test_a_mask_of_two_dimensions_compiles():
+    # Numba's boolean indexing takes a 1-D mask only (it failed with an AssertionError of
+    # its own on m[m > 0.3] = x); adjoint's own indexing with an n-D mask compiles it
+    # (tests/test_jit_masks.py has the cases)
+    check_three_ways(mask_2d_write, (0.5, M0), (0, 1))
+
+
+def mask_in_tuple(x0, m3):
+    out = m3 * 1.0
+    out[m3[:, :, 0] > 0.3, 1] = x0
+    return np.sum(out * m3)
+
+
+def test_a_mask_of_two_dimensions_beside_another_index_is_a_documented_numba_limit():
+    # the n-D mask inside a tuple index is still Numba's own (and fails inside Numba): a
+    # JitError at the user's line that says so and what to write instead
     with pytest.raises(JitError) as caught:
-        value_and_grad(mask_2d_write, jit=True)(0.5, M0.copy())
+        value_and_grad(mask_in_tuple, jit=True)(0.5, RNG.normal(size=(2, 3, 2)))
     message = str(caught.value)
-    assert "test_jit_breadth_fuzzfound.py:" in message and "out[m0 > 0.3] = x0" in message
-    assert "a Numba limit" in message and "np.where" in message and "jit=False" in message
+    assert "test_jit_breadth_fuzzfound.py:" in message
+    assert "out[m3[:, :, 0] > 0.3, 1] = x0" in message
+    assert "a Numba limit" in message and "plane = x[:, :, 1], then plane[mask]" in message
+    assert "jit=False" in message
 
 
 def rows_written_twice(m0):

@@ -71,11 +71,55 @@ def _count(shape, mask):
     for d in range(mask.ndim):
         if mask.shape[d] != shape[d]:
             raise IndexError(MISMATCH)
-    count = 0
+    return np.count_nonzero(mask)
+
+
+# The loops over the selected positions: the j-th True entry of the mask (C order) and the
+# j-th entry (or sub-array) of a selection. Any layout: walk the mask by position. A
+# C-contiguous array and mask of all its dimensions: walk both flat (twice as fast).
+@njit
+def _gather_any(x, mask, out):
+    j = 0
     for at in np.ndindex(mask.shape):
         if mask[at]:
-            count += 1
-    return count
+            out[j] = x[at]  # an entry, or the sub-array x[at] when the mask has fewer dims
+            j += 1
+
+
+@njit
+def _gather_flat(x, mask, out):
+    flat, picks = x.reshape(x.size), mask.reshape(mask.size)
+    j = 0
+    for i in range(picks.size):
+        if picks[i]:
+            out[j] = flat[i]
+            j += 1
+
+
+@njit
+def _scatter_any(x, mask, source):
+    j = 0
+    for at in np.ndindex(mask.shape):
+        if mask[at]:
+            x[at] = source[j]
+            j += 1
+
+
+@njit
+def _scatter_flat(x, mask, source):
+    flat, picks = x.reshape(x.size), mask.reshape(mask.size)
+    j = 0
+    for i in range(picks.size):
+        if picks[i]:
+            flat[i] = source[j]
+            j += 1
+
+
+def _walks(x, mask):
+    """The (gather, scatter) loops for these Numba types of array and mask."""
+    if x.layout == "C" and mask.layout == "C" and mask.ndim == x.ndim:
+        return _gather_flat, _scatter_flat
+    return _gather_any, _scatter_any
 
 
 def _selection_shape(k: int, rank: int):
@@ -122,14 +166,11 @@ def _getitem_mask(x, mask):
             return np.empty(0, x.dtype)
         return too_many
     shape_of = _selection_shape(k, x.ndim - k + 1)
+    gather = _walks(x, mask)[0]
 
     def read(x, mask):
         out = np.empty(shape_of(x.shape, _count(x.shape, mask)), x.dtype)
-        j = 0
-        for at in np.ndindex(mask.shape):
-            if mask[at]:
-                out[j] = x[at]  # an entry, or the sub-array x[at] when k < x.ndim
-                j += 1
+        gather(x, mask, out)
         return out
     return read
 
@@ -143,21 +184,20 @@ def _setitem_mask(x, mask, value):
         def too_many(x, mask, value):
             raise IndexError(TOO_MANY)
         return too_many
+    rank = x.ndim - k + 1
+    shape_of, scatter = _selection_shape(k, rank), _walks(x, mask)[1]
     if _is_number(value):
         def fill(x, mask, value):
-            _count(x.shape, mask)
-            for at in np.ndindex(mask.shape):
-                if mask[at]:
-                    x[at] = value
+            shape = shape_of(x.shape, _count(x.shape, mask))
+            scatter(x, mask, np.broadcast_to(np.full(1, value), shape))
         return fill
     if not _is_array(value):
         return None  # Numba's own typing error for what NumPy would not write either
-    rank = x.ndim - k + 1
     if rank == 1 and value.ndim > 1:
         def too_deep(x, mask, value):
             raise TypeError(TOO_DEEP)
         return too_deep
-    shape_of, trailing = _selection_shape(k, rank), _trailing(value.ndim, rank)
+    trailing = _trailing(value.ndim, rank)
     from .errors import UnsupportedSyntaxError
     from .runtime_numba_indexing import _bounds_overlap
 
@@ -167,10 +207,6 @@ def _setitem_mask(x, mask, value):
             if rank == 1:
                 raise UnsupportedSyntaxError(OVERLAP)
             value = value.copy()
-        source = np.broadcast_to(trailing(value), shape)  # NumPy's ValueError if it cannot
-        j = 0
-        for at in np.ndindex(mask.shape):
-            if mask[at]:
-                x[at] = source[j]
-                j += 1
+        # NumPy's ValueError if it cannot be broadcast
+        scatter(x, mask, np.broadcast_to(trailing(value), shape))
     return write

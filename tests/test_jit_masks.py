@@ -23,7 +23,7 @@ import numba  # noqa: E402
 from numba.core.errors import NumbaPerformanceWarning  # noqa: E402
 
 import adjoint.runtime_numba  # noqa: E402,F401 - registers the Numba versions
-from adjoint import AdjointError, value_and_grad  # noqa: E402
+from adjoint import AdjointError, grad, hvp, jvp, value_and_grad  # noqa: E402
 from tests.test_fuzz import central_difference, copies  # noqa: E402
 
 
@@ -195,6 +195,35 @@ SOME = M > 0.3
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_masked_program_agrees_with_jit_false_and_differences(f, args, wrt):
     check_three_ways(f, args, wrt)
+
+
+@pytest.mark.parametrize("f, args", [
+    (masked_add_fuzz, (M, r(3))),
+    (masked_read, (M3,)),
+    (masked_in_loop_saved, (M, 0.7)),
+    (masked_leading, (M3, r(4))),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_forward_mode_and_hvp_agree(f, args):
+    # jvp and hvp (forward mode over the adjoint) with jit=True: the same masks in the
+    # tangent code and in the adjoint's; against jit=False and central differences
+    v = r(*np.shape(args[0]))
+    eps = 1e-6
+
+    def moved(step):
+        return [args[0] + step * v, *copies(args[1:])]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        plain, jitted = (jvp(f, jit=jit)(*copies(args), v)[1] for jit in (False, True))
+        assert jitted == pytest.approx(plain, rel=1e-10, abs=1e-12)
+        assert plain == pytest.approx((f(*moved(eps)) - f(*moved(-eps))) / (2 * eps),
+                                      rel=1e-5, abs=1e-6)
+        plain, jitted = (hvp(f, jit=jit)(*copies(args), v) for jit in (False, True))
+        np.testing.assert_allclose(jitted, plain, rtol=1e-10, atol=1e-12)
+        gradient = grad(f)
+        np.testing.assert_allclose(
+            plain, (gradient(*moved(eps)) - gradient(*moved(-eps))) / (2 * eps),
+            rtol=1e-5, atol=1e-6)
 
 
 def test_the_empty_and_the_full_selection_are_what_they_say():

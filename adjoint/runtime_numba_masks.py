@@ -39,6 +39,7 @@ NUMBA_LIMITS says so). Imported under jit=True only, by runtime_numba_indexing.p
 """
 from __future__ import annotations
 
+import functools
 import operator
 
 import numpy as np
@@ -122,6 +123,8 @@ def _walks(x, mask):
     return _gather_any, _scatter_any
 
 
+# (one compiled function per form, shared by every overload resolution that needs it)
+@functools.cache
 def _selection_shape(k: int, rank: int):
     """A Numba function: the shape ``(count,) + shape[k:]`` of a selection of rank ``rank``."""
     @njit
@@ -134,6 +137,7 @@ def _selection_shape(k: int, rank: int):
     return shape_of
 
 
+@functools.cache
 def _trailing(value_ndim: int, rank: int):
     """A Numba function: ``value`` without its leading dimensions beyond ``rank`` (each must
     be 1: NumPy's assignment drops them), or ``value`` itself."""

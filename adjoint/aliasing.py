@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import UnsupportedSyntaxError
-from .ir import StatementTable
+from .ir import StatementTable, index_expression
 from .resolve import Op, assigned_names, atom_names
 from .views import parameters_written
 
@@ -297,6 +297,21 @@ class MemoryModel:
             if live:
                 yield s, var, live, kind
 
+    def values_sharing_the_target(self) -> Iterator[tuple[ast.stmt, str, str]]:
+        """(statement, target, value) for each ``target[index] = value`` whose value may
+        share the target's memory, where the index may hold a boolean mask (it is not made
+        of constants and slices only)."""
+        for i, s in enumerate(self.stmts.order):
+            if not is_element_write(s) or not isinstance(s.value, ast.Name):
+                continue
+            index = s.targets[0].slice
+            parts = index.elts if isinstance(index, ast.Tuple) else [index]
+            if all(isinstance(p, (ast.Constant, ast.Slice)) for p in parts):
+                continue
+            var, value = s.targets[0].value.id, s.value.id
+            if self.objects_at(var, i, s) & self.objects_at(value, i):
+                yield s, var, value
+
     def live_sharing(self, var: str, i: int, reads: list[set[str]],
                      stmt: ast.stmt | None = None) -> list[str]:
         """Other names that may share the memory ``var`` holds at position i and are read
@@ -372,6 +387,20 @@ def guard(stmt: ast.stmt, var: str, other: str, message: str) -> ast.Expr:
     return node
 
 
+def masked_guard(stmt: ast.Assign, var: str, value: str, message: str) -> ast.Expr:
+    """``must_not_overlap_masked(var, index, value, message)`` before ``var[index] = value``:
+    refused when it runs with a boolean mask and the two overlap."""
+    index = index_expression(stmt.targets[0].slice)
+    check = ast.Call(func=ast.Name(id="must_not_overlap_masked", ctx=ast.Load()),
+                     args=[ast.Name(id=var, ctx=ast.Load()), index,
+                           ast.Name(id=value, ctx=ast.Load()), ast.Constant(message)],
+                     keywords=[])
+    node = ast.copy_location(ast.Expr(value=check), stmt)
+    node.origin = stmt.origin
+    node.guard = True
+    return node
+
+
 def array_guard(stmt: ast.stmt, var: str, message: str) -> ast.Expr:
     """``must_not_be_array(var, message)`` before ``stmt``: ``var += v`` rebinds a number but
     changes an array in place."""
@@ -434,6 +463,13 @@ def check_writes(model: MemoryModel, where, temporaries: set[str], describe
             if is_element_write(stmt) and model.certainly_same(other, var):
                 raise error  # b = a, then a[i] = v: no need to wait for the run to know
             guards.setdefault(stmt, []).append(guard(stmt, var, other, str(error)))
+    for stmt, var, value in model.values_sharing_the_target():
+        error = UnsupportedSyntaxError(
+            f"the value written into {var} through a boolean mask shares memory with {var}: "
+            "NumPy reads it while it writes (no copy first, unlike other indices), so the "
+            "result depends on its loop order", where(stmt.origin),
+            f"write a copy of the value ({var}[mask] = v.copy())")
+        guards.setdefault(stmt, []).append(masked_guard(stmt, var, value, str(error)))
     return guards
 
 

@@ -338,6 +338,21 @@ def must_not_share(value, other, message):
         raise UnsupportedSyntaxError(message)
 
 
+@helper(guard=True, zero_tangent=True)
+def must_not_overlap_masked(target, index, value, message):
+    """Guard placed before ``target[index] = value`` when ``value`` may share memory with
+    ``target``. NumPy copies an overlapping value first for basic and integer-array indices,
+    but not for a boolean mask: there the value is read while it is written (``y[m] =
+    y[::-1]`` gives ``[6, 5, 4, 4, 5, 6]`` for ``1..6``), which no gradient of the statement
+    as written follows. Refused when the index holds a mask and they do overlap."""
+    parts = index if isinstance(index, tuple) else (index,)
+    masked = any(isinstance(p, np.ndarray) and p.dtype == bool for p in parts)
+    if masked and isinstance(value, np.ndarray) and np.may_share_memory(target, value):
+        from .errors import UnsupportedSyntaxError
+
+        raise UnsupportedSyntaxError(message)
+
+
 # -- lists built with append: their adjoint is a list, None standing for a zero entry ------
 @helper(fresh=True)
 def list_zeros(values):

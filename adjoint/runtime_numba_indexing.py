@@ -425,6 +425,22 @@ def _must_not_share(value, other, message):
     return check
 
 
+@numba_version(runtime.must_not_overlap_masked, prefer_literal=True)
+def _must_not_overlap_masked(target, index, value, message):
+    parts = list(index) if isinstance(index, types.BaseTuple) else [index]
+    masked = any(_is_array(p) and isinstance(p.dtype, types.Boolean) for p in parts)
+    if not (masked and _is_array(target) and _is_array(value)):
+        return lambda target, index, value, message: None
+    text = getattr(message, "literal_value", None) or "a masked write's value shares memory " \
+        "with the array written; write a copy (v.copy())"
+    from .errors import UnsupportedSyntaxError
+
+    def check(target, index, value, message):
+        if _bounds_overlap(target, value):
+            raise UnsupportedSyntaxError(text)
+    return check
+
+
 @njit(cache=True)
 def _extent(a):
     """The lowest and one past the highest byte address an array's elements occupy."""

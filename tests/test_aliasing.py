@@ -217,3 +217,42 @@ def test_a_helper_writing_into_a_parameter_leaves_the_callers_array_alone(jit):
     assert value == pytest.approx(calls_a_helper_that_writes_its_argument(1.5, a.copy()))
     assert dx == pytest.approx(2 * 1.5)
     np.testing.assert_allclose(da, [0.0, 1.0, 1.0])
+
+
+def masked_write_of_a_reversed_view(x):
+    y = x * 1.0
+    y[x > -100.0] = y[::-1]  # NumPy: [6, 5, 4, 4, 5, 6] for 1..6, read while written
+    return np.sum(y * x)
+
+
+def shifted_write(x):
+    y = x * 1.0
+    y[1:] = y[:-1]  # basic index: NumPy copies the value first
+    return np.sum(y * x)
+
+
+def permuted_write(x):
+    y = x * 1.0
+    y[[2, 0, 1, 3]] = y[::-1]  # integer index: copied first too
+    return np.sum(y * x)
+
+
+def masked_write_of_a_copy(x):
+    y = x * 1.0
+    y[x > 0.5] = y[::-1].copy()[x > 0.5]
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "jit"])
+def test_a_masked_write_of_a_value_sharing_the_target_is_refused(jit):
+    """Found by the masks work: a boolean-mask write reads its value while it writes when the
+    two overlap, and jit=False gave [10, 8, 6, 5, 5, 5] where differences give [5, 4, 3, 8,
+    9, 10]. Refused when it runs; other indices copy the value first and stay right."""
+    x = np.arange(1.0, 7.0)
+    with pytest.raises(AdjointError, match="boolean mask shares memory"):
+        grad(masked_write_of_a_reversed_view, jit=jit)(x.copy())
+    for program in (shifted_write, permuted_write, masked_write_of_a_copy):
+        x = np.arange(4.0) + 0.25
+        got = grad(program, jit=jit)(x.copy())
+        np.testing.assert_allclose(got, central_differences(program, (x,)), rtol=1e-6,
+                                   atol=1e-7)

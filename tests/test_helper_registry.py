@@ -27,6 +27,8 @@ def r(*shape):
     return RNG.normal(size=shape)
 
 
+SHARED = r(4)  # one array for a masked write whose value overlaps it
+
 # boolean masks of two dimensions (6 entries True) and of the leading two of three (3 True):
 # Numba's own indexing takes 1-D masks only (ours: runtime_numba_masks.py)
 MASK = np.array([[True, False, True], [False, False, False], [True, True, False],
@@ -97,6 +99,10 @@ CASES = {
     "checkpoint_segments": [(10, 3), (0, 2), (9, 9)],
     "must_not_be_array": [(2.5, "shared"), (r(3), "shared")],
     "must_not_share": [(r(3), r(3), "shared"), (2.5, r(3), "shared")],
+    "must_not_overlap_masked": [(SHARED, SHARED > 0, SHARED[::-1], "overlap"),  # refused
+                                (SHARED, SHARED > 0, r(4), "apart"),
+                                (SHARED, np.array([0, 1]), SHARED[:2], "integer index"),
+                                (SHARED, (slice(None),), SHARED[::-1], "basic index")],
     "split_like": [(r(5), (r(2), r(3))), (r(2, 6), (r(2, 1), r(2, 5)), 1),
                    (r(5, 3), [r(1, 3), r(4, 3)], 0), (r(6), (r(1, 2), r(2, 2)), None),
                    (r(2, 3, 4), (r(2, 3, 1), r(2, 3, 3)), -1)],

@@ -24,7 +24,8 @@ from numba.core.errors import NumbaPerformanceWarning  # noqa: E402
 
 import adjoint.runtime_numba  # noqa: E402,F401 - registers the Numba versions
 from adjoint import AdjointError, grad, hvp, jvp, value_and_grad  # noqa: E402
-from tests.test_fuzz import central_difference, copies  # noqa: E402
+from tests.test_fuzz import copies  # noqa: E402
+from tests.test_jit_breadth_fuzzfound import check_three_ways  # noqa: E402
 
 
 # -- the programs ------------------------------------------------------------------------------
@@ -138,22 +139,7 @@ def masked_plane_view(x0, m3):
     return np.sum(out * m3) + np.sum(m3[:, :, 1][rows] ** 2)
 
 
-# -- the checks ------------------------------------------------------------------------------
-def check_three_ways(f, args, wrt):
-    """jit=True against jit=False to rounding, and both against central differences."""
-    plain_value, plain = value_and_grad(f, wrt=wrt)(*copies(args))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NumbaPerformanceWarning)
-        jit_value, jitted = value_and_grad(f, wrt=wrt, jit=True)(*copies(args))
-    assert jit_value == pytest.approx(plain_value, rel=1e-12, abs=1e-12)
-    assert jit_value == pytest.approx(f(*copies(args)), rel=1e-12, abs=1e-12)
-    plain = plain if isinstance(plain, tuple) else (plain,)
-    jitted = jitted if isinstance(jitted, tuple) else (jitted,)
-    for p, j, d in zip(plain, jitted, central_difference(f, args, wrt, 1e-6)):
-        np.testing.assert_allclose(j, p, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(p, d, rtol=1e-5, atol=1e-6)
-
-
+# -- the checks (check_three_ways: test_jit_breadth_fuzzfound.py) ------------------------------
 RNG = np.random.default_rng(7)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import math
 import re
 import warnings
 
@@ -33,6 +34,21 @@ def unparse(tree: ast.AST, use_astor: bool = True) -> str:
     return ast.unparse(tree) + "\n"
 
 
+class NegativeConstants(ast.NodeTransformer):
+    """A negative number folded into one constant (``Constant(-0.25)``) printed as the
+    source spells it, ``-0.25`` as a minus applied to ``0.25``: astor printed the base of
+    ``(-0.25) ** 2`` as ``-0.25 ** 2``, which Python reads as ``-(0.25 ** 2)`` (a wrong
+    value, and a wrong gradient, found by the fuzzer). With the minus as a unary operator
+    both printers add the parentheses its precedence needs."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        value = node.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                math.copysign(1.0, value) < 0:
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
+        return node
+
+
 def function_source(fn: ast.FunctionDef, use_astor: bool = True) -> str:
     """One function, with comment markers turned into ``# ...`` lines."""
     texts: list[str] = []
@@ -44,7 +60,8 @@ def function_source(fn: ast.FunctionDef, use_astor: bool = True) -> str:
                 return ast.Expr(value=ast.Name(id=_MARK.format(len(texts) - 1), ctx=ast.Load()))
             return node
 
-    marked = ast.fix_missing_locations(Marker().visit(copy.deepcopy(fn)))
+    marked = ast.fix_missing_locations(
+        NegativeConstants().visit(Marker().visit(copy.deepcopy(fn))))
     lines = []
     for line in unparse(marked, use_astor).splitlines():
         match = _MARK_LINE.match(line)

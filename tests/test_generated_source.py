@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adjoint import emit, grad
+from adjoint import emit, grad, value_and_grad
 from adjoint.reverse import build_module
 
 from .test_background import sigmoid_chain, two_layer_softmax
@@ -120,3 +120,24 @@ def test_sigmoid_chain_backward_is_as_short_as_hand_written_flat_code():
     x = 0.3
     assert grad(sigmoid_chain_with_helper)(x) == pytest.approx(
         -4.0 * sigmoid(-4 * x - 2) * (1 - sigmoid(-4 * x - 2)), rel=1e-12)
+
+
+def squares_a_negative_constant(x):
+    y = x * ((-0.25) ** 2)
+    z = (-2) ** 3 * x
+    return np.sum(y + z) + (-x[0]) ** 2
+
+
+@pytest.mark.parametrize("use_astor", [True, False], ids=["astor", "ast.unparse"])
+def test_a_negative_constant_keeps_its_parentheses_as_a_power_base(use_astor):
+    """Found by the fuzzer: ``(-0.25) ** 2`` folded into ``Constant(-0.25) ** 2`` was
+    printed ``-0.25 ** 2``, which Python reads as ``-(0.25 ** 2)``: a wrong value and
+    gradient, no error."""
+    module = build_module(squares_a_negative_constant, ("x",))
+    text = emit.to_source(module, use_astor)
+    assert "-0.25 ** 2" not in text.replace("(-0.25) ** 2", "")
+    assert "(-0.25) ** 2" in text and "(-2) ** 3" in text
+    x = np.array([0.5, -1.5, 2.0])
+    value, dx = value_and_grad(squares_a_negative_constant)(x.copy())
+    assert value == squares_a_negative_constant(x.copy())
+    np.testing.assert_allclose(dx, [0.0625 - 8 + 2 * 0.5, 0.0625 - 8, 0.0625 - 8])

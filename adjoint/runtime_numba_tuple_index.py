@@ -13,6 +13,8 @@ shape ``(len(t), x.shape[1])``). Imported by runtime_numba_indexing.py (only und
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, types
 
@@ -55,7 +57,10 @@ def _one_dimensional(entries) -> None:
               "not supported under jit")
 
 
+@functools.cache
 def _compiled(source: str, name: str):
+    """One jitted kernel per source text: a form of index seen again (another call site,
+    another typing pass) reuses it instead of compiling it again."""
     space: dict = {"np": np}
     exec(compile(source, f"<adjoint tuple-index kernel {name}>", "exec"), space)
     return njit(space[name])

@@ -413,6 +413,16 @@ def assigned(index):
 
 
 @helper
+def cast_adjoint(g, y):
+    """The adjoint of a cast whose result is ``y`` (``y = x.astype(dtype)``): ``g`` where
+    ``y`` holds real or complex numbers; zero where the cast made integers or booleans,
+    which are flat between their jumps (``x.astype(int)`` truncates, as ``np.trunc``)."""
+    if np.asarray(y).dtype.kind in "fc":
+        return g
+    return zeros_like(g)
+
+
+@helper
 def detached(value):
     """A copy of an array (a row read from an adjoint is a view of it), a scalar as is."""
     return value.copy() if isinstance(value, np.ndarray) else value

@@ -308,6 +308,16 @@ def _assigned(index):
     return lambda index: index
 
 
+@numba_version(runtime.cast_adjoint)
+def _cast_adjoint(g, y):
+    kind = y.dtype if _is_array(y) else y
+    if isinstance(kind, (types.Float, types.Complex)):
+        return lambda g, y: g
+    if _is_array(g):
+        return lambda g, y: np.zeros_like(g)
+    return lambda g, y: 0.0
+
+
 @numba_version(runtime.detached)
 def _detached(value):
     if _is_array(value):

@@ -92,6 +92,8 @@ CASES = {
                (r(2, 3, 4), LEADING, r(4))],
     "clear_at": [(r(5), slice(1, 3)), (r(4, 3), 1), (r(4, 3), MASK), (r(2, 3, 4), LEADING)],
     "detached": [(r(3),), (2.5,), (r(2, 3),)],
+    "cast_adjoint": [(r(3), r(3)), (r(2, 3), np.arange(6).reshape(2, 3)), (2.5, 3), (2.5, 1.5),
+                     (r(3), np.array([True, False, True])), (r(2), r(2).astype(np.float32))],
     "assigned": [(2,), (np.int64(-1),)],
     "stop_gradient": [(r(3),), (2.5,)],
     "checkpointed": [(5, 2), (7, 1)],

@@ -549,6 +549,12 @@ SHAPES = [
     row("np.asarray(x)", A(2, 3)),
     row("np.array(x)", A(2, 3)),
     row("x.astype(np.float64)", A(2, 3)),
+    # a cast to integers or booleans is a step function: flat, no derivative through it
+    row("x * x.astype(int)", A(2, 3)),
+    row("x * x.astype(dtype=np.int32) + y", A(3), A(2, 3), id="x * x.astype(dtype=int32)"),
+    row("np.asarray(x, dtype=int) * x", A(2, 3)),
+    row("np.array(x * 3, np.int64) * x", A(4)),
+    row("x.astype(bool) * x", A(2, 3)),
     row("np.float64(x)", F()),
     row("np.sum(x * x).item() * x", A(2, 3), id="x.item() of a 0-d array"),
     row("x[1:2].item() * x", A(3), id="x.item() of a one-element array"),

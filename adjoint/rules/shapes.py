@@ -7,6 +7,7 @@ import ast
 import numpy as np
 
 from ..runtime import (
+    cast_adjoint,
     inverse_axes,
     rollaxis_destination,
     split_like,
@@ -194,10 +195,15 @@ def pad_copies(y, x, pad_width, mode):
     d[x] += unpad_copies(d[y], x, pad_width, mode)
 
 
-@adjoint_of(np.copy, np.asarray, np.array, np.float64, np.float32, ".copy", ".astype",
-            np.real, np.conjugate)
+@adjoint_of(np.copy, np.float64, np.float32, ".copy", np.real, np.conjugate)
 def copy_(y, x, *options, **keyword_options):
     d[x] += d[y]
+
+
+@adjoint_of(np.asarray, np.array, ".astype")
+def cast(y, x, *options, **keyword_options):
+    # a dtype of integers or booleans makes a step function of x: no derivative
+    d[x] += cast_adjoint(d[y], y)
 
 
 @adjoint_of(np.concatenate)

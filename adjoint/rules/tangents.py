@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import helpers, runtime
 from ..runtime import (
+    cast_adjoint,
     centered,
     cumprod_adjoint,
     cumprod_adjoint_change,
@@ -177,8 +178,8 @@ declare(Elementwise(), *[key for key, rules in REVERSE.items() if rules and rule
 
 declare(Linear(("x",)), np.sum, np.mean, np.cumsum, np.transpose, ".transpose", ".T",
         np.reshape, np.squeeze, np.expand_dims, np.ravel, np.atleast_1d, np.atleast_2d,
-        ".reshape", ".ravel", ".flatten", ".squeeze", np.copy, np.asarray, np.array,
-        np.float64, np.float32, ".copy", ".astype", "getitem")
+        ".reshape", ".ravel", ".flatten", ".squeeze", np.copy, np.float64, np.float32,
+        ".copy", "getitem")
 declare(Linear(("xs",)), np.concatenate, np.stack, "array_of_list", np.hstack, np.vstack,
         np.dstack, np.column_stack)
 declare(Multilinear(("a", "b")), np.dot, np.matmul, np.outer)
@@ -190,6 +191,11 @@ declare(Linear(("x",)), np.atleast_3d, np.swapaxes, np.moveaxis, np.flip, np.fli
         np.split, np.array_split, np.hsplit, np.vsplit)
 declare(Multilinear(("a", "b")), np.inner, np.vdot, np.cross, np.tensordot, np.kron)
 declare(Multilinear(("a", "b", "c")), np.einsum)
+
+
+@tangent_of(np.asarray, np.array, ".astype")
+def cast(y, x, *options, **keyword_options):
+    t[y] = cast_adjoint(t[x], y)
 
 
 @tangent_of(np.average)
@@ -260,7 +266,8 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
 
 
 # == runtime helpers of adjoint code (forward over reverse: Hessian-vector products) ==========
-declare(Linear(("g",)), runtime.unbroadcast, runtime.sum_to_shape, runtime.unreduce,
+declare(Linear(("g",)), runtime.cast_adjoint, runtime.unbroadcast, runtime.sum_to_shape,
+        runtime.unreduce,
         runtime.mean_adjoint, runtime.cumsum_adjoint, runtime.split_like, runtime.unstack,
         runtime.unindex, runtime.zero_entries, runtime.extremum_adjoint, runtime.written_part)
 declare(Linear(("g",)), runtime.diff_adjoint, runtime.untile, runtime.unrepeat,

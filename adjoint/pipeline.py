@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import compile as compile_
-from . import emit
+from . import emit, jit_dtypes
 from . import jit as jit_
 from . import rules as rules_
 from .forward import build_tangent_module, parse_any
@@ -165,6 +165,8 @@ def transform(fn: Callable, mode: str, wrt: tuple[str, ...], jit: bool,
                                       scalars, floats)
         module.dependencies += adjoint.module.dependencies
     compile_.literal_defaults(module)
+    if jit:
+        jit_dtypes.positional_astype(module)
     built = compiled(module, emit.to_source(module), jit)
     if mode == "second_order":
         # what the user's functions held (defaults, and for jit closure values): read

@@ -369,3 +369,5 @@ from . import runtime_numpy_numba  # noqa: E402,F401,I001
 # Our versions of functions Numba lacks altogether (scipy.special, np.tile, math.fmod, ...).
 from . import runtime_missing_numba  # noqa: E402,F401,I001
 from . import runtime_missing_arrays_numba  # noqa: E402,F401,I001
+# Python's own types (float, int, bool, complex) as the dtype of NumPy's constructors
+from . import runtime_numba_dtypes  # noqa: E402,F401,I001

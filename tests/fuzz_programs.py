@@ -66,6 +66,20 @@ UNARY_ANY = {
 }
 # the container programs run NumPy's only (their oracle swaps np for autograd.numpy)
 NUMPY_UNARY = {k: v for k, v in UNARY_ANY.items() if k.startswith("np.")}
+# Arrays only: casts to integers and booleans, through the module's _as_int and _as_bool
+# (CAST_HELPERS), flat where they are taken (0.4 tanh + 2.5 truncates to 2 everywhere,
+# tanh + 2 is never 0): the derivative is the factor in front. autograd differentiates
+# through astype, so its rendering defines them with np.floor and a comparison instead.
+UNARY_ARRAY = {
+    "astype(int)": "({0} * _as_int(0.4 * np.tanh({0}) + 2.5))",
+    "astype(bool)": "({0} * _as_bool(np.tanh({0}) + 2.0))",
+}
+CAST_HELPERS = {
+    "numpy": ["def _as_int(v):", "    return np.asarray(v, dtype=int)", "",
+              "def _as_bool(v):", "    return v.astype(bool)"],
+    "autograd": ["def _as_int(v):", "    return np.floor(v)", "",
+                 "def _as_bool(v):", "    return v != 0"],
+}
 UNARY_SCALAR = {
     "math.sin": "math.sin({0})",
     "math.cos": "math.cos({0})",
@@ -171,7 +185,7 @@ def rx(e, inst: bool) -> str:
         d = rx(e[2], inst)
         return f"({rx(e[1], inst)} / (1.5 + {d} * {d}))"
     if tag == "unary":
-        table = UNARY_ANY if e[1] in UNARY_ANY else UNARY_SCALAR
+        table = next(t for t in (UNARY_ANY, UNARY_ARRAY, UNARY_SCALAR) if e[1] in t)
         return table[e[1]].format(rx(e[2], inst))
     if tag == "ifexp":
         return f"({rx(e[2], inst)} if {rc(e[1], inst)} else {rx(e[3], inst)})"
@@ -322,6 +336,7 @@ class Program:
         if dialect == "autograd":
             out = ["import autograd.numpy as math", "import autograd.numpy as np",
                    "import autograd.scipy.special as special", ""]
+        out += ["", *CAST_HELPERS[dialect], ""]
         for name, params, body in self.helpers:
             out += ["", f"def {name}({', '.join(params)}):"]
             block(body, inst, 1, out)
@@ -505,7 +520,7 @@ class Gen:
         if form in ("square", "neg", "abs", "clip", "sabs", "cube"):
             return (form, e(scope, kind, d))
         if form == "unary":
-            names = list(UNARY_ANY) + (list(UNARY_SCALAR) if kind == "s" else [])
+            names = list(UNARY_ANY) + list(UNARY_SCALAR if kind == "s" else UNARY_ARRAY)
             return ("unary", self.choice(names), e(scope, kind, d))
         if form == "ifexp":
             return ("ifexp", self.cond(scope, d), e(scope, kind, d), e(scope, kind, d))

@@ -306,7 +306,9 @@ IEEE = [  # function, argument, gradient (NaN compares equal to NaN here)
 
 
 @pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize("fn, x, expected", IEEE, ids=repr)
+# ids by name, not repr (which holds an address): the same in every worker process
+@pytest.mark.parametrize("fn, x, expected", IEEE,
+                         ids=lambda v: getattr(v, "__name__", None) or repr(v))
 def test_nan_and_inf_propagate_without_exceptions(fn, x, expected, jit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's "divide by zero", as f's

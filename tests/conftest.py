@@ -46,8 +46,28 @@ def gradient_calls_leave_inputs_unchanged(monkeypatch):
     monkeypatch.setattr(GradientFunction, "__call__", guard_inputs(GradientFunction.__call__))
 
 
-def pytest_terminal_summary(terminalreporter):
-    """What the fuzz tests did: programs run, compared, refused by jit=True and why."""
+def fuzz_lines() -> list[str]:
+    """What the fuzz tests of this process did: programs run, compared, refused and why."""
     fuzz = sys.modules.get("tests.test_fuzz")
-    for line in fuzz.STATS.lines() if fuzz else []:
+    return fuzz.STATS.lines() if fuzz else []
+
+
+_FROM_WORKERS: list[str] = []
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, a worker sends its fuzz summary to the process that reports."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_lines"] = fuzz_lines()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _FROM_WORKERS.extend(getattr(node, "workeroutput", {}).get("fuzz_lines", []))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the fuzz tests did, in this process or in pytest-xdist's workers."""
+    for line in fuzz_lines() + _FROM_WORKERS:
         terminalreporter.write_line(line)

@@ -89,13 +89,18 @@ def signature(fn) -> inspect.Signature:
     return inspect.signature(as_function(fn), follow_wrapped=False)
 
 
-def as_gradient(g: Any, like: Any, others: tuple | None = None) -> Any:
+def as_gradient(g: Any, like: Any, others: tuple | None = None, fn=None) -> Any:
     """The gradient with the type, shape and dtype of its argument, in memory of its own.
 
     ``others``: the arrays it must not share memory with (the call's arguments and the
     gradients returned before it). Without them, every array that does not own its memory
     is copied; that includes every array Numba returns, and copying a large gradient costs
-    more than computing it (W5 with jit=True: two 10 MB copies against a 1.4 ms gradient)."""
+    more than computing it (W5 with jit=True: two 10 MB copies against a 1.4 ms gradient).
+    A complex gradient is refused (``complex_gradient``); ``fn`` names where."""
+    if type(g) is float and type(like) is float:  # the common scalar case, quickly
+        return g
+    if np.iscomplexobj(g):
+        raise complex_gradient(fn)
     if type(like) is float:
         return float(g)
     if isinstance(like, np.ndarray):
@@ -110,6 +115,20 @@ def as_gradient(g: Any, like: Any, others: tuple | None = None) -> Any:
     if isinstance(like, np.floating):
         return type(like)(g)
     return float(g)
+
+
+def complex_gradient(fn) -> UnsupportedSyntaxError:
+    """The error for a derivative that came out complex: the derivative rules are written
+    for real numbers (``d[x] += d[z] * w`` where complex values need ``conj(w)``), so a
+    complex value inside the differentiated computation gives a wrong gradient, which
+    NumPy's cast to the argument's float dtype would have hidden."""
+    name = getattr(fn, "__name__", "the function")
+    return UnsupportedSyntaxError(
+        f"the derivative of {name} came out complex: complex numbers inside the "
+        "differentiated computation are not supported (adjoint's rules are for real "
+        "numbers, so the result would be wrong)", _where(fn) if fn is not None else None,
+        "keep the computation real (carry real and imaginary parts as two real arrays), "
+        "or make the complex part a constant with adjoint.stop_gradient")
 
 
 def _may_share(g: np.ndarray, others: tuple) -> bool:
@@ -334,7 +353,7 @@ class GradientFunction(pickling.ByReference):
         grads = (grads,) if len(self.wrt) == 1 else grads
         done: list = []
         for g, x in zip(grads, inputs):
-            done.append(as_gradient(g, x, (*arguments, *done)))
+            done.append(as_gradient(g, x, (*arguments, *done), self.fn))
         return done[0] if self.single else tuple(done)
 
     def _check_scalar(self, value: Any) -> None:

@@ -142,8 +142,9 @@ def result_lines(grad, types: tuple, names: list[str]) -> list[str]:
     at = [grad._names.index(w) for w in grad.wrt]
     if grad.single:
         k = at[0]
-        result = ("float(grads)" if types[k] is float
-                  else f"grad_as(grads, {names[k]}, args)")
+        # (grad_as refuses a complex gradient, which float() would raise a TypeError for)
+        result = (f"grads if type(grads) is float else grad_as(grads, {names[k]}, args, grad.fn)"
+                  if types[k] is float else f"grad_as(grads, {names[k]}, args, grad.fn)")
     else:
         result = f"grad._gradients(grads, [{', '.join(names[k] for k in at)}], args)"
     lines = [f"result = {result}"]

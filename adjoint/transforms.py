@@ -28,6 +28,7 @@ from .api import (
     as_gradient,
     build_adjoint,
     check_arguments,
+    complex_gradient,
     primal_copy,
     resolve_wrt,
     signature,
@@ -153,12 +154,20 @@ def _directions(values, wrt: tuple[str, ...], single: bool, what: str, fn) -> tu
 
 
 def _check_like(fn, name: str, value, like, what: str):
-    """A tangent or vector must have its argument's shape; it is given its float dtype."""
+    """A tangent or vector must be real and have its argument's shape; it is given its
+    float dtype."""
     if np.shape(value) != np.shape(like):
         raise ArgumentError(
             f"the {what} for {name!r} has shape {np.shape(value)}, but {name} has shape "
             f"{np.shape(like)}", _where(fn), f"pass a {what} shaped like {name}")
+    _require_real(fn, value, f"the {what} for {name!r}")
     return as_gradient(value, like)
+
+
+def _require_real(fn, value, what: str) -> None:
+    if np.iscomplexobj(value):
+        raise ArgumentError(f"{what} is complex; adjoint differentiates real numbers only",
+                            _where(fn), "pass a real array or number")
 
 
 class _AlongDirection(_Transform):
@@ -277,17 +286,20 @@ class JVP(_AlongDirection):
         extra = {main.tangents[w]: _check_like(self.fn, w, t, arguments[w], "tangent")
                  for w, t in zip(self.wrt, tangents)}
         value, tangent = built.function(**arguments, **extra)
-        return value, _like_output(tangent, value)
+        return value, _like_output(tangent, value, self.fn)
 
     def _result_lines(self, wrt_names: list[str], ns: dict) -> list[str]:
-        ns["like_output"] = _like_output
-        return ["value, tangent = out", "return value, like_output(tangent, value)"]
+        ns["like_output"], ns["fn"] = _like_output, self.fn
+        return ["value, tangent = out", "return value, like_output(tangent, value, fn)"]
 
 
-def _like_output(tangent, value):
-    """A tangent with its value's structure: float for float, array of its shape."""
+def _like_output(tangent, value, fn):
+    """A tangent with its value's structure: float for float, array of its shape (a
+    complex one is refused, as a complex gradient is: ``complex_gradient``)."""
     if isinstance(value, tuple):
-        return tuple(_like_output(t, v) for t, v in zip(tangent, value))
+        return tuple(_like_output(t, v, fn) for t, v in zip(tangent, value))
+    if np.iscomplexobj(tangent):
+        raise complex_gradient(fn)
     if isinstance(value, np.ndarray) or np.ndim(value) == 0 and isinstance(value, np.generic):
         return as_gradient(tangent, value) if np.shape(tangent) != () or isinstance(
             value, np.ndarray) else type(value)(tangent)
@@ -341,7 +353,8 @@ class VJP(_Transform):
             _, grads = built.function(**given)  # again, for the wrapper's errors
 
         grads = (grads,) if len(self.wrt) == 1 else grads
-        grads = tuple(as_gradient(g, arguments[w]) for g, w in zip(grads, self.wrt))
+        grads = tuple(as_gradient(g, arguments[w], fn=self.fn)
+                      for g, w in zip(grads, self.wrt))
         return grads[0] if self.single else grads
 
 
@@ -378,6 +391,7 @@ def _cotangent_like(fn, cotangent, value):
         raise ArgumentError(f"the cotangent has shape {np.shape(cotangent)}, but "
                             f"{fn.__name__} returns shape {np.shape(value)}", _where(fn),
                             "pass a cotangent shaped like the output")
+    _require_real(fn, cotangent, "the cotangent")
     return as_gradient(cotangent, value) if isinstance(value, np.ndarray) else float(cotangent)
 
 
@@ -479,12 +493,13 @@ class HVP(_AlongDirection):
                                 "needs a scalar function", _where(self.fn),
                                 "reduce the output to a scalar")
         grads_dot = (grads_dot,) if len(self.wrt) == 1 else grads_dot
-        out = tuple(as_gradient(g, arguments[w]) for g, w in zip(grads_dot, self.wrt))
+        out = tuple(as_gradient(g, arguments[w], fn=self.fn)
+                    for g, w in zip(grads_dot, self.wrt))
         return out[0] if self.single else out
 
     def _result_lines(self, wrt_names: list[str], ns: dict) -> list[str]:
-        ns.update(as_gradient=as_gradient, ndim=np.ndim)
-        grads = ", ".join(f"as_gradient(g{j}, {a})" for j, a in enumerate(wrt_names))
+        ns.update(as_gradient=as_gradient, ndim=np.ndim, fn=self.fn)
+        grads = ", ".join(f"as_gradient(g{j}, {a}, fn=fn)" for j, a in enumerate(wrt_names))
         return ["(value, _), (_, gd) = out",
                 "if type(value) is not float and ndim(value) != 0:", "    return MISS",
                 f"{', '.join(f'g{j}' for j in range(len(wrt_names)))}, = "

@@ -327,6 +327,49 @@ def test_division_by_a_python_zero_raises_as_the_primal_does():
     assert grad(reciprocal, jit=True)(0.0) == -INF
 
 
+# -- complex numbers inside the computation: refused, never a wrong real gradient -----------
+def complex_scaled(x):
+    z = x.astype(complex) * (1.0 + 2.0j)
+    return np.sum(np.real(np.conjugate(z) * (3.0 - 1.0j)))  # d/dx is 1; the real rules: 5
+
+
+def complex_modulus(x):
+    return np.sum(np.abs(x + 1j * x * x))
+
+
+def complex_scalar(s):
+    return abs(s * (1.0 + 1.0j))
+
+
+@pytest.mark.parametrize("fn", [complex_scaled, complex_modulus], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("transform", [
+    lambda f, x: grad(f)(x),
+    lambda f, x: [grad(f)(x) for _ in range(3)],  # the call path after the first call
+    lambda f, x: grad(f, jit=True)(x),
+    lambda f, x: adjoint.vjp(f)(x)[1](1.0),
+    lambda f, x: adjoint.hvp(f)(x, x),
+], ids=["grad", "grad again", "grad jit", "vjp", "hvp"])
+def test_a_complex_derivative_is_refused_at_the_functions_line(fn, transform):
+    x = np.array([0.3, -1.2, 0.8])
+    with pytest.raises(UnsupportedSyntaxError, match=r"test_bad_input\.py:\d+.*came out "
+                       r"complex.*keep the computation real"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            transform(fn, x)
+
+
+def test_complex_scalars_and_forward_mode():
+    with pytest.raises(UnsupportedSyntaxError, match="came out complex"):
+        [grad(complex_scalar)(0.7) for _ in range(3)]  # a float argument: no raw TypeError
+    with pytest.raises(UnsupportedSyntaxError, match="came out complex"):
+        adjoint.jvp(complex_modulus)(np.ones(3), np.ones(3))
+    # forward mode through conjugate and real is right where the tangent comes out real
+    x = np.array([0.3, -1.2, 0.8])
+    assert adjoint.jvp(complex_scaled)(x, x)[1] == pytest.approx(np.sum(x))
+    with pytest.raises(ArgumentError, match="tangent for 'x' is complex"):
+        adjoint.jvp(complex_scaled)(x, x * 1j)
+
+
 # -- the inputs are never modified (checked for every test by conftest.py) ------------------
 def test_the_input_guard_can_fail():
     def writes_its_argument(self, x):

@@ -13,6 +13,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from .errors import UnsupportedSyntaxError
+from .float_arrays import known_float_arrays
 from .ir import (
     assign,
     call,
@@ -66,6 +67,8 @@ class StatementAdjoints:
         self.p, self.module, self.namer = p, module, p.namer
         self.live: set[str] = set()
         self.owned: set[str] = set()
+        # arrays whose writes need no kept_if: made as floats (float_arrays.py)
+        self.float_arrays = known_float_arrays(p.body, p.params)
 
     def adjoint(self, var: str) -> str:
         return self.namer.adjoint(var)
@@ -217,6 +220,11 @@ class StatementAdjoints:
             picked = call("written_part", copy.deepcopy(dvar), index_expression(target.slice))
         elif in_place:  # cleared in place next: x[i] of a 2-D array is a view, so detach it
             picked = call("detached", picked)
+        def kept(g):  # an array of integers truncates what is written: no derivative then
+            if var in self.float_arrays:
+                return g
+            return call("kept_if", g, call("is_inexact", name(var)))
+
         helper = "clear_at" if in_place else "zero_entries"
         cleared = call(helper, copy.deepcopy(dvar), index_expression(target.slice))
         if var in atom_names(stmt.value):
@@ -227,8 +235,9 @@ class StatementAdjoints:
                 picked = call("detached", picked)
             code = [assign(taken, picked), assign(self.adjoint(var), cleared)]
             self.owned.add(var)
-            return code + self.accumulate(stmt.value, call("unbroadcast", name(taken),
+            return code + self.accumulate(stmt.value, call("unbroadcast", kept(name(taken)),
                                                            copy.deepcopy(stmt.value)))
+        picked = kept(picked)
         code = self.accumulate(stmt.value, call("unbroadcast", picked, copy.deepcopy(stmt.value)))
         self.owned.add(var)  # zero_entries returns a copy; clear_at keeps our own array
         return code + [assign(self.adjoint(var), cleared)]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from . import optimize, runtime_tangent
 from .aliasing import ALIASING_OPS
 from .errors import MissingRuleError
+from .float_arrays import known_float_arrays
 from .ir import (
     assign,
     call,
@@ -363,7 +364,13 @@ class ForwardBuilder(TangentRules):
     def element_write_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         var = op.bound["x"].id
         value = self.tangent_atom(op.bound["value"])
-        value = ast.Constant(0.0) if isinstance(value, Zero) else self.materialize(value, None)
+        if isinstance(value, Zero):
+            value = ast.Constant(0.0)
+        else:
+            value = self.materialize(value, None)
+            if var not in known_float_arrays(self.p.body, self.p.params):
+                # an array of integers truncates what is written into it: no derivative
+                value = call("kept_if", value, call("is_inexact", name(var)))
         target = ast.Subscript(value=name(self.tangent(var)),
                                slice=copy.deepcopy(stmt.targets[0].slice), ctx=ast.Store())
         return [assign(target, value)]

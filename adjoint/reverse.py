@@ -24,6 +24,7 @@ from .assemble import Assembler
 from .control import BackwardSweep
 from .errors import UnsupportedSyntaxError
 from .ir import assign, assigned_in, call, comment, name, primal_reads
+from .kinds import keep_kinds_only
 from .names import Namer
 from .prepare import make_namer, prepare
 from .resolve import Op, atom_names
@@ -165,6 +166,7 @@ class ReverseBuilder:
         seed = self.seed(cotangent)
         chunks = sweep.gen_block(p.body)
         keep_shapes_only(p, chunks)
+        keep_kinds_only(p, chunks)
         epilogue = [assign(sweep.adjoint(w), call("zeros_like", name(w)))
                     for w in p.wrt if w not in sweep.live]
         planner.plan_block(chunks, primal_reads(epilogue, p.locals), None, set(p.params), 0)

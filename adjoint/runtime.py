@@ -412,14 +412,22 @@ def assigned(index):
     return index
 
 
+@helper(zero_tangent=True)
+def is_inexact(x):
+    """Whether ``x`` holds real or complex floats: a value of integers or booleans is a step
+    function of whatever made it (a cast, a write into an integer array), with no
+    derivative. Generated code reads it as ``x_inexact``, recorded where ``x`` is bound
+    (kinds.py)."""
+    kind = x.dtype.kind if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x).dtype.kind
+    return kind in "fc"
+
+
 @helper
-def cast_adjoint(g, y):
-    """The adjoint of a cast whose result is ``y`` (``y = x.astype(dtype)``): ``g`` where
-    ``y`` holds real or complex numbers; zero where the cast made integers or booleans,
-    which are flat between their jumps (``x.astype(int)`` truncates, as ``np.trunc``)."""
-    if np.asarray(y).dtype.kind in "fc":
-        return g
-    return zeros_like(g)
+def kept_if(g, keep):
+    """``g`` where the value it is the derivative of holds floats (``keep``), else zero:
+    the adjoint of a cast (``x.astype(int)``) and of a write into an array of integers
+    (``counts[i] = v``, which truncates ``v``)."""
+    return g if keep else zeros_like(g)
 
 
 @helper

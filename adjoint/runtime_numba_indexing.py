@@ -308,14 +308,17 @@ def _assigned(index):
     return lambda index: index
 
 
-@numba_version(runtime.cast_adjoint)
-def _cast_adjoint(g, y):
-    kind = y.dtype if _is_array(y) else y
-    if isinstance(kind, (types.Float, types.Complex)):
-        return lambda g, y: g
+@numba_version(runtime.is_inexact)
+def _is_inexact(x):
+    inexact = isinstance(x.dtype if _is_array(x) else x, (types.Float, types.Complex))
+    return lambda x: inexact
+
+
+@numba_version(runtime.kept_if)
+def _kept_if(g, keep):
     if _is_array(g):
-        return lambda g, y: np.zeros_like(g)
-    return lambda g, y: 0.0
+        return lambda g, keep: g if keep else np.zeros_like(g)
+    return lambda g, keep: g if keep else 0.0
 
 
 @numba_version(runtime.detached)

@@ -7,8 +7,9 @@ import ast
 import numpy as np
 
 from ..runtime import (
-    cast_adjoint,
     inverse_axes,
+    is_inexact,
+    kept_if,
     rollaxis_destination,
     split_like,
     split_promoted,
@@ -203,7 +204,7 @@ def copy_(y, x, *options, **keyword_options):
 @adjoint_of(np.asarray, np.array, ".astype")
 def cast(y, x, *options, **keyword_options):
     # a dtype of integers or booleans makes a step function of x: no derivative
-    d[x] += cast_adjoint(d[y], y)
+    d[x] += kept_if(d[y], is_inexact(y))
 
 
 @adjoint_of(np.concatenate)

@@ -29,11 +29,12 @@ import numpy as np
 
 from .. import helpers, runtime
 from ..runtime import (
-    cast_adjoint,
     centered,
     cumprod_adjoint,
     cumprod_adjoint_change,
     cumprod_tangent,
+    is_inexact,
+    kept_if,
     norm_adjoint,
     norm_ord_adjoint,
     norm_ord_adjoint_change,
@@ -195,7 +196,7 @@ declare(Multilinear(("a", "b", "c")), np.einsum)
 
 @tangent_of(np.asarray, np.array, ".astype")
 def cast(y, x, *options, **keyword_options):
-    t[y] = cast_adjoint(t[x], y)
+    t[y] = kept_if(t[x], is_inexact(y))
 
 
 @tangent_of(np.average)
@@ -266,7 +267,7 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
 
 
 # == runtime helpers of adjoint code (forward over reverse: Hessian-vector products) ==========
-declare(Linear(("g",)), runtime.cast_adjoint, runtime.unbroadcast, runtime.sum_to_shape,
+declare(Linear(("g",)), runtime.kept_if, runtime.unbroadcast, runtime.sum_to_shape,
         runtime.unreduce,
         runtime.mean_adjoint, runtime.cumsum_adjoint, runtime.split_like, runtime.unstack,
         runtime.unindex, runtime.zero_entries, runtime.extremum_adjoint, runtime.written_part)

@@ -840,8 +840,9 @@ class Gen:
 
     def stmt_buffers(self, scope: Scope, nest: int, d: int) -> list:
         """Double buffering, as explicit time stepping writes it: a fresh array every step
-        filled from the last one (``v = np.zeros(3); v[j] = ...; u = v``), or two arrays
-        swapped (``u, v = v, u``). u shares memory with v from there on; v is not read."""
+        filled from the last one (``v = np.zeros(3); v[j] = ...; u = v``; sometimes an array
+        of booleans, whose writes have no derivative), or two arrays swapped
+        (``u, v = v, u``). u shares memory with v from there on; v is not read."""
         self.use("buffers")
         u, v, step, j = self.fresh("buf"), self.fresh("nxt"), self.fresh("i"), self.fresh("j")
         start = self.choice(["np.zeros(3)", "np.ones(3)"] + [f"{a}.copy()" for a in
@@ -856,9 +857,10 @@ class Gen:
         if swap:
             setup = [("raw", f"{u} = {start}"), ("raw", f"{v} = np.zeros(3)")]
             body = fill + [("raw", f"{u}, {v} = {v}, {u}")]
-        else:
+        else:  # a boolean buffer now and then: what is written is truncated to v != 0
             setup = [("raw", f"{u} = {start}")]
-            body = [("raw", f"{v} = np.zeros(3)")] + fill + [("raw", f"{u} = {v}")]
+            fresh = self.choice(["np.zeros(3)", "np.zeros(3)", "np.zeros(3, dtype=bool)"])
+            body = [("raw", f"{v} = {fresh}")] + fill + [("raw", f"{u} = {v}")]
         scope.arrays.append(u)
         scope.writable.append(u)
         return setup + [("for", step, f"range({self.draw(st.integers(1, 3))})", body, [])]

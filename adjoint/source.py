@@ -212,6 +212,11 @@ def parse(fn) -> Source:
             node.end_col_offset = (node.end_col_offset or 0) + indent
     file_lines = _file_lines(filename, text, first_line)
     tree = module.body[0] if module.body else None
+    if not isinstance(tree, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and \
+            fn.__name__ != "<lambda>" and filename.startswith("<"):
+        # the text under a pseudo-file name is not this def: Python 3.13 lists the command
+        # of python -c as '<string>', the name exec gives the code it runs too
+        raise no_source(fn) from None
     if not isinstance(tree, ast.FunctionDef):
         kind = "a lambda" if fn.__name__ == "<lambda>" else {
             "AsyncFunctionDef": "an async function", "ClassDef": "a class"}.get(
@@ -232,21 +237,26 @@ def parse(fn) -> Source:
 
 
 def _source_lines(fn: types.FunctionType) -> tuple[list[str], int]:
-    filename = fn.__code__.co_filename
-    where = Location(filename, fn.__code__.co_firstlineno)
     try:
         # the code object, not the function: inspect would follow __wrapped__
         return inspect.getsourcelines(fn.__code__)
     except (OSError, TypeError):
         pass
+    raise no_source(fn) from None
+
+
+def no_source(fn: types.FunctionType) -> NoSourceError:
+    """The error for a function whose def cannot be read."""
+    filename = fn.__code__.co_filename
+    where = Location(filename, fn.__code__.co_firstlineno)
     if filename.startswith("<"):
-        raise NoSourceError(
+        return NoSourceError(
             f"no source code for function {fn.__qualname__!r} (defined in {filename})", where,
             "define it in a .py file (not at the interactive prompt, under python -c or "
-            "through exec)") from None
-    raise NoSourceError(
+            "through exec)")
+    return NoSourceError(
         f"no source code for function {fn.__qualname__!r}: {filename} cannot be read", where,
-        "make sure the file it was imported from still exists") from None
+        "make sure the file it was imported from still exists")
 
 
 def check_matches_code(fn: types.FunctionType, tree: ast.FunctionDef, filename: str,

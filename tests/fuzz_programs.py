@@ -857,10 +857,13 @@ class Gen:
         if swap:
             setup = [("raw", f"{u} = {start}"), ("raw", f"{v} = np.zeros(3)")]
             body = fill + [("raw", f"{u}, {v} = {v}, {u}")]
-        else:  # a boolean buffer now and then: what is written is truncated to v != 0
+        else:  # now and then a boolean buffer: what is written is truncated to v != 0, and
+            # u = v.astype(float) keeps u's type for Numba (u = v would change it)
             setup = [("raw", f"{u} = {start}")]
-            fresh = self.choice(["np.zeros(3)", "np.zeros(3)", "np.zeros(3, dtype=bool)"])
-            body = [("raw", f"{v} = {fresh}")] + fill + [("raw", f"{u} = {v}")]
+            boolean = self.draw(st.integers(0, 2)) == 0
+            fresh, back = ("np.zeros(3, dtype=bool)", f"{v}.astype(float)") if boolean else (
+                "np.zeros(3)", v)
+            body = [("raw", f"{v} = {fresh}")] + fill + [("raw", f"{u} = {back}")]
         scope.arrays.append(u)
         scope.writable.append(u)
         return setup + [("for", step, f"range({self.draw(st.integers(1, 3))})", body, [])]

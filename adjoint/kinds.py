@@ -17,9 +17,10 @@ from __future__ import annotations
 import ast
 
 from .backward import Chunk
-from .ir import assign, call, is_element_write, is_loop, name
+from .ir import assign, call, is_element_write, name
 from .prepare import Prepared
 from .resolve import Op, assigned_names
+from .shapes import bind_records
 
 
 def keep_kinds_only(p: Prepared, chunks: list[Chunk]) -> None:
@@ -115,26 +116,6 @@ def kind_record(record_name: str, var: str, beside: ast.stmt | None, p: Prepared
 
 def bind_kinds(p: Prepared, stmts: list[ast.stmt], chunks: list[Chunk],
                kinds: dict[str, str]) -> None:
-    """After every binding of a variable in ``kinds``, its record, with an empty chunk
-    beside it (it has no backward code) so both lists stay aligned."""
-    k = 0
-    while k < len(stmts):
-        stmt, chunk = stmts[k], chunks[k]
-        if isinstance(stmt, ast.If):
-            bind_kinds(p, stmt.body, chunk.children[0], kinds)
-            bind_kinds(p, stmt.orelse, chunk.children[1], kinds)
-        elif is_loop(stmt):
-            bind_kinds(p, stmt.body, chunk.children[0], kinds)
-            if isinstance(stmt, ast.For):
-                targets = {n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name)}
-                for var in sorted(targets & kinds.keys()):
-                    record = kind_record(kinds[var], var, stmt.body[0], p)
-                    stmt.body.insert(0, record)
-                    chunk.children[0].insert(0, Chunk(record))
-        elif isinstance(stmt, ast.Assign) and not is_element_write(stmt):
-            for var in assigned_names(stmt):
-                if var in kinds:
-                    k += 1
-                    stmts.insert(k, kind_record(kinds[var], var, stmt, p))
-                    chunks.insert(k, Chunk(stmts[k]))
-        k += 1
+    """After every binding of a variable in ``kinds``, its record (shapes.bind_records)."""
+    bind_records(stmts, chunks, set(kinds),
+                 lambda stmt, var: kind_record(kinds[var], var, stmt, p))

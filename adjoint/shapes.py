@@ -108,27 +108,41 @@ def rewrite(chunks: list[Chunk], reader: ReadShapes) -> None:
 
 def bind_shapes(p: Prepared, stmts: list[ast.stmt], chunks: list[Chunk],
                 shapes: dict[str, str]) -> None:
-    """After every binding of a variable in ``shapes``: ``x_shape = np.shape(x)``, with an
-    empty chunk beside it (it has no backward code) so both lists stay aligned."""
+    """After every binding of a variable in ``shapes``: ``x_shape = np.shape(x)``."""
+    def record_of(stmt: ast.stmt, var: str) -> ast.stmt:
+        record = ast.copy_location(assign(shapes[var], shape_expression(stmt, var)), stmt)
+        record.origin = stmt.origin
+        record.shape_record = True
+        p.ops[record] = Op("zero", "shape")
+        return record
+    bind_records(stmts, chunks, set(shapes), record_of)
+
+
+def bind_records(stmts: list[ast.stmt], chunks: list[Chunk], names: set[str],
+                 record_of) -> None:
+    """After every binding of a variable in ``names`` (an assignment, or a loop's target:
+    at the top of its body), the statement ``record_of(binding, var)``, with an empty chunk
+    beside it (it has no backward code) so both lists stay aligned."""
     k = 0
     while k < len(stmts):
         stmt, chunk = stmts[k], chunks[k]
         if isinstance(stmt, ast.If):
-            bind_shapes(p, stmt.body, chunk.children[0], shapes)
-            bind_shapes(p, stmt.orelse, chunk.children[1], shapes)
+            bind_records(stmt.body, chunk.children[0], names, record_of)
+            bind_records(stmt.orelse, chunk.children[1], names, record_of)
         elif is_loop(stmt):
-            bind_shapes(p, stmt.body, chunk.children[0], shapes)
+            bind_records(stmt.body, chunk.children[0], names, record_of)
+            if isinstance(stmt, ast.For):
+                targets = {n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name)}
+                for var in sorted(targets & names):
+                    record = record_of(stmt.body[0], var)
+                    stmt.body.insert(0, record)
+                    chunk.children[0].insert(0, Chunk(record))
         elif isinstance(stmt, ast.Assign) and not is_element_write(stmt):
             for var in assigned_names(stmt):
-                if var in shapes:
-                    record = ast.copy_location(
-                        assign(shapes[var], shape_expression(stmt, var)), stmt)
-                    record.origin = stmt.origin
-                    record.shape_record = True
-                    p.ops[record] = Op("zero", "shape")
+                if var in names:
                     k += 1
-                    stmts.insert(k, record)
-                    chunks.insert(k, Chunk(record))
+                    stmts.insert(k, record_of(stmt, var))
+                    chunks.insert(k, Chunk(stmts[k]))
         k += 1
 
 

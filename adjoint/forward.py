@@ -361,6 +361,12 @@ class ForwardBuilder(TangentRules):
         pop = ast.Attribute(value=name(self.tangent(lst)), attr="pop", ctx=ast.Load())
         return [ast.Expr(value=ast.Call(func=pop, args=[], keywords=[]))]
 
+    def float_arrays(self) -> set[str]:
+        """The arrays made as floats, whose writes need no kept_if (float_arrays.py)."""
+        if not hasattr(self, "_float_arrays"):
+            self._float_arrays = known_float_arrays(self.p.body, self.p.params)
+        return self._float_arrays
+
     def element_write_tangent(self, stmt: ast.Assign, op: Op) -> list[ast.stmt]:
         var = op.bound["x"].id
         value = self.tangent_atom(op.bound["value"])
@@ -368,7 +374,7 @@ class ForwardBuilder(TangentRules):
             value = ast.Constant(0.0)
         else:
             value = self.materialize(value, None)
-            if var not in known_float_arrays(self.p.body, self.p.params):
+            if var not in self.float_arrays():
                 # an array of integers truncates what is written into it: no derivative
                 value = call("kept_if", value, call("is_inexact", name(var)))
         target = ast.Subscript(value=name(self.tangent(var)),

@@ -29,16 +29,15 @@ def keep_kinds_only(p: Prepared, chunks: list[Chunk]) -> None:
     Not in the backward code of a statement that binds ``a`` itself (the adjoint of
     ``a = x.astype(int)``): that code runs where the record, made after the statement,
     is undone, and it reads the value the statement made, which is there anyway."""
+    every = [(chunk, bound_by(chunk.stmt)) for chunk in simple_chunks(chunks)]
     wanted = set()
-    for chunk in simple_chunks(chunks):
-        own = bound_by(chunk.stmt)
+    for chunk, own in every:
         wanted |= {n.id for n in kind_reads(chunk)} - own
     kinds = {var: p.namer.fresh(f"{var}_inexact")
              for var in sorted(wanted & plainly_bound(p))}
     if not kinds:
         return
-    for chunk in simple_chunks(chunks):
-        own = bound_by(chunk.stmt)
+    for chunk, own in every:
         reader = ReadKinds({v: r for v, r in kinds.items() if v not in own})
         for stmt in chunk.code + chunk.header:
             reader.visit(stmt)

@@ -236,7 +236,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
 
     cache.install_helper_cache()  # before the helpers' Numba versions are imported
     from . import __version__, jitmath, runtime_numba
-    from .jit_pipeline import KeepBranches
+    from .jit_pipeline import CODEGEN, KeepBranches
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)
     from . import runtime_tangent_numba  # noqa: F401 - and of the forward-mode helpers
@@ -245,7 +245,8 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     resolved = frozen_globals(module)
     key_text = "\n".join(
         [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}",
-         f"options {JIT_OPTIONS} pipeline {KeepBranches.__name__} helpers {helpers_digest()}",
+         f"options {JIT_OPTIONS} pipeline {KeepBranches.__name__} ({CODEGEN})",
+         f"helpers {helpers_digest()}",
          globals_fingerprint(module)])
     key = hashlib.sha256(key_text.encode()).hexdigest()
     path = write_cached(text, key)

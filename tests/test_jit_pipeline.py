@@ -1,16 +1,21 @@
 """The Numba pipeline of generated functions (jit_pipeline.py): array expressions broadcast
 with branch-free indices while a generated function compiles, with NumPy's results on every
-pattern of length-1 axes, and Numba's own lowering is back for everything else."""
+pattern of length-1 axes; slice assignments of the wrong shape still raise ValueError; and
+Numba's own lowerings are back for everything else."""
 import itertools
 
 import numpy as np
 import pytest
 
 numba = pytest.importorskip("numba")
-from numba.np import npyimpl  # noqa: E402
+from numba.np import arrayobj, npyimpl  # noqa: E402
 
 from adjoint import grad  # noqa: E402
-from adjoint.jit_pipeline import KeepBranches, branch_free_indices  # noqa: E402
+from adjoint.jit_pipeline import (  # noqa: E402
+    KeepBranches,
+    branch_free_indices,
+    shape_mismatch,
+)
 
 RNG = np.random.default_rng(25)
 
@@ -62,6 +67,7 @@ def test_numba_lowering_restored_after_a_build():
     x, w = RNG.normal(size=(4, 3)), RNG.normal(size=(2, 3))
     dx, dw = grad(f, wrt=(0, 1), jit=True)(x, w)
     assert npyimpl._ArrayIndexingHelper.update_indices is not branch_free_indices
+    assert arrayobj.raise_with_shape_context is not shape_mismatch
     ex, ew = grad(f, wrt=(0, 1))(x, w)
     np.testing.assert_allclose(dx, ex, rtol=1e-12)
     np.testing.assert_allclose(dw, ew, rtol=1e-12)
@@ -71,3 +77,31 @@ def test_numba_lowering_restored_after_a_build():
         return a * b
 
     np.testing.assert_allclose(users_own(x[:, None, :], w), x[:, None, :] * w)
+
+
+def assign_column(out, v):
+    out[:, 1] = v
+    out[1:, :2] = v[:2]
+    return out
+
+
+assign_generated = numba.njit(pipeline_class=KeepBranches)(assign_column)
+
+
+def test_slice_assignment_checks_shapes():
+    np.testing.assert_array_equal(assign_generated(np.zeros((3, 4)), np.arange(3.0)),
+                                  assign_column(np.zeros((3, 4)), np.arange(3.0)))
+    with pytest.raises(ValueError, match="different size"):
+        assign_generated(np.zeros((3, 4)), np.ones(5))
+
+
+def column_sum(x):
+    out = np.zeros((3, 4))
+    out[:, 1] = x
+    return np.sum(out * out)
+
+
+def test_mismatched_slice_assignment_is_a_value_error_under_jit():
+    with pytest.raises(ValueError):
+        grad(column_sum, jit=True)(np.ones(5))
+    np.testing.assert_allclose(grad(column_sum, jit=True)(np.arange(3.0)), 2 * np.arange(3.0))

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 import stat
 import tempfile
+import types
 import warnings
 
 from .errors import CacheWarning
@@ -278,6 +280,26 @@ def _define_classes() -> None:
     class HelpersCache(GuardedCache):
         _impl_class = HelpersImpl
 
+        def load_overload(self, sig, target_context):
+            if describable(self._py_func):
+                return super().load_overload(sig, target_context)
+            return None
+
+        def save_overload(self, sig, data):
+            if describable(self._py_func):
+                super().save_overload(sig, data)
+
+        def _index_key(self, sig, codegen):
+            # Numba's key pickles the closure's cells, and a compiled function pickles
+            # with a new random id in every process: an overload implementation that
+            # closes over one (``mask``, ``reduce``) never hit the cache and added an
+            # entry per run. The cells are described the same way in every process.
+            code = self._py_func.__code__.co_code
+            cells = tuple(c.cell_contents for c in self._py_func.__closure__ or ())
+            return (sig, codegen.magic_tuple(),
+                    (hashlib.sha256(code).hexdigest(),
+                     hashlib.sha256(stable_bytes(cells)).hexdigest()))
+
     _classes["cache"] = GuardedCache
     _classes["helpers"] = HelpersCache
 
@@ -289,6 +311,10 @@ def _define_classes() -> None:
 # guarded like the generated code's, keyed by a digest of the helper files.
 _helpers: dict = {}
 HELPER_MODULES = ("adjoint.runtime", "adjoint.jitmath")
+# the pseudo-file name of helpers made from text at run time (jit_optional.py's wrappers,
+# the tuple-index kernels): implementations of overloads, which ask for caching, but
+# have no source file for Numba's cache to be keyed by
+GENERATED_HELPER_FILE = "<adjoint-helper "
 
 
 def install_helper_cache() -> None:
@@ -310,6 +336,9 @@ def install_helper_cache() -> None:
 
     def function_cache(py_func):
         """What ``Dispatcher.enable_caching`` makes: ours for the helpers."""
+        if getattr(py_func, "__code__", None) is not None and \
+                py_func.__code__.co_filename.startswith(GENERATED_HELPER_FILE):
+            return caching.NullCache()  # a helper written at run time: no file to key it by
         if not (getattr(py_func, "__module__", None) or "").startswith(HELPER_MODULES):
             return numbas(py_func)
         path = _helpers["path"]
@@ -326,10 +355,44 @@ def install_helper_cache() -> None:
     dispatcher.FunctionCache = function_cache
 
 
+def stable_bytes(value, depth: int = 0) -> bytes:
+    """Bytes that say what ``value`` (a closure cell of a helper) is, the same in every
+    process: a function, compiled or not, by its name, code and own cells (the helper
+    files' digest in the cache path stands for their source); anything else pickled."""
+    import pickle
+
+    if depth > 8:
+        raise ValueError("closure cells nested too deep to describe")
+    function = getattr(value, "py_func", value)
+    if isinstance(function, types.FunctionType):
+        cells = tuple(c.cell_contents for c in function.__closure__ or ())
+        return b"".join([b"F", f"{function.__module__}.{function.__qualname__}".encode(),
+                         code_bytes(function.__code__), stable_bytes(cells, depth + 1)])
+    if isinstance(value, (tuple, list)):
+        return b"T" + b"|".join(stable_bytes(v, depth + 1) for v in value)
+    return b"P" + pickle.dumps(value, protocol=4)
+
+
+def describable(function) -> bool:
+    """Whether ``stable_bytes`` can describe the closure of ``function`` (if not, its
+    machine code is not cached: compiled in each process, as before)."""
+    try:
+        stable_bytes(tuple(c.cell_contents for c in function.__closure__ or ()))
+    except Exception:  # noqa: BLE001 - unpicklable, too deep, an empty cell
+        return False
+    return True
+
+
+def code_bytes(code: types.CodeType) -> bytes:
+    """A code object's instructions and constants (nested code objects alike, whose repr
+    would hold an address)."""
+    consts = [code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode()
+              for c in code.co_consts]
+    return code.co_code + b"|" + b"|".join(consts)
+
+
 def helpers_files_digest() -> str:
     """A hash of the source files of the runtime helpers and their Numba versions."""
-    import hashlib
-
     package = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
     for path in sorted(glob.glob(os.path.join(package, "runtime*.py"))

@@ -197,7 +197,7 @@ def numba_version(func: Callable, *, not_none: tuple[str, ...] = (), **options):
             return with_values(impl, {n for n, t in given.items()
                                       if isinstance(t, types.Optional)})
 
-        overload(func, **options)(unwrapped)
+        overload(func, jit_options={"cache": True}, **options)(unwrapped)
         if entry is not None:
             entry.numba = typing
         return typing

@@ -46,5 +46,5 @@ def with_values(impl: Callable, optional: set[str]) -> Callable:
             heads.append(f"{p.name}=default_{p.name}")
         passed.append(f"present({p.name})" if p.name in optional else p.name)
     text = f"def wrapper({', '.join(heads)}):\n    return inner({', '.join(passed)})\n"
-    exec(text, namespace)
+    exec(compile(text, "<adjoint-helper optional wrapper>", "exec"), namespace)
     return namespace["wrapper"]

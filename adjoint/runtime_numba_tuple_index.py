@@ -62,7 +62,7 @@ def _compiled(source: str, name: str):
     """One jitted kernel per source text: a form of index seen again (another call site,
     another typing pass) reuses it instead of compiling it again."""
     space: dict = {"np": np}
-    exec(compile(source, f"<adjoint tuple-index kernel {name}>", "exec"), space)
+    exec(compile(source, f"<adjoint-helper tuple-index kernel {name}>", "exec"), space)
     return njit(space[name])
 
 

@@ -117,12 +117,12 @@ def _reduction(op: int, mean: bool = False, numba_has_axis: bool = False):
             if mean:
                 dst = dst / (a.size // size) if a.size else dst * np.nan
             return dst, rd, reduced
-        reduce = njit(reduce)
+        reduce = njit(reduce, cache=True)
 
         if out_ndim == 0:
             def scalar(a, axis):
                 return reduce(a, axis)[0][0]
-            return njit(scalar)
+            return njit(scalar, cache=True)
 
         def shaped(a, axis):
             dst, rd, reduced = reduce(a, axis)
@@ -133,7 +133,7 @@ def _reduction(op: int, mean: bool = False, numba_has_axis: bool = False):
                     kept[k] = rd[d]
                     k += 1
             return dst.reshape(to_fixed_tuple(kept, out_ndim))
-        return njit(shaped)
+        return njit(shaped, cache=True)
 
     return core_for
 

@@ -34,7 +34,7 @@ def present(typingctx, value):
 def with_values(impl: Callable, optional: set[str]) -> Callable:
     """``impl`` (an overload implementation) called with the parameters named in
     ``optional`` replaced by the values their Optionals hold; same signature and defaults."""
-    inner = numba.njit(impl)
+    inner = numba.njit(impl, cache=True)  # (a helper: the helpers cache, see cache.py)
     params = list(inspect.signature(impl).parameters.values())
     namespace = {"inner": inner, "present": present}
     heads, passed = [], []

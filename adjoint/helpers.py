@@ -197,6 +197,11 @@ def numba_version(func: Callable, *, not_none: tuple[str, ...] = (), **options):
             return with_values(impl, {n for n, t in given.items()
                                       if isinstance(t, types.Optional)})
 
+        # their machine code goes to our guarded cache (cache.py), also when a helper's
+        # Numba version is imported before any jit=True build
+        from .cache import install_helper_cache
+
+        install_helper_cache()
         overload(func, jit_options={"cache": True}, **options)(unwrapped)
         if entry is not None:
             entry.numba = typing

@@ -392,12 +392,14 @@ def code_bytes(code: types.CodeType) -> bytes:
 
 
 def helpers_files_digest() -> str:
-    """A hash of the source files of the runtime helpers and their Numba versions."""
+    """A hash of the source files of the runtime helpers, their Numba versions and the
+    pipeline that compiles them (jit_pipeline.py: a change to its lowering is a change to
+    their machine code)."""
     package = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
     for path in sorted(glob.glob(os.path.join(package, "runtime*.py"))
                        + [os.path.join(package, name)
-                          for name in ("jitmath.py", "jit_optional.py")]):
+                          for name in ("jitmath.py", "jit_optional.py", "jit_pipeline.py")]):
         with open(path, "rb") as f:
             digest.update(os.path.basename(path).encode() + b"\0" + f.read())
     return digest.hexdigest()[:16]

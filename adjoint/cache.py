@@ -358,8 +358,11 @@ def install_helper_cache() -> None:
 def stable_bytes(value, depth: int = 0) -> bytes:
     """Bytes that say what ``value`` (a closure cell of a helper) is, the same in every
     process: a function, compiled or not, by its name, code and own cells (the helper
-    files' digest in the cache path stands for their source); anything else pickled."""
-    import pickle
+    files' digest in the cache path stands for their source); a Numba type by its name
+    (its pickle holds a number that depends on the order types were made in); plain data
+    by its repr. Anything else raises (the helper is then not cached): a key that differs
+    per process would add an entry to the cache on every run."""
+    import numpy as np
 
     if depth > 8:
         raise ValueError("closure cells nested too deep to describe")
@@ -370,7 +373,17 @@ def stable_bytes(value, depth: int = 0) -> bytes:
                          code_bytes(function.__code__), stable_bytes(cells, depth + 1)])
     if isinstance(value, (tuple, list)):
         return b"T" + b"|".join(stable_bytes(v, depth + 1) for v in value)
-    return b"P" + pickle.dumps(value, protocol=4)
+    if isinstance(value, (set, frozenset)):
+        return b"S" + b"|".join(sorted(stable_bytes(v, depth + 1) for v in value))
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+        return b"V" + f"{type(value).__name__}:{value!r}".encode()
+    if isinstance(value, np.dtype):
+        return b"D" + value.str.encode() + repr(value).encode()
+    from numba.core import types as numba_types
+
+    if isinstance(value, numba_types.Type):
+        return b"N" + f"{type(value).__qualname__}:{value.name}".encode()
+    raise TypeError(f"a closure cell of type {type(value).__name__} has no stable form")
 
 
 def describable(function) -> bool:

@@ -74,3 +74,42 @@ def test_helpers_load_in_a_new_process_and_the_cache_does_not_grow(tmp_path):
     assert helper_files(cache) == files
     run(tmp_path, cache, 3.0)
     assert helper_files(cache) == files
+
+
+DESCRIBE = textwrap.dedent("""
+    import hashlib, sys
+    import numpy as np
+    from numba import njit
+    from numba.core import types
+    from adjoint.cache import stable_bytes
+    if sys.argv[1] == "other order":  # Numba numbers its types in the order they are made
+        types.Array(types.int32, 3, "F"), types.UniTuple(types.int64, 5)
+    kind = types.Array(types.float64, 2, "C")
+
+    @njit
+    def mask(axis, ndim):
+        return axis < ndim
+
+    def impl(x):
+        return mask(1, 2), kind, np.dtype("float64"), 3, frozenset({"a", "b"})
+    print(hashlib.sha256(stable_bytes((impl, kind, mask, frozenset({"b", "c"})))).hexdigest())
+""")
+
+
+def test_closure_cells_are_described_alike_in_every_process():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    seen = {subprocess.run([sys.executable, "-c", DESCRIBE, order], env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+            for order in ("this order", "other order", "this order")}
+    assert len(seen) == 1, seen
+
+
+def test_a_cell_with_no_stable_form_is_not_cached():
+    from adjoint.cache import describable
+
+    lock = object()
+
+    def impl(x):
+        return lock, x
+    assert not describable(impl)
+    assert describable(lambda x: x)

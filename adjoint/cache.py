@@ -370,7 +370,7 @@ def stable_bytes(value, depth: int = 0) -> bytes:
     if isinstance(function, types.FunctionType):
         cells = tuple(c.cell_contents for c in function.__closure__ or ())
         return b"".join([b"F", f"{function.__module__}.{function.__qualname__}".encode(),
-                         code_bytes(function.__code__), stable_bytes(cells, depth + 1)])
+                         code_text(function.__code__).encode(), stable_bytes(cells, depth + 1)])
     if isinstance(value, (tuple, list)):
         return b"T" + b"|".join(stable_bytes(v, depth + 1) for v in value)
     if isinstance(value, (set, frozenset)):
@@ -396,12 +396,11 @@ def describable(function) -> bool:
     return True
 
 
-def code_bytes(code: types.CodeType) -> bytes:
-    """A code object's instructions and constants (nested code objects alike, whose repr
-    would hold an address)."""
-    consts = [code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode()
-              for c in code.co_consts]
-    return code.co_code + b"|" + b"|".join(consts)
+def code_text(code: types.CodeType) -> str:
+    """A code object's instructions, constants (nested code objects alike, whose repr would
+    hold an address) and names."""
+    consts = [code_text(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
+    return f"{code.co_code.hex()} {consts} {code.co_names}"
 
 
 def helpers_files_digest() -> str:

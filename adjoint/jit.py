@@ -155,7 +155,8 @@ def fingerprint(value, seen: set | None = None) -> str:
         if id(value) in seen:
             return f"function {value.__qualname__} (again)"
         seen.add(id(value))
-        parts = [f"function {value.__module__}.{value.__qualname__}", _code_text(value.__code__)]
+        parts = [f"function {value.__module__}.{value.__qualname__}",
+                 cache.code_text(value.__code__)]
         for name in sorted(_code_names(value.__code__)):
             if name in value.__globals__:
                 parts.append(f"{name}={fingerprint(value.__globals__[name], seen)}")
@@ -168,11 +169,6 @@ def fingerprint(value, seen: set | None = None) -> str:
     if isinstance(value, types.BuiltinFunctionType):
         return f"builtin {getattr(value, '__module__', '')}.{value.__qualname__}"
     return f"{type(value).__module__}.{type(value).__qualname__} {value!r}"
-
-
-def _code_text(code: types.CodeType) -> str:
-    consts = [_code_text(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
-    return f"{code.co_code.hex()} {consts} {code.co_names}"
 
 
 def _code_names(code: types.CodeType) -> set[str]:

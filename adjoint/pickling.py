@@ -129,7 +129,8 @@ def _exact_content(value: Any, seen: set[int]) -> str | None:
     value this cannot vouch for: then a function received by value is never reused."""
     import numpy as np
 
-    from .jit import _code_names, _code_text
+    from .cache import code_text
+    from .jit import _code_names
 
     if isinstance(value, types.ModuleType):
         return f"module {value.__name__}"
@@ -161,7 +162,7 @@ def _exact_content(value: Any, seen: set[int]) -> str | None:
             values[f"cell {n}"] = cell.cell_contents
         except ValueError:
             values[f"empty cell {n}"] = None
-    parts = [f"function {name}", _code_text(value.__code__)]
+    parts = [f"function {name}", code_text(value.__code__)]
     for n, v in values.items():
         text = _exact_content(v, seen)
         if text is None:

@@ -188,11 +188,13 @@ def helpers_digest() -> str:
     """A hash of the runtime helpers and their Numba versions. Numba's cache does not notice
     that a function the cached code calls has changed; a new cache file must be used then."""
     digest = hashlib.sha256()
-    # jit_optional: its intrinsic is compiled into the helpers' machine code
+    # jit_optional: its intrinsic is compiled into the helpers' machine code; jit_pipeline:
+    # the lowerings every generated function is compiled with
     for name in sorted(n for n in sys.modules if n.startswith(("adjoint.runtime",
                                                                  "adjoint.helpers",
                                                                  "adjoint.jitmath",
-                                                                 "adjoint.jit_optional"))):
+                                                                 "adjoint.jit_optional",
+                                                                 "adjoint.jit_pipeline"))):
         path = getattr(sys.modules[name], "__file__", None)
         if path:
             with open(path, "rb") as f:
@@ -232,7 +234,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
 
     cache.install_helper_cache()  # before the helpers' Numba versions are imported
     from . import __version__, jitmath, runtime_numba
-    from .jit_pipeline import CODEGEN, KeepBranches
+    from .jit_pipeline import KeepBranches
 
     runtime_numba.register()  # the Numba versions of the helpers (registered on import)
     from . import runtime_tangent_numba  # noqa: F401 - and of the forward-mode helpers
@@ -241,8 +243,7 @@ def build_jit(text: str, module: AdjointModule) -> dict[str, callable]:
     resolved = frozen_globals(module)
     key_text = "\n".join(
         [text, f"adjoint {__version__} numba {numba.__version__} python {sys.version}",
-         f"options {JIT_OPTIONS} pipeline {KeepBranches.__name__} ({CODEGEN})",
-         f"helpers {helpers_digest()}",
+         f"options {JIT_OPTIONS} pipeline {KeepBranches.__name__} helpers {helpers_digest()}",
          globals_fingerprint(module)])
     key = hashlib.sha256(key_text.encode()).hexdigest()
     path = write_cached(text, key)

@@ -39,9 +39,6 @@ from numba.core.untyped_passes import DeadBranchPrune
 from numba.extending import overload
 from numba.np import arrayobj, npyimpl
 
-# part of the jit cache key: machine code compiled otherwise is not reused
-CODEGEN = "branch-free broadcasting, plain shape errors"
-
 
 def branch_free_indices(self, loop_indices, name):
     """``_ArrayIndexingHelper.update_indices`` with the broadcast test as a select: the

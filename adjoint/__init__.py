@@ -9,6 +9,7 @@ from .errors import (  # noqa: E402
     ArgumentError,
     GradientCheckError,
     JitError,
+    JitWarning,
     MissingRuleError,
     NonScalarOutputError,
     NoSourceError,
@@ -22,7 +23,7 @@ from .trees import register_container, tree_flatten, tree_unflatten  # noqa: E40
 
 __all__ = [
     "AdjointError", "ArgumentError", "ContainerError", "GradientCheckError", "JitError",
-    "MissingRuleError",
+    "JitWarning", "MissingRuleError",
     "NoSourceError", "NonScalarOutputError", "UnsupportedSyntaxError",
     "check_grad", "checkpointed", "grad", "hessian", "hvp", "jacobian", "jvp", "register_adjoint",
     "register_container", "register_tangent", "stop_gradient", "tree_flatten", "tree_unflatten",

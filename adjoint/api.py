@@ -23,13 +23,14 @@ from .fastcall import MISS, fast_path
 from .global_kinds import GlobalKinds
 from .pipeline import Built, compiled, live_inputs  # noqa: F401 - read through here
 from .source import as_function
+from .tiered import JitMode, check_mode
 
 Wrt = int | str | tuple[int | str, ...]
 SCALAR_TYPES = (float, int, np.floating, np.integer)
 FLOAT_TYPES = (float, np.floating)
 
 
-def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: bool = False,
+def build_adjoint(fn: Callable, wrt: tuple[str, ...], *, jit: JitMode = False,
                   scalars: frozenset[str] = frozenset(),
                   floats: frozenset[str] = frozenset()) -> Built:
     """Reverse mode through the pipeline (pipeline.py)."""
@@ -240,7 +241,7 @@ class GradientFunction(pickling.ByReference):
     """What ``grad(f)`` returns: call it like ``f``; ``.source`` is the generated code."""
 
     def __init__(self, fn: Callable, wrt: Wrt = FIRST, *, preserve_result: bool = False,
-                 jit: bool = False):
+                 jit: JitMode = False):
         # a bound method: its function, called with the object first (not differentiated
         # unless wrt names it)
         self.method = fn if is_bound_method(fn) else None
@@ -249,6 +250,7 @@ class GradientFunction(pickling.ByReference):
         self.fn = fn
         self.wrt, self.single = resolve_wrt(fn, wrt)  # raises for what is not a function
         self.preserve_result = preserve_result
+        check_mode(jit, _where(fn))
         self.jit = jit
         self._last: Built | None = None
         self._last_kinds: tuple | None = None
@@ -279,6 +281,13 @@ class GradientFunction(pickling.ByReference):
             main = inner._last.module.main.name
             return text + "\n\n" + specialize.entry_source(call, text, main, self._names)
         return (self._last or self._built()).source
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """With jit="background": wait until Numba has compiled the gradient code for the
+        calls made so far (at most ``timeout`` seconds for each); True when no compilation
+        is still running. At once True for jit=False and jit=True."""
+        inner = [g.wait_compiled(timeout) for g in self._by_structure.values()]
+        return pipeline.wait_compiled(self.fn, timeout) and all(inner)
 
     def _arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         if not kwargs and len(args) == len(self._names):  # the common case, without bind()
@@ -391,19 +400,22 @@ class GradientFunction(pickling.ByReference):
 
 
 def grad(fn: Callable | None = None, wrt: Wrt = FIRST, *, preserve_result: bool = False,
-         jit: bool = False):
+         jit: JitMode = False):
     """The gradient of a scalar function, as a function with the same signature.
 
     ``grad(f)``, ``grad(f, wrt=(0, 2))``, ``grad(f, wrt="W1")``, or as a decorator,
     ``@grad`` and ``@grad(wrt=(0, 1))``. With ``preserve_result=True`` it returns
     ``(value, gradient)`` from the same sweep. With ``jit=True`` both sweeps (and the user
-    functions they call) run under ``numba.njit`` in nopython mode, cached on disk.
+    functions they call) run under ``numba.njit`` in nopython mode, cached on disk; the
+    first call with new argument types compiles. With ``jit="background"`` that compilation
+    runs in a thread, and calls run the same code as Python until it is done (see
+    ``wait_compiled``; a construct Numba refuses is a ``JitWarning``, not an error).
     """
     if fn is None:
         return lambda f: GradientFunction(f, wrt, preserve_result=preserve_result, jit=jit)
     return GradientFunction(fn, wrt, preserve_result=preserve_result, jit=jit)
 
 
-def value_and_grad(fn: Callable | None = None, wrt: Wrt = FIRST, *, jit: bool = False):
+def value_and_grad(fn: Callable | None = None, wrt: Wrt = FIRST, *, jit: JitMode = False):
     """Like ``grad`` but returns ``(value, gradient)`` from one sweep."""
     return grad(fn, wrt, preserve_result=True, jit=jit)

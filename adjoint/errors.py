@@ -82,6 +82,11 @@ class JitError(AdjointError):
     """``jit=True`` was asked for, but Numba cannot compile a construct in nopython mode."""
 
 
+class JitWarning(UserWarning):
+    """jit="background": Numba cannot compile the generated code for these arguments, so
+    their calls run it as Python (the message is the JitError jit=True would raise)."""
+
+
 class SourceChangedError(NoSourceError):
     """The function's file was edited after it was imported: its text is not the code that
     runs, so there is no source to differentiate."""

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .tiered import Tiered
+
 PLAIN_TYPES = frozenset({float, int, bool, np.ndarray, np.bool_}
                         | set(np.sctypeDict.values()) - {np.object_, np.str_, np.bytes_,
                                                           np.void})
@@ -119,16 +121,24 @@ def current_checks(built, ns: dict) -> list[str]:
             lines += [f"if cell_value(C{j}_{k}) is not V{j}_{k}:", "    return MISS"]
     if built.module.dependencies:
         lines += ["if not built.dependencies_current():", "    return MISS"]
+    if isinstance(built.function, Tiered):  # made again when a compilation has finished
+        ns["TIER"] = built.function
+        lines += [f"if TIER.generation != {built.function.generation}:", "    return MISS"]
     return lines
 
 
 def call_target(built, args: tuple, jit: bool):
     """What to call: Numba's dispatcher itself unless the wrapper has work to do
     (keyword-only defaults to fill in, an array to make contiguous, the first call's compile
-    lock); for jit=False the generated function."""
+    lock); for jit=False the generated function; for jit="background" the tiers' switch
+    until Numba has compiled the code for such arguments."""
     target = built.function
     if not jit:
         return target
+    if isinstance(target, Tiered):  # jit="background"
+        if not target.compiled_for(args):
+            return target  # Python until compiled
+        target = target.jitted
     dispatcher = target.dispatcher
     strided = any(isinstance(a, np.ndarray) and a.ndim > 1 and not a.flags.c_contiguous
                   for a in args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import hashlib
 import re
 import sys
@@ -314,17 +315,41 @@ class JitFunction:
         return self.call(*args, **kwargs)
 
     def call(self, *args, **kwargs):
-        from numba.core.errors import NumbaError
+        args, kwargs = self.prepared(args, kwargs)
+        return self.guarded(self.dispatcher, *args, **kwargs)
 
+    def prepared(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The arguments as the dispatcher is given them."""
         py_func = self.dispatcher.py_func
+        kwargs = dict(kwargs)
         for name, value in (py_func.__kwdefaults__ or {}).items():
             kwargs.setdefault(name, value)  # Numba ignores keyword-only defaults
         # Numba reshapes only contiguous arrays: a transposed or Fortran-order argument is
         # passed as a C-ordered copy (the generated code never writes into its arguments)
         args = tuple(_contiguous(a) for a in args)
         kwargs = {k: _contiguous(v) for k, v in kwargs.items()}
+        return args, kwargs
+
+    def compile_for(self, args: tuple, kwargs: dict) -> None:
+        """Compile (or load from the disk cache) the machine code a call with these
+        arguments runs, without running it (jit="background", tiered.py)."""
+        args, kwargs = self.prepared(args, kwargs)
+        dispatcher = self.dispatcher
+        # the signature Numba's own call would compile: keywords folded, defaults Omitted
+        _, signature = dispatcher.fold_argument_types(
+            tuple(map(dispatcher.typeof_pyval, args)),
+            {k: dispatcher.typeof_pyval(v) for k, v in kwargs.items()})
+        first = self._first_call
+        with cache.compile_lock(self.path) if first else contextlib.nullcontext():
+            self.guarded(dispatcher.compile, tuple(signature))
+        self._first_call = False
+
+    def guarded(self, action, *args, **kwargs):
+        """``action(*args, **kwargs)`` with Numba's failures raised as JitError."""
+        from numba.core.errors import NumbaError
+
         try:
-            return self.dispatcher(*args, **kwargs)
+            return action(*args, **kwargs)
         except NotImplementedError as exc:
             if "incompatible shape" not in str(exc):
                 error = self.internal_error(exc)

@@ -22,8 +22,10 @@ from . import compile as compile_
 from . import emit, jit_dtypes
 from . import jit as jit_
 from . import rules as rules_
+from .errors import JitError
 from .forward import build_tangent_module, parse_any
 from .reverse import AdjointModule, build_module
+from .tiered import JitMode, Tiered
 
 MODES = ("reverse", "forward", "second_order")
 
@@ -88,7 +90,7 @@ def _same_items(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
 
 
-def live_inputs(module, jit: bool) -> list:
+def live_inputs(module, jit: JitMode) -> list:
     """What ``Built.read`` records: per generated function, the user function (weakly), its
     defaults and, under jit, its closure cells with the objects they hold now."""
     read = []
@@ -101,7 +103,7 @@ def live_inputs(module, jit: bool) -> list:
     return read
 
 
-def compiled(module, text: str, jit: bool) -> Built:
+def compiled(module, text: str, jit: JitMode) -> Built:
     """Run (jit=False) or compile with Numba (jit=True) the generated text."""
     # the table of functions built, by (function, ...) key, is needed while building only:
     # kept in a cache it would keep the user's function, and its closure, alive for ever
@@ -109,9 +111,7 @@ def compiled(module, text: str, jit: bool) -> Built:
     if not jit:
         built = Built(module, text, compile_.build(text, module)[module.main.name])
     else:
-        functions = jit_.build_jit(text, module)
-        built = Built(module, text, functions[module.main.name],
-                      jit_.globals_fingerprint(module))
+        built = Built(module, text, _jitted(module, text, jit), jit_.globals_fingerprint(module))
     built.read = live_inputs(module, jit)
     return built
 
@@ -121,7 +121,7 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
 
 
-def build(fn: Callable, mode: str, wrt: tuple[str, ...], *, jit: bool = False,
+def build(fn: Callable, mode: str, wrt: tuple[str, ...], *, jit: JitMode = False,
           scalars: frozenset[str] = frozenset(), floats: frozenset[str] = frozenset()) -> Built:
     """The derivative code of ``fn`` in ``mode`` with respect to the parameters ``wrt``,
     compiled (cached per function, mode, wrt, jit and argument kinds).
@@ -140,7 +140,28 @@ def build(fn: Callable, mode: str, wrt: tuple[str, ...], *, jit: bool = False,
         return built
 
 
-def _adjoint_to_differentiate(fn: Callable, wrt: tuple[str, ...], jit: bool,
+def _jitted(module, text: str, jit: JitMode) -> Callable:
+    """Numba's function (jit=True); or (jit="background") the same text as Python until
+    Numba has compiled it, and for good if Numba refuses it (tiered.py)."""
+    main = module.main.name
+    if jit is True:
+        return jit_.build_jit(text, module)[main]
+    python = compile_.build(text, module)[main]
+    try:
+        return Tiered(jit_.build_jit(text, module)[main], python)
+    except JitError as exc:  # a helper without a Numba version: no compilation to wait for
+        return Tiered(None, python, refused=exc)
+
+
+def wait_compiled(fn: Callable, timeout: float | None = None) -> bool:
+    """jit="background": wait for the compilations started for ``fn``'s builds (at most
+    ``timeout`` seconds each); True when none is still running."""
+    with _LOCK:
+        builds = list(_CACHE.get(fn, {}).values())
+    return all(b.function.wait(timeout) for b in builds if isinstance(b.function, Tiered))
+
+
+def _adjoint_to_differentiate(fn: Callable, wrt: tuple[str, ...], jit: JitMode,
                               scalars: frozenset[str], floats: frozenset[str]) -> Built:
     """The adjoint whose tangent is the second-order code, run as Python. For jit=True its
     text is the one written for Numba (``assigned`` around indices pre-bound to None), so
@@ -152,7 +173,7 @@ def _adjoint_to_differentiate(fn: Callable, wrt: tuple[str, ...], jit: bool,
     return compiled(module, emit.to_source(module), jit=False)
 
 
-def transform(fn: Callable, mode: str, wrt: tuple[str, ...], jit: bool,
+def transform(fn: Callable, mode: str, wrt: tuple[str, ...], jit: JitMode,
               scalars: frozenset[str], floats: frozenset[str]) -> Built:
     """One pass through the stages (uncached)."""
     if mode == "reverse":

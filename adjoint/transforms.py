@@ -35,12 +35,13 @@ from .api import (
 )
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .randomness import draws_random
+from .tiered import JitMode, Tiered, check_mode
 
 MODES = ("rev", "fwd", "auto")
 
 
 def build_tangent(fn: Callable, wrt: tuple[str, ...], kinds: tuple = (frozenset(),) * 2,
-                  *, jit: bool = False) -> Built:
+                  *, jit: JitMode = False) -> Built:
     """Forward mode through the pipeline (pipeline.py), specialized like ``grad`` on which
     arguments are scalars and floats."""
     scalars, floats = kinds
@@ -48,7 +49,7 @@ def build_tangent(fn: Callable, wrt: tuple[str, ...], kinds: tuple = (frozenset(
 
 
 def build_second_order(fn: Callable, wrt: tuple[str, ...], kinds: tuple, *,
-                       jit: bool = False) -> Built:
+                       jit: JitMode = False) -> Built:
     """Forward over reverse through the pipeline: the tangent of the generated adjoint."""
     scalars, floats = kinds
     return pipeline.build(fn, "second_order", wrt, jit=jit, scalars=scalars, floats=floats)
@@ -84,8 +85,9 @@ class _Transform(pickling.ByReference):
 
     kind = "transform"
 
-    def __init__(self, fn: Callable, wrt: Wrt = 0, *, jit: bool = False):
+    def __init__(self, fn: Callable, wrt: Wrt = 0, *, jit: JitMode = False):
         self.wrt, self.single = resolve_wrt(fn, wrt)  # raises for what is not a function
+        check_mode(jit, _where(fn))
         self.fn, self.jit = fn, jit
         self._signature = signature(fn)
         self._last: Built | None = None
@@ -125,6 +127,12 @@ class _Transform(pickling.ByReference):
 
     def _build(self, arguments: dict[str, Any]) -> Built:
         raise NotImplementedError
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """With jit="background": wait until Numba has compiled the code for the calls
+        made so far (at most ``timeout`` seconds for each); True when no compilation is
+        still running. At once True for jit=False and jit=True."""
+        return pipeline.wait_compiled(self.fn, timeout)
 
     def _for_call(self, arguments: dict[str, Any]) -> Built:
         """The build for this call's argument kinds: the last one while it is current (the
@@ -220,7 +228,7 @@ class _AlongDirection(_Transform):
         raise NotImplementedError
 
 
-def _direction_checks(given: tuple, likes: list, at: list[int], jit: bool, ns: dict
+def _direction_checks(given: tuple, likes: list, at: list[int], jit: JitMode, ns: dict
                       ) -> list[str] | None:
     """MISS unless each direction ``t{j}`` is what the checked call passes on unchanged
     (``_check_like``): a float for a float argument, an owned, writeable float64 array of
@@ -246,7 +254,7 @@ def _direction_checks(given: tuple, likes: list, at: list[int], jit: bool, ns: d
     return lines
 
 
-def _positional(built: Built, jit: bool, names: list[str], extra: dict[str, str],
+def _positional(built: Built, jit: JitMode, names: list[str], extra: dict[str, str],
                 wrt: tuple[str, ...]) -> list[str] | None:
     """The fast path's arguments to the generated function: ``a{k}`` for the function's
     own parameters, ``t{j}`` for the ``extra`` ones of the wrt arguments (tangents), by
@@ -254,7 +262,9 @@ def _positional(built: Built, jit: bool, names: list[str], extra: dict[str, str]
     function's ``dout``), by keyword after it: the checked call passes them all by keyword,
     and Numba must see the same signature, not compile another. None when a parameter the
     call gives is keyword-only or ``*args``-like."""
-    function = built.function.dispatcher.py_func if jit else built.function
+    function = built.function
+    if jit:  # (Numba's py_func has no keyword-only parameters; see jit.without_keyword_only)
+        function = function.py_func if isinstance(function, Tiered) else function.dispatcher.py_func
     given = {n: f"a{k}" for k, n in enumerate(names)}
     given.update({extra[w]: f"t{j}" for j, w in enumerate(wrt) if w in extra})
     order, by_keyword = [], False
@@ -401,7 +411,7 @@ class Jacobian(_Transform):
 
     kind = "jacobian"
 
-    def __init__(self, fn: Callable, wrt: Wrt = 0, *, mode: str = "auto", jit: bool = False):
+    def __init__(self, fn: Callable, wrt: Wrt = 0, *, mode: str = "auto", jit: JitMode = False):
         if mode not in MODES:
             raise ArgumentError(f"mode must be one of {', '.join(MODES)}, got {mode!r}",
                                 _where(fn), 'pass mode="rev", "fwd" or "auto"')
@@ -512,7 +522,7 @@ class Hessian(_Transform):
 
     kind = "hessian"
 
-    def __init__(self, fn: Callable, wrt: int | str = 0, *, jit: bool = False):
+    def __init__(self, fn: Callable, wrt: int | str = 0, *, jit: JitMode = False):
         super().__init__(fn, wrt, jit=jit)
         if not self.single:
             raise ArgumentError("hessian takes a single wrt argument", _where(fn),
@@ -551,7 +561,7 @@ def _along(transform: _AlongDirection, args: tuple, kwargs: dict,
     return lambda directions: transform(*args, directions)
 
 
-def jvp(fn: Callable, wrt: Wrt = 0, *, jit: bool = False) -> JVP:
+def jvp(fn: Callable, wrt: Wrt = 0, *, jit: JitMode = False) -> JVP:
     """Forward mode: ``value, tangent = jvp(f, wrt=0)(*args, tangent_of_wrt)``.
 
     The tangent of the output along the given input tangents, in one sweep that runs the
@@ -560,27 +570,27 @@ def jvp(fn: Callable, wrt: Wrt = 0, *, jit: bool = False) -> JVP:
     return JVP(fn, wrt, jit=jit)
 
 
-def vjp(fn: Callable, wrt: Wrt = 0, *, jit: bool = False) -> VJP:
+def vjp(fn: Callable, wrt: Wrt = 0, *, jit: JitMode = False) -> VJP:
     """Reverse mode for any output: ``value, pullback = vjp(f)(*args)``, then
     ``pullback(cotangent)`` gives the gradient(s) of ``<cotangent, f(*args)>``. Outputs may
     be arrays or tuples (then the cotangent is a tuple)."""
     return VJP(fn, wrt, jit=jit)
 
 
-def jacobian(fn: Callable, wrt: Wrt = 0, *, mode: str = "auto", jit: bool = False) -> Jacobian:
+def jacobian(fn: Callable, wrt: Wrt = 0, *, mode: str = "auto", jit: JitMode = False) -> Jacobian:
     """The Jacobian, shape ``out.shape + in.shape``: by rows with reverse mode ("rev"), by
     columns with forward mode ("fwd"), or "auto": reverse when the output has fewer entries
     than the inputs, forward otherwise. ``.mode`` tells which the last call used."""
     return Jacobian(fn, wrt, mode=mode, jit=jit)
 
 
-def hvp(fn: Callable, wrt: Wrt = 0, *, jit: bool = False) -> HVP:
+def hvp(fn: Callable, wrt: Wrt = 0, *, jit: JitMode = False) -> HVP:
     """Hessian-vector product of a scalar function, ``H v``, without forming H: forward
     mode over the generated adjoint (``.source`` shows that second transformation)."""
     return HVP(fn, wrt, jit=jit)
 
 
-def hessian(fn: Callable, wrt: int | str = 0, *, jit: bool = False) -> Hessian:
+def hessian(fn: Callable, wrt: int | str = 0, *, jit: JitMode = False) -> Hessian:
     """The Hessian of a scalar function with respect to one argument, column by column
     with ``hvp``; shape ``x.shape + x.shape``."""
     return Hessian(fn, wrt, jit=jit)

@@ -21,6 +21,7 @@ import numpy as np
 from . import specialize, transforms
 from .api import signature
 from .errors import ArgumentError
+from .tiered import JitMode
 from .trees import tree_flatten, tree_unflatten
 
 
@@ -47,6 +48,10 @@ class _Trees:
 
     def _inner(self, call: specialize.FlatCall):
         return self.base(call.spec.fn, call.wrt, jit=self.jit)
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        inner = [t.wait_compiled(timeout) for t in self.__dict__.get("_by_structure", {}).values()]
+        return super().wait_compiled(timeout) and all(inner)
 
     @property
     def source(self) -> str:
@@ -193,23 +198,23 @@ def _scalar(block: np.ndarray) -> Any:
     return float(block) if block.ndim == 0 else block
 
 
-def jvp(fn, wrt=0, *, jit: bool = False) -> JVP:
+def jvp(fn, wrt=0, *, jit: JitMode = False) -> JVP:
     return JVP(fn, wrt, jit=jit)
 
 
-def vjp(fn, wrt=0, *, jit: bool = False) -> VJP:
+def vjp(fn, wrt=0, *, jit: JitMode = False) -> VJP:
     return VJP(fn, wrt, jit=jit)
 
 
-def jacobian(fn, wrt=0, *, mode: str = "auto", jit: bool = False) -> Jacobian:
+def jacobian(fn, wrt=0, *, mode: str = "auto", jit: JitMode = False) -> Jacobian:
     return Jacobian(fn, wrt, mode=mode, jit=jit)
 
 
-def hvp(fn, wrt=0, *, jit: bool = False) -> HVP:
+def hvp(fn, wrt=0, *, jit: JitMode = False) -> HVP:
     return HVP(fn, wrt, jit=jit)
 
 
-def hessian(fn, wrt=0, *, jit: bool = False) -> Hessian:
+def hessian(fn, wrt=0, *, jit: JitMode = False) -> Hessian:
     return Hessian(fn, wrt, jit=jit)
 
 

@@ -221,11 +221,21 @@ class ReverseBuilder:
 
 class _AssignedIndices(ast.NodeTransformer):
     """``dout[t1]`` -> ``dout[assigned(t1)]`` for the names in ``unbound``, in indices
-    (subscripts, and tuples: the indices passed to helpers)."""
+    (subscripts, and tuples: the indices passed to helpers), and ``t1 == m`` ->
+    ``assigned(t1) == m`` in comparisons (Numba types ``==`` and ``!=`` on an Optional
+    as a test for None, a bool, which does not unify with an array's comparison)."""
 
     def __init__(self, unbound: set[str]):
         self.unbound = unbound
         self.in_index = 0
+
+    def visit_Compare(self, node: ast.Compare) -> ast.Compare:
+        ordering = all(isinstance(op, (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE))
+                       for op in node.ops)
+        self.in_index += ordering  # (``is None`` tests keep the Optional)
+        node = self.generic_visit(node)
+        self.in_index -= ordering
+        return node
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.Subscript:
         node.value = self.visit(node.value)
@@ -248,8 +258,9 @@ class _AssignedIndices(ast.NodeTransformer):
 
 
 def read_assigned(code: list[ast.stmt], unbound: set[str]) -> list[ast.stmt]:
-    """Under jit, index reads of variables pre-bound to None go through ``assigned``
-    (runtime.py): Numba types such a variable ``Optional`` and has no array indexing at
-    an Optional; NumPy would take a None index as a new axis, never reached here."""
+    """Under jit, index reads and comparisons of variables pre-bound to None go through
+    ``assigned`` (runtime.py): Numba types such a variable ``Optional`` and has no array
+    indexing at an Optional; NumPy would take a None index as a new axis, never reached
+    here. Such reads happen where the variable has been assigned."""
     transformer = _AssignedIndices(unbound)
     return [transformer.visit(stmt) for stmt in code]

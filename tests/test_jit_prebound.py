@@ -41,11 +41,25 @@ def read_at_saved_index(x):
     return total
 
 
+def clipped_in_branch(x0, m0, m1, a1):
+    # the clip's adjoint compares its saved result with m0: ``t1 == m0`` on a variable
+    # Numba types Optional (found by the fuzzer: "Cannot unify Literal[bool] and array")
+    for _ in range(3):
+        x0 = x0 + np.sum((np.clip(m0, -0.5, 0.5) if x0 > 0.0 else m1 * m1) @ a1)
+    return x0
+
+
+CLIP_ARGS = (0.3, np.random.default_rng(8).normal(size=(2, 3)),
+             np.random.default_rng(9).normal(size=(2, 3)),
+             np.random.default_rng(10).normal(size=(3, 2)) * 0.1)
+
 CASES = [(last_entry_in_branch, (np.array([1.0, -2.0, 3.0]), 2.0), (0, 1)),
          (row_and_column_in_branches,
           (np.random.default_rng(5).uniform(-1, 1, (3, 4)), np.array([0.5, -1.0, 2.0, 0.3])),
           (0, 1)),
-         (read_at_saved_index, (np.array([0.1, 0.9, -0.4, 0.7, 0.2]),), (0,))]
+         (read_at_saved_index, (np.array([0.1, 0.9, -0.4, 0.7, 0.2]),), (0,)),
+         (clipped_in_branch, CLIP_ARGS, (0, 1, 2, 3)),
+         (clipped_in_branch, (-0.2, *CLIP_ARGS[1:]), (0, 1, 2, 3))]
 
 
 def test_gradients_agree_with_python_mode_and_central_differences():
@@ -68,8 +82,9 @@ def test_python_mode_source_has_no_assigned_calls():
 
 
 def test_hvp_under_jit_agrees_with_python_mode():
-    for program, args, _ in CASES:
-        direction = np.random.default_rng(7).normal(size=np.shape(args[0]))
-        plain = hvp(program, wrt=0)(*args, direction)
-        jitted = hvp(program, wrt=0, jit=True)(*args, direction)
+    for program, args, wrt in CASES:
+        at = wrt[1] if len(wrt) > 2 else 0  # clipped_in_branch: along m0
+        direction = np.random.default_rng(7).normal(size=np.shape(args[at]))
+        plain = hvp(program, wrt=at)(*args, direction)
+        jitted = hvp(program, wrt=at, jit=True)(*args, direction)
         np.testing.assert_allclose(jitted, plain, rtol=1e-10, atol=1e-12)

@@ -464,7 +464,8 @@ def write(head, results, workloads, tools, configs, quick, out, png, first_calls
 
     body = report_tables(results, workloads, tools, configs, quick)
     if first_calls:
-        body += ("\n### First call of adjoint jit=True: cold, new function, warm\n\n"
+        body += ("\n### First call of adjoint jit=True: cold, new function, warm; "
+                 "jit=\"background\"\n\n"
                  + first_call.EXPLAINED + "\n\n" + "\n".join(first_call.table(first_calls))
                  + "\n")
     goals = ("## Targets\n\nadjoint (Python) within 1.5x of hand-written NumPy everywhere and "

@@ -26,6 +26,7 @@ import sys
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from unittest import mock
 
 import autograd
 import autograd.numpy
@@ -37,6 +38,7 @@ from numba.core.errors import NumbaPerformanceWarning
 from adjoint import (
     AdjointError,
     JitError,
+    JitWarning,
     MissingRuleError,
     UnsupportedSyntaxError,
     check_grad,
@@ -45,6 +47,7 @@ from adjoint import (
     jvp,
     value_and_grad,
 )
+from adjoint.tiered import Tiered
 
 from .fuzz_programs import ALIASING_FEATURES, MARGIN, Margins, container_programs, programs
 
@@ -119,6 +122,7 @@ class FuzzStats:
     programs: int = 0  # differentiated with jit=False and checked
     differences_unreliable: int = 0  # central differences disagreed with themselves: not used
     jit_compared: int = 0
+    jit_text_compared: int = 0  # the text written for Numba, run as Python (jit="background")
     jit_refused: Counter = field(default_factory=Counter)  # reason -> programs
     autograd_compared: int = 0
     autograd_skipped: Counter = field(default_factory=Counter)  # autograd's error -> programs
@@ -135,7 +139,8 @@ class FuzzStats:
             return []
         out = [f"fuzz: {self.programs} programs checked against central differences "
                f"({self.differences_unreliable} too ill-conditioned for them), "
-               f"{self.jit_compared} compared with jit=True, "
+               f"{self.jit_compared} compared with jit=True "
+               f"({self.jit_text_compared} also as jit=\"background\" runs it before compiling), "
                f"{sum(self.jit_refused.values())} refused by jit=True with JitError, "
                f"{self.autograd_compared} compared with autograd, "
                f"{sum(self.autograd_skipped.values())} not differentiable by autograd, "
@@ -386,7 +391,9 @@ def mismatch(oracle: str, program, ad, expected, errs, tol: float) -> str:
 
 def check_jit(f, program, primal, ad) -> None:
     """jit=True gives the jit=False value and gradients (to rounding: Numba may sum in
-    another order), or refuses with a JitError that says what to do; nothing else."""
+    another order), or refuses with a JitError that says what to do; nothing else. And
+    jit="background" before it has compiled (the same text run as Python) gives them too."""
+    check_jit_text_as_python(f, program, primal, ad)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NumbaPerformanceWarning)
@@ -404,6 +411,22 @@ def check_jit(f, program, primal, ad) -> None:
     errs = errors(jitted, ad)
     if max(errs) > 1e-8:
         raise AssertionError(mismatch("jit=False", program, jitted, ad, errs, 1e-8))
+
+
+def check_jit_text_as_python(f, program, primal, ad) -> None:
+    """The text written for Numba, run as Python: what jit="background" answers with until
+    the compilation (not started here) is done."""
+    with mock.patch.object(Tiered, "_start", lambda self, key, args, kwargs: None), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", JitWarning)  # refused: the Python tier all the same
+        value, got = value_and_grad(f, wrt=program.wrt, jit="background")(*copies(program.args))
+    assert value == primal or value == pytest.approx(primal, rel=1e-14, abs=1e-14), (
+        f"jit text as Python: value {value!r} != jit=False value {primal!r}\n{program.render()}")
+    errs = errors(as_tuple(got), ad)
+    if max(errs) > 1e-10:
+        raise AssertionError(mismatch("jit=False (jit text as Python)", program,
+                                      as_tuple(got), ad, errs, 1e-10))
+    STATS.jit_text_compared += 1
 
 
 def refusal_reason(exc: JitError) -> str:

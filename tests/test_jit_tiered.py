@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import select
+import signal
 import sys
 import threading
 import warnings
@@ -97,12 +100,50 @@ def test_arrays_and_new_argument_types_compile_again_in_the_background(held):
     assert len(tier_of(g).jitted.dispatcher.signatures) == 2
 
 
-def test_switch_interval_is_restored_after_compiling():
+def fresh_function():
+    """A function no test has compiled (a build is cached per function object)."""
+    def cubic(x, y):
+        return x * x * y + math.sin(x)
+    return cubic
+
+
+def test_switch_interval_is_short_while_compiling_and_restored_after(held):
     before = sys.getswitchinterval()
-    g = grad(damped, jit="background")
+    g = grad(fresh_function(), wrt=(0, 1), jit="background")
     g(0.7, 2.0)
+    assert sys.getswitchinterval() < before  # the compilation waits at the gate meanwhile
+    held.set()
     assert g.wait_compiled(timeout=300)
+    assert tier_of(g)._compiled
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_a_fork_waits_for_the_compilation_and_the_child_compiles_too():
+    # a child must not inherit Numba's compiler lock held by a thread it does not have
+    g = grad(fresh_function(), wrt=(0, 1), jit="background")
+    expected = grad(fresh_function(), wrt=(0, 1))(0.7, 2.0)
+    g(0.7, 2.0)  # starts the compilation; the fork below comes while it runs
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: compiles (its own thread), then reports
+        try:
+            got = g(0.7, 2.0)
+            ok = g.wait_compiled(timeout=120) and bool(tier_of(g)._compiled)
+            ok = ok and np.allclose(g(0.7, 2.0), got) and np.allclose(got, expected)
+            os.write(write, b"ok" if ok else b"no")
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 180)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    report = os.read(read, 2) if ready else b"hung"
+    os.waitpid(pid, 0)
+    assert report == b"ok"
+    assert g.wait_compiled(timeout=300) and tier_of(g)._compiled
 
 
 def test_refused_before_compiling_warns_once_and_runs_as_python():

@@ -39,8 +39,6 @@ from .errors import AdjointError, JitWarning
 # jit=False: Python; True: Numba, compiled at the first call; "background": see above
 JitMode = bool | Literal["background"]
 
-
-
 ALL = "every call"  # the key of all calls when Numba refused the text before compiling
 
 
@@ -103,7 +101,12 @@ class Tiered:
             thread = threading.Thread(target=self._compile, args=(key, args, kwargs),
                                       name="adjoint jit compile", daemon=True)
             self._pending[key] = thread
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as exc:  # no new thread (the interpreter is shutting down)
+            with self._lock:
+                self._pending.pop(key, None)
+                self._failed[key] = exc
 
     def _compile(self, key: tuple, args: tuple, kwargs: dict) -> None:
         _COMPILATIONS.enter()

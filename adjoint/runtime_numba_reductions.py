@@ -173,14 +173,20 @@ def _norm_adjoint(g, x, y, axis=None, keepdims=False, ord=None):
 
 # -- products ------------------------------------------------------------------------------
 @functools.cache
-def _as_float(t):
-    """A compiled cast to the float dtype of ``t`` (identity when it is already float)."""
-    if not _is_array(t):
-        return njit(lambda a: a)
-    dtype = _float_dtype(t)
-    if as_dtype(t.dtype) == dtype:
+def _cast(t, dtype):
+    """A compiled cast of a value of Numba type ``t`` to ``dtype`` (identity for a scalar
+    or an array of that dtype)."""
+    if not _is_array(t) or as_dtype(t.dtype) == dtype:
         return njit(lambda a: a)
     return njit(lambda a: a.astype(dtype))
+
+
+def _product_dtype(g, x):
+    """The dtype of NumPy's product of the adjoint ``g`` and the operand ``x``: float32
+    operands with a float64 adjoint (the seed is a Python float) give float64, integers
+    count as float64. Numba's BLAS products take one dtype only."""
+    g_dtype = _float_dtype(g) if _is_array(g) else np.dtype(np.float64)
+    return np.result_type(g_dtype, _float_dtype(x) if _is_array(x) else np.float64)
 
 
 def _transposed(t):
@@ -202,29 +208,31 @@ def _check_ranks(a, b, what):
 @numba_version(runtime.dot_adjoint_a, not_none=("a", "b"))
 def _dot_adjoint_a(g, a, b):
     _check_ranks(a, b, "np.dot")
-    fb = _as_float(b)
     if not _is_array(a) or not _is_array(b) or a.ndim == 0 or b.ndim == 0:
         return lambda g, a, b: runtime.unbroadcast(g * b, a)
+    dtype = _product_dtype(g, b)
+    fg, fb = _cast(g, dtype), _cast(b, dtype)
     if b.ndim == 1:
         if a.ndim == 1:
-            return lambda g, a, b: g * fb(b)
-        return lambda g, a, b: np.outer(g, fb(b))
+            return lambda g, a, b: fg(g) * fb(b)
+        return lambda g, a, b: np.outer(fg(g), fb(b))
     bt = _transposed(b)
-    return lambda g, a, b: np.dot(g, bt(fb(b)))
+    return lambda g, a, b: np.dot(fg(g), bt(fb(b)))
 
 
 @numba_version(runtime.dot_adjoint_b, not_none=("a", "b"))
 def _dot_adjoint_b(g, a, b):
     _check_ranks(a, b, "np.dot")
-    fa = _as_float(a)
     if not _is_array(a) or not _is_array(b) or a.ndim == 0 or b.ndim == 0:
         return lambda g, a, b: runtime.unbroadcast(g * a, b)
+    dtype = _product_dtype(g, a)
+    fg, fa = _cast(g, dtype), _cast(a, dtype)
     if a.ndim == 1:
         if b.ndim == 1:
-            return lambda g, a, b: fa(a) * g
-        return lambda g, a, b: np.outer(fa(a), g)
+            return lambda g, a, b: fa(a) * fg(g)
+        return lambda g, a, b: np.outer(fa(a), fg(g))
     at = _transposed(a)
-    return lambda g, a, b: np.dot(at(fa(a)), g)
+    return lambda g, a, b: np.dot(at(fa(a)), fg(g))
 
 
 @numba_version(runtime.matmul_adjoint_a, not_none=("a", "b"))

@@ -4,7 +4,7 @@ with NumPy's values and dtypes; gradients agree with jit=False and central diffe
 import numpy as np
 import pytest
 
-from adjoint import grad, hvp
+from adjoint import JitError, grad, hvp
 from tests.test_jit_breadth_fuzzfound import check_three_ways
 
 RNG = np.random.default_rng(24)
@@ -103,3 +103,43 @@ def test_constructors_in_a_function_numba_compiles_match_numpy(kind):
         else:
             assert got.dtype == want.dtype and got.shape == want.shape
             np.testing.assert_array_equal(got, want)
+
+
+# -- float32 arguments: the seed is a Python float, so adjoints are float64 (as NumPy makes
+# them) and Numba's BLAS products, which take one dtype, get their operands cast to it
+def two_layers(W1, b1, W2, X):
+    hidden = np.maximum(0, X @ W1 + b1)
+    return np.sum(np.tanh(hidden @ W2) ** 2) + np.sum(np.dot(W1, b1) ** 2)
+
+
+def vector_products(x, A, v):
+    return np.sum(np.tanh(A @ x) ** 2) + np.dot(x, v) * np.sum(np.outer(x, v))
+
+
+SHAPES = [(5, 4), (4,), (4, 2), (6, 5)]
+
+
+def test_float32_arguments_compile_and_agree_with_python_mode():
+    args = [RNG.normal(size=s).astype(np.float32) for s in SHAPES]
+    plain = grad(two_layers, wrt=(0, 1, 2))(*args)
+    jitted = grad(two_layers, wrt=(0, 1, 2), jit=True)(*args)
+    for p, j, a in zip(plain, jitted, args):
+        assert j.dtype == p.dtype == a.dtype
+        np.testing.assert_allclose(j, p, rtol=1e-4, atol=1e-4 * np.max(np.abs(p)))
+    args = [RNG.normal(size=4).astype(np.float32), RNG.normal(size=(3, 4)).astype(np.float32),
+            RNG.normal(size=4).astype(np.float32)]
+    plain = grad(vector_products, wrt=(0, 1, 2))(*args)
+    jitted = grad(vector_products, wrt=(0, 1, 2), jit=True)(*args)
+    for p, j in zip(plain, jitted):
+        np.testing.assert_allclose(j, p, rtol=1e-4, atol=1e-4 * np.max(np.abs(p)))
+
+
+def test_a_product_of_float32_and_float64_is_numbas_limit_at_the_users_line():
+    # Numba's own X @ W1 takes one dtype: the user's primal would not compile either
+    args = [RNG.normal(size=s).astype(np.float32) for s in SHAPES[:3]] + [
+        RNG.normal(size=SHAPES[3])]
+    with pytest.raises(JitError) as caught:
+        grad(two_layers, wrt=(0, 1, 2), jit=True)(*args)
+    assert f"test_jit_dtypes.py:{two_layers.__code__.co_firstlineno + 1}:" in str(caught.value)
+    assert "X @ W1" in str(caught.value) and "jit=False" in str(caught.value)
+    assert grad(two_layers, wrt=(0, 1, 2))(*args)[0].dtype == np.float32

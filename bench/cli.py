@@ -347,8 +347,7 @@ def header(configs, quick, elapsed=None):
         "- every subprocess: " + " ".join(f"{k}={val}" for k, val in COMMON_ENV.items())
         + ", ADJOINT_CACHE_DIR=<a fresh empty directory> (jit=True first calls compile)",
         "- allocator: " + (alloc or "glibc defaults (no MALLOC_* variables, no LD_PRELOAD)")
-        + ", identical for every subprocess; the heap trimmed (malloc_trim) before every "
-        "timing",
+        + ", identical for every subprocess",
         f"- OPENBLAS_CORETYPE: {os.environ.get('OPENBLAS_CORETYPE', 'not set')}",
         f"- configurations run: {', '.join(CONFIGS[c] for c in configs)}",
         "- method: each (workload, tool, configuration) in a fresh subprocess importing only "

@@ -162,16 +162,6 @@ def _rss():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def trim_heap():
-    """glibc's malloc_trim(0): free memory back to the system. Before every timing as
-    before every resident-set measurement, so no tool times on a heap another's
-    measurement trimmed (large arrays then fault pages in again on every call)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
-
-
 def peak_memory(fn, args, method):
     if method == "tracemalloc":
         tracemalloc.start()
@@ -179,7 +169,10 @@ def peak_memory(fn, args, method):
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return peak
-    trim_heap()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     base = _rss()
     peak = [base]
     done = threading.Event()
@@ -238,7 +231,6 @@ def run(workload, tool, quick, threads_one):
             t0 = time.perf_counter()
             primal(*targs)
             res["primal_first_call"] = time.perf_counter() - t0
-            trim_heap()
             res["grad"], res["samples"], res["number"] = timed(gradient, targs, budget,
                                                                max_samples, least)
             res["primal"], _, _ = timed(primal, targs, budget / 2, max_samples, least)

@@ -34,7 +34,7 @@ import weakref
 from collections.abc import Callable
 from typing import Literal
 
-from .errors import AdjointError, JitWarning
+from .errors import AdjointError, ArgumentError, JitWarning
 
 # jit=False: Python; True: Numba, compiled at the first call; "background": see above
 JitMode = bool | Literal["background"]
@@ -212,8 +212,6 @@ _COMPILATIONS = _Compilations(1e-4)
 
 def check_mode(jit, where) -> None:
     """Raise ArgumentError unless jit is False, True or "background"."""
-    from .errors import ArgumentError
-
     if not (jit is True or jit is False or (isinstance(jit, str) and jit == "background")):
         raise ArgumentError(f"jit={jit!r} is not a choice", where,
                             'pass jit=False, jit=True or jit="background"')

@@ -32,6 +32,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import threading
 import types
 import warnings
 
@@ -125,6 +126,32 @@ def write_cached(text: str, key: str) -> str | None:
         return None
 
 
+# The descriptors compile_lock holds, by the thread holding each. A fork takes the guard
+# (held only around opening and closing one), so a child sees each held or not at all.
+_HELD_LOCKS: dict[int, int] = {}
+_HELD_LOCKS_GUARD = threading.Lock()
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child: close the lock descriptors of threads the child does not have.
+    Each is a copy of the parent's (one open file, one flock): kept open, it would hold
+    the lock for ever in the child, whose own compilation of that module would wait on
+    it. Closing the copy leaves the parent's lock alone; the child's thread, if any,
+    then takes it when the parent's is done."""
+    for fd, owner in list(_HELD_LOCKS.items()):
+        if owner != threading.get_ident():
+            del _HELD_LOCKS[fd]
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    _HELD_LOCKS_GUARD.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_HELD_LOCKS_GUARD.acquire,
+                        after_in_parent=_HELD_LOCKS_GUARD.release,
+                        after_in_child=_drop_inherited_locks)
+
+
 @contextlib.contextmanager
 def compile_lock(py_file: str):
     """An exclusive advisory lock (``flock``) on ``<py_file>.lock`` while the body runs:
@@ -134,9 +161,14 @@ def compile_lock(py_file: str):
     except ImportError:  # not POSIX: each process compiles, the results are the same
         yield
         return
-    try:
-        fd = os.open(py_file + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
+    with _HELD_LOCKS_GUARD:
+        try:
+            fd = os.open(py_file + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            fd = None
+        else:
+            _HELD_LOCKS[fd] = threading.get_ident()
+    if fd is None:
         yield
         return
     try:
@@ -146,7 +178,9 @@ def compile_lock(py_file: str):
             pass
         yield
     finally:
-        os.close(fd)  # releases the lock
+        with _HELD_LOCKS_GUARD:
+            del _HELD_LOCKS[fd]
+            os.close(fd)  # releases the lock
 
 
 def install(tmp: str, path: str, text: str) -> None:

@@ -2,6 +2,7 @@
 (adjoint/tiered.py). A compilation held back by the test shows the calls do not wait for it."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import select
@@ -15,7 +16,7 @@ import pytest
 
 pytest.importorskip("numba")
 
-from adjoint import ArgumentError, JitWarning, grad, hvp, jvp  # noqa: E402
+from adjoint import ArgumentError, JitWarning, cache, grad, hvp, jvp  # noqa: E402
 from adjoint import jit as jit_  # noqa: E402
 from adjoint.tiered import Tiered  # noqa: E402
 
@@ -118,31 +119,68 @@ def test_switch_interval_is_short_while_compiling_and_restored_after(held):
     assert sys.getswitchinterval() == before
 
 
+def forked_report(g, args, expected, in_parent=lambda: None) -> bytes:
+    """Fork; the child calls g (which compiles again in its own thread), waits for the
+    machine code and writes b"ok" if it came and agrees with ``expected``. The parent
+    calls ``in_parent()`` once forked."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:
+        try:
+            got = g(*args)
+            ok = g.wait_compiled(timeout=120) and bool(tier_of(g)._compiled)
+            ok = ok and np.allclose(g(*args), got) and np.allclose(got, expected)
+            os.write(write, b"ok" if ok else b"no")
+        finally:
+            os._exit(0)
+    os.close(write)
+    in_parent()
+    ready, _, _ = select.select([read], [], [], 180)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    report = os.read(read, 2) if ready else b"hung"
+    os.waitpid(pid, 0)
+    return report
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
 def test_a_fork_waits_for_the_compilation_and_the_child_compiles_too():
     # a child must not inherit Numba's compiler lock held by a thread it does not have
     g = grad(fresh_function(), wrt=(0, 1), jit="background")
     expected = grad(fresh_function(), wrt=(0, 1))(0.7, 2.0)
     g(0.7, 2.0)  # starts the compilation; the fork below comes while it runs
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
-        pid = os.fork()
-    if pid == 0:  # the child: compiles (its own thread), then reports
-        try:
-            got = g(0.7, 2.0)
-            ok = g.wait_compiled(timeout=120) and bool(tier_of(g)._compiled)
-            ok = ok and np.allclose(g(0.7, 2.0), got) and np.allclose(got, expected)
-            os.write(write, b"ok" if ok else b"no")
-        finally:
-            os._exit(0)
-    os.close(write)
-    ready, _, _ = select.select([read], [], [], 180)
-    if not ready:
-        os.kill(pid, signal.SIGKILL)
-    report = os.read(read, 2) if ready else b"hung"
-    os.waitpid(pid, 0)
-    assert report == b"ok"
+    assert forked_report(g, (0.7, 2.0), expected) == b"ok"
+    assert g.wait_compiled(timeout=300) and tier_of(g)._compiled
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_a_fork_while_the_module_file_is_locked_leaves_the_child_free_to_compile(
+        monkeypatch):
+    # the thread holds the flock of its module (cache.compile_lock) before it takes
+    # Numba's lock: a child inheriting that descriptor from a thread it does not have
+    # would wait for ever for its own lock on the file
+    parent, locked, gate = os.getpid(), threading.Event(), threading.Event()
+    original = cache.compile_lock
+
+    @contextlib.contextmanager
+    def compile_lock(path):
+        with original(path):
+            if os.getpid() == parent:  # the fork comes now; the child's thread goes on
+                locked.set()
+                assert gate.wait(300)
+            yield
+
+    monkeypatch.setattr(cache, "compile_lock", compile_lock)
+    g = grad(fresh_function(), wrt=(0, 1), jit="background")
+    expected = grad(fresh_function(), wrt=(0, 1))(0.7, 2.0)
+    g(0.7, 2.0)
+    assert locked.wait(300)
+    try:
+        assert forked_report(g, (0.7, 2.0), expected, in_parent=gate.set) == b"ok"
+    finally:
+        gate.set()
     assert g.wait_compiled(timeout=300) and tier_of(g)._compiled
 
 

@@ -18,8 +18,8 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import allocator, emit, jit_dtypes
 from . import compile as compile_
-from . import emit, jit_dtypes
 from . import jit as jit_
 from . import rules as rules_
 from .errors import JitError
@@ -105,6 +105,7 @@ def live_inputs(module, jit: JitMode) -> list:
 
 def compiled(module, text: str, jit: JitMode) -> Built:
     """Run (jit=False) or compile with Numba (jit=True) the generated text."""
+    allocator.keep_freed_memory()  # before the first gradient's arrays (allocator.py)
     # the table of functions built, by (function, ...) key, is needed while building only:
     # kept in a cache it would keep the user's function, and its closure, alive for ever
     module._by_key.clear()

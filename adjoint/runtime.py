@@ -9,6 +9,8 @@ import numpy as np
 
 from .helpers import exported, helper
 
+_NUMBER = (int, float, complex, np.number)  # a value of shape ()
+
 
 @helper(fresh=True, zero_tangent=True)
 def zeros_like(x):
@@ -21,6 +23,8 @@ def zeros_like(x):
 @helper
 def unbroadcast(g, like):
     """Sum ``g`` over the axes along which ``like`` was broadcast, giving ``like``'s shape."""
+    if isinstance(g, _NUMBER) and isinstance(like, _NUMBER):  # (once per element in loops)
+        return g
     return sum_to_shape(g, np.shape(like))
 
 
@@ -29,13 +33,20 @@ def broadcast_shape(a, b):
     """The shape of an elementwise result of ``a`` and ``b`` (numbers or arrays), from
     theirs alone: what shapes.py records of ``t = a * b`` in a loop, which a backward
     iteration computes again instead of popping it."""
-    return np.broadcast_shapes(np.shape(a), np.shape(b))
+    a_shape, b_shape = np.shape(a), np.shape(b)
+    if a_shape == b_shape or not b_shape:  # (what NumPy gives, without its general case:
+        return a_shape                     # this runs once per element in element loops)
+    if not a_shape:
+        return b_shape
+    return np.broadcast_shapes(a_shape, b_shape)
 
 
 @helper
 def sum_to_shape(g, shape):
     """``g`` summed over the axes along which a value of ``shape`` was broadcast:
     ``unbroadcast`` where the forward sweep kept only the value's shape (``np.shape(x)``)."""
+    if isinstance(g, _NUMBER) and not shape:
+        return g
     shape = tuple(shape)
     if np.shape(g) == shape:
         return g
@@ -396,7 +407,8 @@ def pop_adjoint(adjoints, values):
 def add_at(adjoint, index, g):
     """``adjoint[index] += g`` in place, summing over repeated integer indices: the
     contribution of ``y = x[index]`` to an adjoint that already holds a value."""
-    if _is_basic(index) or (isinstance(index, np.ndarray) and index.dtype == bool):
+    if isinstance(index, (int, np.integer)) or _is_basic(index) or (
+            isinstance(index, np.ndarray) and index.dtype == bool):
         adjoint[index] += g
     else:
         np.add.at(adjoint, index, g)

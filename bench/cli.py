@@ -347,7 +347,10 @@ def header(configs, quick, elapsed=None):
         "- every subprocess: " + " ".join(f"{k}={val}" for k, val in COMMON_ENV.items())
         + ", ADJOINT_CACHE_DIR=<a fresh empty directory> (jit=True first calls compile)",
         "- allocator: " + (alloc or "glibc defaults (no MALLOC_* variables, no LD_PRELOAD)")
-        + ", identical for every subprocess",
+        + ", identical for every subprocess; adjoint's own processes (Python and jit=True) "
+        "then set glibc's mmap and trim thresholds to 32 and 64 MiB when they build the "
+        "first gradient, as adjoint does for its users (adjoint/allocator.py; "
+        "ADJOINT_TUNE_MALLOC=0 turns it off)",
         f"- OPENBLAS_CORETYPE: {os.environ.get('OPENBLAS_CORETYPE', 'not set')}",
         f"- configurations run: {', '.join(CONFIGS[c] for c in configs)}",
         "- method: each (workload, tool, configuration) in a fresh subprocess importing only "

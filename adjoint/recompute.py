@@ -56,9 +56,7 @@ class Recomputation:
             return False
         if not isinstance(stmt.targets[0], ast.Name):
             return False
-        index = loop.target.id if isinstance(loop, ast.For) else None
-        if index is not None and self.bindings.get(index, 0) != 1:
-            index = None  # the body rebinds its own index: its value is not the counter's
+        index = self.counter(loop)
         # only in the shape records shapes.py adds: a user's function may share the name
         shape_calls = [node for node in ast.walk(stmt.value) if isinstance(node, ast.Call)
                        and getattr(stmt, "shape_record", False) and not node.keywords
@@ -78,6 +76,20 @@ class Recomputation:
                     or self.fixed(node.id)):
                 return False
         return True
+
+    def counter(self, loop: ast.stmt) -> str | None:
+        """The loop's own index, which the backward iteration binds to the forward
+        iteration's value; None when the body rebinds it (its value there is not the
+        counter's). Other loops may use the same name (``for i`` twice): each binds it."""
+        if not isinstance(loop, ast.For):
+            return None
+        index = loop.target.id
+        for stmt in statements(loop.body):
+            names = [stmt.target.id] if isinstance(stmt, ast.For) else (
+                assigned_names(stmt) if isinstance(stmt, ast.Assign) else [])
+            if index in names:
+                return None
+        return index
 
     def unwritten(self, var: str) -> bool:
         """Shares no memory with an array written in place: a restored view of such an

@@ -153,6 +153,30 @@ def test_an_element_loop_pushes_nothing_per_iteration(jit, rows):
     assert dw == pytest.approx(fd, rel=1e-6)
 
 
+def two_loops_one_index(x, w):
+    k1 = np.zeros_like(x)
+    for i in range(1, x.shape[0]):
+        k1[i] = x[i] * x[i - 1] * w
+    k2 = np.zeros_like(x)
+    for i in range(x.shape[0] - 1):  # the same index name: each loop binds its own count
+        k2[i] = x[i + 1] * w
+    return np.sum(k1) + np.sum(k2 * k2)
+
+
+@JIT
+@pytest.mark.parametrize("rows", [False, True], ids=["entries", "rows"])
+def test_loops_sharing_an_index_name_push_nothing_per_iteration(jit, rows):
+    rng = np.random.default_rng(8)
+    x = rng.random((6, 3)) if rows else rng.random(6)
+    g = grad(two_loops_one_index, wrt=(0, 1), jit=jit)
+    dx, dw = g(x, 0.7)
+    assert "_stack" not in g.source
+    np.testing.assert_allclose(dx, numeric_grad(lambda x: two_loops_one_index(x, 0.7), x),
+                               rtol=1e-6, atol=1e-9)
+    fd = (two_loops_one_index(x, 0.7 + 1e-6) - two_loops_one_index(x, 0.7 - 1e-6)) / 2e-6
+    assert dw == pytest.approx(fd, rel=1e-6)
+
+
 def rebinds_its_operand(y, w):
     s = 0.0
     for _ in range(3):

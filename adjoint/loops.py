@@ -145,7 +145,15 @@ class Loops:
                                        "call range(stop), range(start, stop) or range(a, b, step)")
             args = [self.atom(a, force_temp=isinstance(a, ast.Name) and a.id in assigned)
                     for a in it.args]
-            return target.id, args, []
+            if target.id not in assigned:
+                return target.id, args, []
+            # the body rebinds the loop's name (``i = i + 2``, an inner ``for i``): a count
+            # of our own, and ``i`` bound from it like any variable, so the backward
+            # iteration reads the value the body left, not the count a reversed range binds
+            index = self.namer.temp()
+            bind = ast.copy_location(ast.Assign(targets=[target], value=self.load(index)), stmt)
+            bind.header_of = stmt  # its comment quotes the loop header
+            return index, args, [bind]
         if is_call_to(it, "enumerate") and len(it.args) == 1 and isinstance(target, ast.Tuple) \
                 and len(target.elts) == 2 and isinstance(target.elts[0], ast.Name):
             return self.walk_together(self.zipped(target.elts[1], it.args[0]), assigned, stmt,

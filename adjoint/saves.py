@@ -234,6 +234,13 @@ class SavePlanner:
         rebound = {n for s in statements(stmt.body) if not is_element_write(s)
                    for n in assigned_names(s)}
         saved, label = changed & later & defined, "stack"
+        if loops > 0:
+            # inside a loop, the backward iteration reads the values this loop leaves (its
+            # index, what its body binds) after the next iteration's backward rebound them:
+            # kept before it even when first bound by it (None, as for any first save)
+            first = (changed & later) - defined
+            self.unbound |= first
+            saved |= first
         if getattr(stmt, "recompute", False):
             # a checkpoint segment restarts from all it carries, even values first bound in
             # an earlier step (None until then, as the primal never reads them before)

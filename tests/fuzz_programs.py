@@ -929,7 +929,22 @@ class Gen:
         rng, inner.ints[var] = self.loop_range(scope)
         body = self.stmts(inner, 3, nest - 1)
         orelse = self.stmts(self.else_scope(scope), 2, 0) if self.boolean(0.15) else []
-        return [("for", var, rng, body, orelse)]
+        after = []
+        if rng != "range(n)" and self.boolean(0.3):
+            # read after the loop (never empty here): its last value, which a loop around
+            # this one must keep for its backward iteration (tests/test_loop_rebinding.py)
+            scope.ints[var] = inner.ints[var]
+            if scope.loops and scope.scalars:  # read at once, where that matters
+                lo, hi = inner.ints[var]
+                read = ("var", var)
+                if scope.arrays:
+                    idx = var if hi <= 2 else f"{var} - 1" if lo >= 1 else "0"
+                    read = ("bin", "*", read, ("index", ("var", self.choice(scope.arrays)), idx))
+                # into a scalar parameter (x0, x1): the function's value reads them at the end
+                kept = [n for n in scope.scalars if n[0] == "x" and n[1:].isdigit()]
+                kept = kept or scope.scalars
+                after = [("aug", self.choice(kept), "+=", read)]
+        return [("for", var, rng, body, orelse)] + after
 
     def stmt_rows(self, scope: Scope, nest: int, d: int) -> list:
         """for over the entries of an array or the rows of a matrix, plain, enumerated or

@@ -46,10 +46,12 @@ class SavePlanner:
         self.recomputation = Recomputation(p)
 
     def plan_block(self, chunks: list[Chunk], after: set[str], loop: Chunk | None,
-                   defined: set[str], loops: int) -> None:
+                   defined: set[str], loops: int, around: frozenset[str] = frozenset()
+                   ) -> None:
         """Decide saves for one block. ``after`` is what the backward sweep reads after this
         block's code; for a loop body it is everything the body reads (earlier iterations).
-        ``defined`` holds the variables bound on every path to the block's start."""
+        ``defined`` holds the variables bound on every path to the block's start; ``around``
+        what the rest of the enclosing loop's body reads, for a branch inside it."""
         primal = self.p.locals
         reads = [self.p.sharing(c.reads(primal)) for c in chunks]
         if loop is not None:
@@ -63,16 +65,19 @@ class SavePlanner:
         for k, chunk in enumerate(chunks):
             stmt = chunk.stmt
             later = prefix[k]
+            # what the rest of the enclosing loop's body reads, this iteration or the next
+            rest = around.union(*(r for j, r in enumerate(reads) if j != k))
             if isinstance(stmt, ast.If):
                 branch_defs = []
                 for block in chunk.children:
                     inner = set(defined)
-                    self.plan_block(block, later, None, inner, loops)
+                    # (the other branch, taken in another iteration, too)
+                    self.plan_block(block, later, None, inner, loops, rest | reads[k])
                     branch_defs.append(inner)
                 defined |= branch_defs[0] & branch_defs[1]
             elif is_loop(stmt):
                 self.plan_block(chunk.children[0], set(), chunk, set(defined), loops + 1)
-                self.save_around_loop(chunk, later, defined, loops)
+                self.save_around_loop(chunk, later, defined, loops, rest)
             else:
                 for var in assigned_names(stmt):
                     if var in later and not getattr(stmt, "trip_counter", False):
@@ -222,7 +227,7 @@ class SavePlanner:
         return assign(saved, value), name(saved)
 
     def save_around_loop(self, chunk: Chunk, later: set[str], defined: set[str],
-                         loops: int) -> None:
+                         loops: int, rest: set[str]) -> None:
         """Variables a loop overwrites that are read after its backward sweep: one save before
         the loop, one restore after it (arrays written element by element are copied)."""
         stmt = chunk.stmt
@@ -234,11 +239,14 @@ class SavePlanner:
         rebound = {n for s in statements(stmt.body) if not is_element_write(s)
                    for n in assigned_names(s)}
         saved, label = changed & later & defined, "stack"
+        first: set[str] = set()
         if loops > 0:
-            # inside a loop, the backward iteration reads the values this loop leaves (its
-            # index, what its body binds) after the next iteration's backward rebound them:
-            # kept before it even when first bound by it (None, as for any first save)
-            first = (changed & later) - defined
+            # inside a loop, the rest of the body reads the values this loop leaves (its
+            # index, what its body binds) in a backward iteration that comes after the
+            # next one's backward of this loop rebound them: kept before it even when first
+            # bound by it (None, as for any first save; its binding only: this loop's own
+            # backward restores what it wrote into it)
+            first = (changed & later & rest) - defined
             self.unbound |= first
             saved |= first
         if getattr(stmt, "recompute", False):
@@ -249,12 +257,12 @@ class SavePlanner:
             saved, label = saved | carried, "snapshots"
         for var in sorted(saved):
             whole = ast.Subscript(value=name(var), slice=ast.Constant(Ellipsis), ctx=ast.Store())
-            if var in rebound or var not in written:
+            if var in rebound or var not in written or var in first:
                 # the same object as before the loop, so views made earlier still see it
                 keep, restore = self.keep(var, name(var), loops > 0, label)
                 self.saves_before.setdefault(stmt, []).append(keep)
                 chunk.restores.append(assign(var, restore))
-            if var in written:
+            if var in written and var not in first:
                 # and its contents, restored in place
                 keep, restore = self.keep(var, call("np.copy", name(var)), loops > 0, label)
                 self.saves_before.setdefault(stmt, []).append(keep)

@@ -68,8 +68,40 @@ def index_rebound_in_a_branch(x):
     return s
 
 
-CASES = [inner_index_after, inner_value_after, inner_range_from_outer, same_index_name,
-         index_rebound, index_rebound_in_a_branch]
+def inner_array_written(x):
+    s = 0.0
+    for k in range(2):
+        for j in range(x.shape[0]):
+            t = np.zeros(x.shape[0])  # bound, then written, by the inner loop only
+            t[j] = x[j] * x[k]
+        s = s + np.sum(t * x)
+    return s
+
+
+def array_written_by_inner_loops(x):
+    s = 0.0
+    t = None  # (Numba types it Optional: Python mode only)
+    for k in range(2):
+        if k == 0:
+            t = np.zeros(x.shape[0])
+        for j in range(x.shape[0]):
+            t[j] = t[j] + x[j] * x[k]
+        s = s + np.sum(t * x)
+    return s
+
+
+def inner_loop_in_a_branch(x):
+    s = 0.0
+    for k in range(3):
+        if x[k] > 0.0:
+            for j in range(x.shape[0] - 1):
+                s = s + x[j] * x[k]
+        s = s * x[j]
+    return s
+
+
+CASES = [inner_index_after, inner_value_after, inner_range_from_outer, inner_loop_in_a_branch,
+         same_index_name, index_rebound, index_rebound_in_a_branch, inner_array_written]
 X = np.array([0.6, 1.3, 0.95, 0.8, 1.1, 0.7, 1.2])
 
 
@@ -91,3 +123,8 @@ def test_second_order_and_forward_mode(fn):
     np.testing.assert_allclose(hvp(fn)(X, v), expected, rtol=1e-5, atol=1e-7)
     _, tangent = jvp(fn, wrt=0)(X, v)
     assert tangent == pytest.approx(float(numeric(fn, X) @ v), rel=1e-6, abs=1e-8)
+
+
+def test_an_array_the_inner_loops_write_into():
+    fn = array_written_by_inner_loops
+    np.testing.assert_allclose(grad(fn)(X), numeric(fn, X), rtol=1e-6, atol=1e-8)

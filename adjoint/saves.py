@@ -65,8 +65,10 @@ class SavePlanner:
         for k, chunk in enumerate(chunks):
             stmt = chunk.stmt
             later = prefix[k]
-            # what the rest of the enclosing loop's body reads, this iteration or the next
-            rest = around.union(*(r for j, r in enumerate(reads) if j != k))
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                # what the rest of the enclosing loop's body reads, this iteration or the
+                # next (for compound statements only: each costs a pass over the block)
+                rest = around | body_reads_before | set().union(*reads[k + 1:])
             if isinstance(stmt, ast.If):
                 branch_defs = []
                 for block in chunk.children:
